@@ -1,0 +1,7 @@
+"""`python -m moodpi`: the same entry point as the `moodpi` console script."""
+
+import sys
+
+from moodpi.cli import main
+
+sys.exit(main())

@@ -1,0 +1,371 @@
+"""One frozen, validated configuration tree, loaded from TOML.
+
+Every field carries its doc and bounds beside it. Unknown keys, wrong types and values out of
+bounds are errors that name the dotted key and the bad value. Single keys may be overridden from
+the environment: `MOODPI__SECTION__KEY=value` (the value is read as a TOML literal when it parses
+as one, else as a string), e.g. `MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moodpi.types import EMOTIONS
+
+EX_CONFIG = 78  # sysexits.h: configuration error; the unit tells systemd not to restart on it
+ENV_PREFIX = "MOODPI__"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; `key` is its dotted name."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config error at '{key}': {message}")
+        self.key = key
+
+
+def default_models_dir() -> Path:
+    """Where the bundled models live: $MOODPI_MODELS_DIR, the checkout's models/, or /opt/moodpi."""
+    env = os.environ.get("MOODPI_MODELS_DIR")
+    if env:
+        return Path(env)
+    for candidate in (REPO_ROOT / "models", Path("/opt/moodpi/models")):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT / "models"
+
+
+def default_state_dir() -> Path:
+    """systemd's $STATE_DIRECTORY when run as the service, else the XDG state home."""
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "moodpi"
+
+
+def _opt(default: Any, doc: str, **bounds: Any) -> Any:
+    """A config field: default, one-line doc, and optional min/max/choices/secret."""
+    meta = {"doc": doc, **bounds}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# Default mood → category maps. `mirror` plays the mood's own category; `uplift` is the seed
+# systems' music-therapy mapping.
+MIRROR_MAP = {e: e for e in EMOTIONS}
+UPLIFT_MAP = {
+    "sad": "calming",
+    "angry": "relaxing",
+    "fear": "comforting",
+    "disgust": "gentle",
+    "surprise": "exciting",
+    "happy": "upbeat",
+    "neutral": "ambient",
+}
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = _opt("auto", "auto | picamera2 | v4l2:DEVICE | replay:PATH (video file or image folder)")
+    fps: float = _opt(10.0, "frames per second asked of the camera, or replay rate", min=0.5, max=60.0)
+    width: int = _opt(640, "capture width in pixels", min=64, max=4096)
+    height: int = _opt(480, "capture height in pixels", min=48, max=4096)
+    realtime: bool = _opt(False, "replay at `fps` in real time instead of as fast as possible")
+    loop: bool = _opt(False, "replay: start again at the end instead of stopping")
+    timeout_s: float = _opt(2.0, "longest wait for one frame before counting a failure", min=0.1, max=60.0)
+    lost_deadline_s: float = _opt(
+        120.0, "camera failing this long makes the daemon exit non-zero (systemd restarts it)", min=1.0, max=86400.0
+    )
+    hflip: bool = _opt(False, "mirror frames horizontally")
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    detector: str = _opt("blazeface", "face detector", choices=("blazeface", "haar"))
+    model: str = _opt("face_detection_short_range.tflite", "BlazeFace model file (relative: in the models dir)")
+    min_score: float = _opt(0.6, "minimum detector score", min=0.05, max=1.0)
+    min_size_px: int = _opt(24, "ignore faces smaller than this (box side, frame pixels)", min=8, max=2048)
+    select: str = _opt("largest", "which faces to classify", choices=("largest", "all"))
+    equalize: str = _opt("none", "lighting normalisation of the face crop", choices=("none", "hist", "clahe"))
+    margin: float = _opt(0.1, "extra margin around the detected box, as a fraction of its size", min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class EmotionConfig:
+    model: str = _opt("emotion_int8.tflite", "emotion classifier (relative: in the models dir)")
+    flip_average: bool = _opt(False, "average predictions of the face and its mirror image (2x cost)")
+    num_threads: int = _opt(1, "TFLite interpreter threads", min=1, max=8)
+
+
+@dataclass(frozen=True)
+class MoodConfig:
+    smoothing_s: float = _opt(1.0, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0)
+    threshold: float = _opt(0.45, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0)
+    min_dwell_s: float = _opt(1.0, "a candidate mood must lead this long before it is published", min=0.0, max=600.0)
+    min_interval_s: float = _opt(3.0, "minimum time between two published mood changes", min=0.0, max=3600.0)
+    absent_after_s: float = _opt(5.0, "no face for this long turns presence off", min=0.1, max=3600.0)
+    faces: str = _opt("largest", "several faces: the largest votes, or all weighted by area", choices=("largest", "group"))
+
+
+@dataclass(frozen=True)
+class MusicConfig:
+    root: str = _opt("", "music folder holding one sub-folder per category; empty: no playback")
+    playlists: str = _opt("", "folder of <category>.m3u playlists, used instead of sub-folders when set")
+    policy: str = _opt("mirror", "mood → music policy", choices=("mirror", "uplift", "iso"))
+    iso_steps: int = _opt(3, "iso policy: tracks taken to step from the mood's music to the target", min=1, max=20)
+    mirror_map: dict[str, str] = _opt(MIRROR_MAP, "mirror policy: emotion → category")
+    uplift_map: dict[str, str] = _opt(UPLIFT_MAP, "uplift/iso policy: emotion → target category")
+    on_change: str = _opt("fade", "on a mood change: fade across, or finish the current track", choices=("fade", "finish"))
+    fade_ms: int = _opt(2000, "fade length in milliseconds", min=0, max=30000)
+    volume: float = _opt(0.8, "initial volume", min=0.0, max=1.0)
+    pause_after_absent_s: float = _opt(30.0, "fade out and pause when nobody was seen this long", min=0.0, max=86400.0)
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    enabled: bool = _opt(True, "keep a SQLite journal of moods, presence and plays in the state dir")
+    retention_days: int = _opt(90, "delete journal rows older than this", min=1, max=3650)
+    outbox_max: int = _opt(10000, "undelivered MQTT events kept at most (oldest dropped first)", min=10, max=1000000)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = _opt("", "broker host; empty: MQTT off")
+    port: int = _opt(1883, "broker port", min=1, max=65535)
+    username: str = _opt("", "username; the password comes from password_file or $MOODPI_MQTT_PASSWORD")
+    password_file: str = _opt("", "file holding the password (never logged)")
+    tls_ca: str = _opt("", "CA certificate file; set to use TLS")
+    tls_cert: str = _opt("", "client certificate file (mutual TLS)")
+    tls_key: str = _opt("", "client key file (mutual TLS)")
+    client_id: str = _opt("", "MQTT client id; empty: moodpi-<device_id>")
+    base_topic: str = _opt("", "topic prefix; empty: moodpi/<device_id>")
+    discovery_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix")
+    discovery: str = _opt("component", "discovery topics: one per entity, or one device config (HA >= 2024.12)", choices=("component", "device", "off"))
+    qos: int = _opt(1, "QoS of events and state", min=0, max=2)
+    keepalive: int = _opt(60, "keepalive in seconds", min=5, max=3600)
+    diagnostics_interval_s: float = _opt(60.0, "period of the retained diagnostics message", min=5.0, max=86400.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    device_id: str = _opt("", "stable id used in topics and unique_ids; empty: derived from the hostname")
+    device_name: str = _opt("moodpi", "name shown in Home Assistant")
+    state_dir: str = _opt("", "journal and status files; empty: $STATE_DIRECTORY or ~/.local/state/moodpi")
+    models_dir: str = _opt("", "where relative model paths are found; empty: the bundled models")
+    log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    emotion: EmotionConfig = field(default_factory=EmotionConfig)
+    mood: MoodConfig = field(default_factory=MoodConfig)
+    music: MusicConfig = field(default_factory=MusicConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+
+    # Derived values, computed from the fields above.
+    @property
+    def effective_device_id(self) -> str:
+        return self.device_id or _slug(socket.gethostname()) or "moodpi"
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else default_state_dir()
+
+    def model_path(self, name: str) -> Path:
+        path = Path(name)
+        if path.is_absolute():
+            return path
+        return (Path(self.models_dir) if self.models_dir else default_models_dir()) / path
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read TOML (or nothing: defaults), apply environment overrides, validate into a Config."""
+    data: dict[str, Any] = {}
+    base_dir: Path | None = None
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("<file>", f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("<file>", f"{path} is not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("<file>", f"cannot read {path}: {exc}") from None
+        base_dir = path.resolve().parent
+    _apply_env(data, os.environ if environ is None else environ)
+    config = _build(Config, data, "")
+    return _resolve_relative_dirs(config, base_dir)
+
+
+def from_dict(data: Mapping[str, Any]) -> Config:
+    """Validate an in-memory tree (tests, fuzzing)."""
+    return _build(Config, dict(data), "")
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = data
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(".".join(parts), f"environment override {name} targets a non-table")
+            node = child
+        node[parts[-1]] = _parse_env_value(raw)
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _resolve_relative_dirs(config: Config, base_dir: Path | None) -> Config:
+    """Relative folders in a config file are relative to that file, not to the working directory."""
+    if base_dir is None:
+        return config
+
+    def fix(value: str) -> str:
+        return str(base_dir / value) if value and not Path(value).is_absolute() else value
+
+    music = dataclasses.replace(config.music, root=fix(config.music.root), playlists=fix(config.music.playlists))
+    camera = config.camera
+    if camera.source.startswith("replay:"):
+        camera = dataclasses.replace(camera, source="replay:" + fix(camera.source[len("replay:") :]))
+    return dataclasses.replace(
+        config, music=music, camera=camera, state_dir=fix(config.state_dir), models_dir=fix(config.models_dir)
+    )
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "<root>", f"expected a table, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = _join(prefix, unknown[0])
+        raise ConfigError(key, f"unknown key (known here: {', '.join(sorted(fields))})")
+    values = {}
+    for name, value in data.items():
+        key = _join(prefix, name)
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, key)
+        else:
+            values[name] = _check_value(key, hint, value, fields[name].metadata)
+    return cls(**values)
+
+
+def _check_value(key: str, hint: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+    value = _coerce(key, hint, value)
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(key, f"{_show(value)} is not one of {', '.join(choices)}")
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and value < low:
+        raise ConfigError(key, f"{_show(value)} is below the minimum {low}")
+    if high is not None and value > high:
+        raise ConfigError(key, f"{_show(value)} is above the maximum {high}")
+    return value
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ConfigError(key, f"{_show(value)} is not a finite number")
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ConfigError(key, "contains a NUL character")
+            return value
+    elif origin is dict:
+        if isinstance(value, dict):
+            return _check_emotion_map(key, value)
+    elif origin in (typing.Union, types.UnionType):
+        raise ConfigError(key, "unsupported optional type")  # not used: empty string means unset
+    type_name = getattr(hint, "__name__", str(hint))
+    raise ConfigError(key, f"expected {type_name}, got {_show(value)}")
+
+
+def _check_emotion_map(key: str, value: dict[str, Any]) -> dict[str, str]:
+    result = dict(MIRROR_MAP)
+    for emotion, category in value.items():
+        if emotion not in EMOTIONS:
+            raise ConfigError(f"{key}.{emotion}", f"not an emotion (one of {', '.join(EMOTIONS)})")
+        if not isinstance(category, str) or not category or "/" in category or category.startswith("."):
+            raise ConfigError(f"{key}.{emotion}", f"expected a category name, got {_show(category)}")
+        result[emotion] = category
+    return result
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Introspection: `moodpi config show` and the documented example
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """The config as plain data, secrets masked (the password itself never lives in the config)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = as_dict(value)
+        elif f.metadata.get("secret") and value:
+            out[f.name] = "********"
+        else:
+            out[f.name] = dict(value) if isinstance(value, dict) else value
+    return out
+
+
+def iter_fields(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any, dict[str, Any]]]:
+    """(dotted key, default, metadata) for every leaf field, in declaration order."""
+    for f in dataclasses.fields(cls):
+        key = _join(prefix, f.name)
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory):
+            yield from iter_fields(f.default_factory, key)  # type: ignore[arg-type]
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        yield key, default, dict(f.metadata)

@@ -1,0 +1,76 @@
+"""Small frozen values passed between the pipeline's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# FER-2013 label order; the classifier's output index i is EMOTIONS[i].
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One grey camera frame. `t` is seconds on the source's clock (replays: frame index / fps)."""
+
+    image: np.ndarray  # (H, W) uint8
+    t: float
+    index: int
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: box in frame pixels (x, y, width, height) and detector score in [0, 1]."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float = 1.0
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities (len(EMOTIONS), summing to 1) for one face."""
+
+    probs: np.ndarray
+    face: Face
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What perception saw in one frame: zero or more predictions, at time t."""
+
+    t: float
+    predictions: tuple[Prediction, ...] = field(default_factory=tuple)
+
+    @property
+    def face_present(self) -> bool:
+        return bool(self.predictions)
+
+
+@dataclass(frozen=True)
+class MoodChange:
+    emotion: str
+    confidence: float
+    t: float
+    probs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    present: bool
+    t: float
