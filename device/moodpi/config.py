@@ -89,17 +89,25 @@ class CameraConfig:
         120.0, "camera failing this long makes the daemon exit non-zero (systemd restarts it)", min=1.0, max=86400.0
     )
     hflip: bool = _opt(False, "mirror frames horizontally")
+    resize: bool = _opt(False, "replay: scale frames to width x height (default: their own size)")
 
 
 @dataclass(frozen=True)
 class FacesConfig:
     detector: str = _opt("blazeface", "face detector", choices=("blazeface", "haar"))
     model: str = _opt("face_detection_short_range.tflite", "BlazeFace model file (relative: in the models dir)")
+    haar_cascade: str = _opt(
+        "", "Haar cascade XML (relative: in the models dir); empty: models dir, then OpenCV's own"
+    )
     min_score: float = _opt(0.6, "minimum detector score", min=0.05, max=1.0)
     min_size_px: int = _opt(24, "ignore faces smaller than this (box side, frame pixels)", min=8, max=2048)
     select: str = _opt("largest", "which faces to classify", choices=("largest", "all"))
     equalize: str = _opt("none", "lighting normalisation of the face crop", choices=("none", "hist", "clahe"))
     margin: float = _opt(0.1, "extra margin around the detected box, as a fraction of its size", min=0.0, max=1.0)
+    shift_up: float = _opt(
+        0.05, "move the crop up by this fraction of the box height (FER faces show the forehead)",
+        min=-0.5, max=0.5,
+    )
 
 
 @dataclass(frozen=True)
@@ -196,46 +204,89 @@ def _slug(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Loading and validation
 
+# Keys naming files or folders: relative values in a config file are relative to that file, so
+# that `/etc/moodpi/config.toml` means the same thing whatever the working directory. A field may
+# also opt in with `_opt(..., path=True)`. Model names are different: they are relative to the
+# models dir.
+_PATH_KEYS = frozenset(
+    {
+        "state_dir",
+        "models_dir",
+        "music.root",
+        "music.playlists",
+        "mqtt.password_file",
+        "mqtt.tls_ca",
+        "mqtt.tls_cert",
+        "mqtt.tls_key",
+    }
+)
+_REPLAY = "replay:"
+
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read TOML (or nothing: defaults), apply environment overrides, validate into a Config."""
     data: dict[str, Any] = {}
-    base_dir: Path | None = None
     if path is not None:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("<file>", f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("<file>", f"{path} is not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError("<file>", f"cannot read {path}: {exc}") from None
-        base_dir = path.resolve().parent
+        data = _read_toml(path)
+        _resolve_relative_paths(data, path.resolve().parent)
     _apply_env(data, os.environ if environ is None else environ)
-    config = _build(Config, data, "")
-    return _resolve_relative_dirs(config, base_dir)
+    return _build(Config, data, "")
 
 
 def from_dict(data: Mapping[str, Any]) -> Config:
-    """Validate an in-memory tree (tests, fuzzing)."""
+    """Validate an in-memory tree (tests, fuzzing). Only ConfigError ever escapes."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("<root>", f"expected a table, got {_show(data)}")
     return _build(Config, dict(data), "")
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("<file>", f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("<file>", f"{path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("<file>", f"cannot read {path}: {exc}") from None
+
+
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    for name, raw in environ.items():
+    """MOODPI__SECTION__KEY=value overrides one key; unknown names are errors, like in the file."""
+    for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
+        key = ".".join(parts)
+        hint = _hint_at(parts)
+        if hint is None:
+            raise ConfigError(key, f"unknown key (from the environment variable {name})")
         node = data
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(".".join(parts), f"environment override {name} targets a non-table")
+                raise ConfigError(key, f"environment variable {name} targets a non-table")
             node = child
-        node[parts[-1]] = _parse_env_value(raw)
+        # A str field takes the text as it is: MOODPI__MQTT__HOST=10.0.0.2 must not become a number.
+        node[parts[-1]] = environ[name] if hint is str else _parse_env_value(environ[name])
+
+
+def _hint_at(parts: list[str]) -> Any | None:
+    """The type of the field at a dotted path, or None when there is no such field."""
+    cls: Any = Config
+    for depth, part in enumerate(parts):
+        if typing.get_origin(cls) is dict:  # a key inside a map: its value type
+            return typing.get_args(cls)[1] if depth == len(parts) - 1 else None
+        if not dataclasses.is_dataclass(cls):
+            return None
+        hints = typing.get_type_hints(cls)
+        if part not in hints:
+            return None
+        cls = hints[part]
+    return cls
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -245,21 +296,25 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _resolve_relative_dirs(config: Config, base_dir: Path | None) -> Config:
-    """Relative folders in a config file are relative to that file, not to the working directory."""
-    if base_dir is None:
-        return config
+def _path_keys() -> set[str]:
+    return set(_PATH_KEYS) | {key for key, _, meta in iter_fields() if meta.get("path")}
 
-    def fix(value: str) -> str:
-        return str(base_dir / value) if value and not Path(value).is_absolute() else value
 
-    music = dataclasses.replace(config.music, root=fix(config.music.root), playlists=fix(config.music.playlists))
-    camera = config.camera
-    if camera.source.startswith("replay:"):
-        camera = dataclasses.replace(camera, source="replay:" + fix(camera.source[len("replay:") :]))
-    return dataclasses.replace(
-        config, music=music, camera=camera, state_dir=fix(config.state_dir), models_dir=fix(config.models_dir)
-    )
+def _resolve_relative_paths(data: dict[str, Any], base_dir: Path) -> None:
+    """Make a file's relative paths absolute against its folder (before validation: raw data)."""
+    for key in sorted(_path_keys() | {"camera.source"}):
+        *parents, leaf = key.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not isinstance(node.get(leaf), str) or not node[leaf]:
+            continue
+        value: str = node[leaf]
+        if key == "camera.source":
+            if value.startswith(_REPLAY) and not Path(value[len(_REPLAY) :]).is_absolute():
+                node[leaf] = _REPLAY + str(base_dir / value[len(_REPLAY) :])
+        elif not Path(value).is_absolute():
+            node[leaf] = str(base_dir / value)
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
@@ -267,9 +322,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         raise ConfigError(prefix or "<root>", f"expected a table, got {_show(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted((k for k in data if k not in fields), key=str)
     if unknown:
-        key = _join(prefix, unknown[0])
+        key = _join(prefix, str(unknown[0]))
         raise ConfigError(key, f"unknown key (known here: {', '.join(sorted(fields))})")
     values = {}
     for name, value in data.items():
@@ -278,21 +333,43 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, key)
         else:
-            values[name] = _check_value(key, hint, value, fields[name].metadata)
-    return cls(**values)
+            values[name] = _check_value(key, hint, value, fields[name])
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:  # a section's own __post_init__ check
+        raise ConfigError(prefix or "<root>", str(exc)) from None
 
 
-def _check_value(key: str, hint: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+def _check_value(key: str, hint: Any, value: Any, f: dataclasses.Field[Any]) -> Any:
+    meta = f.metadata
+    if typing.get_origin(hint) is dict:
+        return _check_emotion_map(key, value, _field_default(f))
     value = _coerce(key, hint, value)
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        raise ConfigError(key, f"{_show(value)} is not one of {', '.join(choices)}")
-    low, high = meta.get("min"), meta.get("max")
-    if low is not None and value < low:
-        raise ConfigError(key, f"{_show(value)} is below the minimum {low}")
-    if high is not None and value > high:
-        raise ConfigError(key, f"{_show(value)} is above the maximum {high}")
+    for item_key, item in _items(key, value):
+        choices = meta.get("choices")
+        if choices is not None and item not in choices:
+            raise ConfigError(item_key, f"{_show(item)} is not one of {', '.join(choices)}")
+        low, high = meta.get("min"), meta.get("max")
+        if low is not None and item < low:
+            raise ConfigError(item_key, f"{_show(item)} is below the minimum {low}")
+        if high is not None and item > high:
+            raise ConfigError(item_key, f"{_show(item)} is above the maximum {high}")
     return value
+
+
+def _items(key: str, value: Any) -> list[tuple[str, Any]]:
+    """Bounds and choices apply to each item of a list, and to a scalar itself."""
+    if isinstance(value, tuple):
+        return [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+    return [(key, value)]
+
+
+def _field_default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _coerce(key: str, hint: Any, value: Any) -> Any:
@@ -305,32 +382,58 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ConfigError(key, f"{_show(value)} is not a finite number")
-            return float(value)
+            return _finite(key, value)
     elif hint is str:
         if isinstance(value, str):
             if "\x00" in value:
                 raise ConfigError(key, "contains a NUL character")
+            if not value.isascii():
+                try:  # an environment value with undecodable bytes arrives with lone surrogates
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ConfigError(key, f"{_show(value)} is not valid UTF-8 text") from None
             return value
-    elif origin is dict:
-        if isinstance(value, dict):
-            return _check_emotion_map(key, value)
+    elif origin in (list, tuple):
+        # Lists are kept as tuples so that the frozen config stays immutable.
+        if isinstance(value, list):
+            (item_hint, *_) = typing.get_args(hint) or (Any,)
+            return tuple(_coerce(f"{key}[{i}]", item_hint, item) for i, item in enumerate(value))
     elif origin in (typing.Union, types.UnionType):
         raise ConfigError(key, "unsupported optional type")  # not used: empty string means unset
     type_name = getattr(hint, "__name__", str(hint))
     raise ConfigError(key, f"expected {type_name}, got {_show(value)}")
 
 
-def _check_emotion_map(key: str, value: dict[str, Any]) -> dict[str, str]:
-    result = dict(MIRROR_MAP)
+def _finite(key: str, value: int | float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ConfigError(key, f"{_show(value)} is too large") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(key, f"{_show(value)} is not a finite number")
+    return number
+
+
+def _check_emotion_map(key: str, value: Any, default: Mapping[str, str]) -> dict[str, str]:
+    """A partial map is merged over the field's own default: `uplift_map = {sad = "jazz"}`."""
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a table of emotion = category, got {_show(value)}")
+    result = dict(default)
     for emotion, category in value.items():
         if emotion not in EMOTIONS:
             raise ConfigError(f"{key}.{emotion}", f"not an emotion (one of {', '.join(EMOTIONS)})")
-        if not isinstance(category, str) or not category or "/" in category or category.startswith("."):
-            raise ConfigError(f"{key}.{emotion}", f"expected a category name, got {_show(category)}")
+        if not _is_category_name(category):
+            message = f"expected a category name, got {_show(category)}"
+            raise ConfigError(f"{key}.{emotion}", message)
         result[emotion] = category
     return result
+
+
+def _is_category_name(name: Any) -> bool:
+    """A category is a folder name under music.root: no separators, no hidden or parent names."""
+    return isinstance(name, str) and bool(name) and not name.startswith(".") and not any(
+        c in name for c in "/\\\x00"
+    )
 
 
 def _join(prefix: str, name: str) -> str:
@@ -353,19 +456,32 @@ def as_dict(config: Any) -> dict[str, Any]:
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             out[f.name] = as_dict(value)
-        elif f.metadata.get("secret") and value:
+        elif _is_secret(f) and value:
             out[f.name] = "********"
+        elif isinstance(value, dict):
+            out[f.name] = dict(value)
         else:
-            out[f.name] = dict(value) if isinstance(value, dict) else value
+            out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 
 
-def iter_fields(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any, dict[str, Any]]]:
+def _is_secret(f: dataclasses.Field[Any]) -> bool:
+    """Marked `secret=True`, or named like one (a safety net for fields added later)."""
+    name = f.name.lower()
+    if f.metadata.get("secret"):
+        return True
+    suffixes = ("_password", "_token", "_secret")
+    return name in ("password", "token", "secret") or name.endswith(suffixes)
+
+
+def iter_fields(
+    cls: type = Config, prefix: str = ""
+) -> typing.Iterator[tuple[str, Any, dict[str, Any]]]:
     """(dotted key, default, metadata) for every leaf field, in declaration order."""
     for f in dataclasses.fields(cls):
         key = _join(prefix, f.name)
-        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory):
-            yield from iter_fields(f.default_factory, key)  # type: ignore[arg-type]
+        factory = f.default_factory
+        if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
+            yield from iter_fields(factory, key)  # type: ignore[arg-type]
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        yield key, default, dict(f.metadata)
+        yield key, _field_default(f), dict(f.metadata)
