@@ -19,7 +19,6 @@ $(STAMP): pyproject.toml
 # The daemon on a bundled replay of faces: synthesised demo music, playback, events on stdout.
 demo: $(STAMP)
 	$(PY) scripts/make_demo.py --out $(DEMO_DIR)
-	$(PY) -m moodpi run --config $(DEMO_DIR)/config.toml --events-jsonl -
 
 # System packages the tests use for real: a Mosquitto broker, shellcheck, systemd-analyze.
 test-deps:

@@ -1,0 +1,318 @@
+"""`moodpi run`: wiring and lifecycle of the daemon.
+
+Threads: the camera's capture thread hands over frames (newest only for live cameras, every frame
+for a replay run as fast as possible); this main loop detects, classifies and debounces; the
+player and MQTT have threads of their own and talk back through bounded queues. Every wait is
+bounded and every loop checks the stop event, so SIGTERM ends the run within a second or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from moodpi import __version__, config as config_mod
+from moodpi.camera import open_source
+from moodpi.capture import CaptureThread
+from moodpi.config import Config
+from moodpi.events import EventHub, JsonlSink
+from moodpi.jukebox import Jukebox
+from moodpi.mood import MoodTracker
+from moodpi.perception import build_perception
+from moodpi.service import Notifier, StatusFile, watchdog_interval_s
+from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
+from moodpi.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+EX_UNAVAILABLE = 69  # sysexits.h: the camera has been gone past its deadline; systemd restarts us
+STATUS_PERIOD_S = 1.0
+FRAME_WAIT_S = 0.2
+
+
+def cli_run(args: argparse.Namespace) -> int:
+    config = apply_cli_overrides(config_mod.load(args.config), args)
+    daemon = Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
+    _install_signal_handlers(daemon.stop_event)
+    return daemon.run()
+
+
+def apply_cli_overrides(config: Config, args: argparse.Namespace) -> Config:
+    camera = config.camera
+    changes: dict[str, Any] = {}
+    if args.source:
+        changes["source"] = args.source
+    if args.fps:
+        changes["fps"] = args.fps
+    if args.realtime:
+        changes["realtime"] = True
+    if args.loop:
+        changes["loop"] = True
+    if not changes:
+        return config
+    # Re-validate through the loader so a bad --fps is reported like a bad config value.
+    merged = {**config_mod.as_dict(camera), **changes}
+    return dataclasses.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
+
+
+def _install_signal_handlers(stop_event: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+class Daemon:
+    def __init__(self, config: Config, *, events_jsonl: str | None = None, audio: bool = True) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        self._events_jsonl = events_jsonl
+        self._audio = audio
+        self._notifier = Notifier()
+        self._status_file = StatusFile(config.state_path / "status.json")
+        self._commands: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self._capture: CaptureThread | None = None
+        self._detection = True
+        self._t0: float | None = None
+        self._clock_t = 0.0  # frame-clock seconds since the first frame
+        self._frames = 0
+        self._frames_bad = 0
+        self._frame_walls: deque[float] = deque(maxlen=50)
+        self._last_frame_wall = 0.0
+        self._ready = False
+        self._started_wall = time.monotonic()
+        self._last_obs: Observation | None = None
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    def run(self) -> int:
+        self._start()
+        try:
+            return self._loop()
+        finally:
+            self._shutdown()
+
+    def _start(self) -> None:
+        cfg = self.config
+        log.info("moodpi %s starting (device id %s)", __version__, cfg.effective_device_id)
+        self.uplink = Uplink(cfg, self._commands)  # journal, outbox, MQTT
+        self.uplink.start()
+        self.hub = EventHub(next_seq=self.uplink.next_seq)
+        self.uplink.attach(self.hub)
+        if self._events_jsonl:
+            self._jsonl = JsonlSink(self._events_jsonl)
+            self._jsonl.open()
+            self.hub.add_sink("jsonl", self._jsonl)
+        self.perception = build_perception(cfg)
+        self.mood = MoodTracker(cfg.mood)
+        self.jukebox = Jukebox(cfg, self.hub, audio=self._audio, clock=lambda: self._clock_t)
+        self.jukebox.start()
+        self._open_camera()
+        self._watchdog_s = watchdog_interval_s()
+        self._last_watchdog = 0.0
+        self._last_status = 0.0
+
+    def _open_camera(self) -> None:
+        source = open_source(self.config.camera.source, self.config.camera)
+        lossless = source.is_replay and not self.config.camera.realtime
+        # A gap of a few frame periods is normal at low fps; only longer silences count as failures.
+        frame_timeout_s = max(self.config.camera.timeout_s, 3.0 / self.config.camera.fps)
+        self._capture = CaptureThread(
+            source, lossless=lossless, stop_event=self.stop_event, frame_timeout_s=frame_timeout_s
+        )
+        self._capture.start()
+
+    def _close_camera(self) -> None:
+        if self._capture is not None:
+            self._capture.stop()
+            self._capture = None
+
+    def _shutdown(self) -> None:
+        self._notifier.notify("STOPPING=1")
+        self.stop_event.set()
+        self._close_camera()
+        for name in ("jukebox", "uplink"):
+            part = getattr(self, name, None)
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+        if getattr(self, "_jsonl", None) is not None:
+            self._jsonl.close()
+        self._write_status()
+        log.info("stopped after %d frames", self._frames)
+
+    # ----------------------------------------------------------------------------- main loop
+
+    def _loop(self) -> int:
+        while not self.stop_event.is_set():
+            self._drain_commands()
+            self.jukebox.poll()
+            frame = self._capture.get(FRAME_WAIT_S) if self._capture else None
+            if frame is not None:
+                self._process(frame)
+            elif self._capture is None:
+                self.stop_event.wait(FRAME_WAIT_S)  # detection off: camera released, idle
+            elif self._capture.ended:
+                if self._capture.fatal_error is not None:
+                    log.error("replay failed: %s", self._capture.fatal_error)
+                    return EX_UNAVAILABLE
+                log.info("replay ended")
+                return 0
+            elif self._camera_lost_too_long():
+                log.error("camera gone for more than %.0f s: exiting for a restart", self.config.camera.lost_deadline_s)
+                return EX_UNAVAILABLE
+            self.jukebox.tick(self._clock_t)
+            self._periodic()
+        return 0
+
+    def _process(self, frame: Any) -> None:
+        if self._t0 is None:
+            self._t0 = frame.t
+        self._clock_t = frame.t - self._t0
+        try:
+            seen = self.perception.observe(frame)
+        except ValueError as exc:
+            self._frames_bad += 1
+            log.debug("frame %d skipped: %s", frame.index, exc)
+            return
+        obs = Observation(t=self._clock_t, predictions=seen.predictions)
+        self._last_obs = obs
+        self._frames += 1
+        now = time.monotonic()
+        self._frame_walls.append(now)
+        self._last_frame_wall = now
+        for change in self.mood.update(obs):
+            self._on_change(change)
+        if not self._ready:
+            self._ready = True
+            log.info("ready: first frame classified %.2f s after start", now - self._started_wall)
+            self._notifier.notify("READY=1")
+
+    def _on_change(self, change: MoodChange | PresenceChange) -> None:
+        if isinstance(change, MoodChange):
+            self.hub.emit("mood", change.t, emotion=change.emotion, confidence=round(change.confidence, 3))
+            self.jukebox.on_mood(change)
+        else:
+            self.hub.emit("presence", change.t, present=change.present)
+            self.jukebox.on_presence(change)
+        self.uplink.publish_state(self.state())
+
+    def _camera_lost_too_long(self) -> bool:
+        return self._capture is not None and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
+
+    # ----------------------------------------------------------------------------- commands
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._apply_command(command.name, command.value)
+            except Exception:
+                log.exception("command %s failed", command.name)
+
+    def _apply_command(self, name: str, value: Any) -> None:
+        log.info("command: %s %s", name, value)
+        if name == "detection":
+            self._set_detection(bool(value))
+        else:
+            self.jukebox.command(name, value)
+        self.uplink.publish_state(self.state())
+
+    def _set_detection(self, on: bool) -> None:
+        if on == self._detection:
+            return
+        self._detection = on
+        if on:
+            self._open_camera()
+        else:
+            self._close_camera()  # privacy: the camera is released, not just ignored
+
+    # ----------------------------------------------------------------------------- reporting
+
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        if self._watchdog_s and now - self._last_watchdog >= self._watchdog_s and self._pipeline_alive(now):
+            self._last_watchdog = now
+            self._notifier.notify("WATCHDOG=1")
+        if now - self._last_status >= STATUS_PERIOD_S:
+            self._last_status = now
+            self._write_status()
+            self._notifier.notify(f"STATUS={self._status_line()}")
+            self.uplink.tick(self.state(), self.diagnostics())
+
+    def _pipeline_alive(self, now: float) -> bool:
+        """Ping the watchdog only while frames flow, or while a known outage is within its deadline."""
+        if self._capture is None:
+            return True
+        if self._capture.failing_since is not None:
+            return True
+        return now - self._last_frame_wall < max(2 * self.config.camera.timeout_s, 2.0)
+
+    def fps(self) -> float:
+        walls = self._frame_walls
+        if len(walls) < 2 or walls[-1] == walls[0]:
+            return 0.0
+        return (len(walls) - 1) / (walls[-1] - walls[0])
+
+    def state(self) -> dict[str, Any]:
+        current = self.mood.current if hasattr(self, "mood") else None
+        smoothed = self.mood.smoothed if hasattr(self, "mood") else None
+        probabilities = (
+            {e: round(float(p), 3) for e, p in zip(EMOTIONS, smoothed, strict=True)} if smoothed is not None else {}
+        )
+        return {
+            "emotion": current.emotion if current else None,
+            "confidence": round(current.confidence, 3) if current else None,
+            "probabilities": probabilities,
+            "presence": self.mood.present if hasattr(self, "mood") else False,
+            "since": current.t if current else None,
+            "detection": self._detection,
+            **self.jukebox.state(),
+        }
+
+    def diagnostics(self) -> dict[str, Any]:
+        capture = self._capture.stats() if self._capture else {}
+        return {
+            "version": __version__,
+            "fps": round(self.fps(), 2),
+            "frames": self._frames,
+            "frames_bad": self._frames_bad + capture.get("frames_bad", 0),
+            "frames_dropped": capture.get("frames_dropped", 0),
+            "camera_reconnects": capture.get("reconnects", 0),
+            "uptime_s": round(time.monotonic() - self._started_wall, 1),
+            **self.perception.timings(),
+        }
+
+    def _status_line(self) -> str:
+        current = self.mood.current
+        mood = f"{current.emotion} {current.confidence:.2f}" if current else "no mood yet"
+        presence = "present" if self.mood.present else "absent"
+        return f"{mood}, {presence}, {self.fps():.1f} fps"
+
+    def _write_status(self) -> None:
+        if not hasattr(self, "mood"):
+            return
+        status = {
+            "pid": os.getpid(),
+            "version": __version__,
+            "state": self.state(),
+            "diagnostics": self.diagnostics(),
+            "recent_events": list(self.hub.recent),
+            "mqtt": self.uplink.health(),
+        }
+        self._status_file.write(status)
