@@ -1,0 +1,215 @@
+"""`moodpi evaluate`: readers agree with each other, metrics agree with hand computation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodpi.cli import main
+from moodpi.emotion import EmotionClassifier
+from moodpi.evaluate import (
+    EX_NOINPUT,
+    DatasetError,
+    accuracy,
+    confusion_matrix,
+    evaluate,
+    expected_calibration_error,
+    fit_temperature,
+    load_dataset,
+    macro_f1,
+    negative_log_likelihood,
+    parse_pixels,
+    per_class_metrics,
+    temper,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+EVAL = REPO / "tests" / "fixtures" / "eval"
+CSV = EVAL / "fer2013.csv"
+FOLDER = EVAL / "folder"
+INT8 = REPO / "models" / "emotion_int8.tflite"
+SAME_KEYS = ("accuracy", "macro_f1", "per_class", "confusion", "n", "ece15")
+
+
+@pytest.fixture(scope="module")
+def classifier() -> EmotionClassifier:
+    return EmotionClassifier.from_file(INT8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+def test_csv_filters_usage_and_counts_bad_rows() -> None:
+    public = load_dataset(CSV, "PublicTest")
+    assert len(public.images) == 14 and public.skipped == 2  # 3 pixels; emotion 9
+    assert np.bincount(public.labels).tolist() == [2] * 7
+    assert all(face.shape == (48, 48) and face.dtype == np.uint8 for face in public.images)
+    training = load_dataset(CSV, "training")  # usage matches case-insensitively
+    assert len(training.images) == 1 and training.images[0].shape == (4, 4)
+    assert training.labels.tolist() == [3]
+    assert len(load_dataset(CSV, "PublicTest", limit=5).images) == 5
+
+
+def test_folder_with_split_or_flat_and_a_corrupt_image() -> None:
+    split = load_dataset(FOLDER, "PublicTest")  # folder/test/<label>/: "test" stands for PublicTest
+    flat = load_dataset(FOLDER / "test", "anything")  # label folders right here
+    assert len(split.images) == len(flat.images) == 14
+    assert split.skipped == flat.skipped == 1  # corrupt.png
+    assert split.labels.tolist() == flat.labels.tolist()
+    with pytest.raises(DatasetError, match="usage 'Training'"):
+        load_dataset(FOLDER, "Training")
+
+
+def test_csv_folder_and_npz_give_identical_numbers(
+    classifier: EmotionClassifier, tmp_path: Path
+) -> None:
+    from_csv = load_dataset(CSV, "PublicTest")
+    npz = tmp_path / "faces.npz"
+    np.savez(npz, images=np.stack(from_csv.images), labels=from_csv.labels)
+    reports = [
+        evaluate(classifier, load_dataset(source, "PublicTest"))[0] for source in (CSV, FOLDER, npz)
+    ]
+    for report in reports[1:]:
+        assert {k: report[k] for k in SAME_KEYS} == {k: reports[0][k] for k in SAME_KEYS}
+    assert reports[0]["n"] == 14 and np.sum(reports[0]["confusion"]) == 14
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (None, "not found"),
+        ("label,image\n1,2\n", "expected columns"),
+        (b"\xff\xfe\x00bad", "cannot read"),
+    ],
+)
+def test_unusable_csv_is_a_dataset_error(
+    tmp_path: Path, content: str | bytes | None, match: str
+) -> None:
+    path = tmp_path / "fer2013.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(DatasetError, match=match):
+        load_dataset(path)
+
+
+def test_parse_pixels() -> None:
+    assert parse_pixels("0 255 3 4").tolist() == [[0, 255], [3, 4]]
+    for bad in ("1 2 3", "", "0 256 1 1", "a b c d"):
+        with pytest.raises(ValueError):
+            parse_pixels(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def test_cli_json_on_the_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--dataset", str(CSV), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {
+        "accuracy",
+        "macro_f1",
+        "per_class",
+        "confusion",
+        "n",
+        "model",
+        "runtime",
+        "flip",
+    } <= set(report)
+    assert report["n"] == 14 and report["skipped"] == 2 and report["flip"] is False
+    assert set(report["per_class"]) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    }
+    assert report["model"].endswith("emotion_int8.tflite")
+
+
+def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "evaluate",
+            "--dataset",
+            str(FOLDER),
+            "--model",
+            "emotion_float32.tflite",
+            "--flip",
+            "--limit",
+            "3",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "emotion_float32.tflite" in out and "flip=True" in out and ": 3 faces" in out
+    assert "confusion" in out and "macro-F1" in out
+
+
+def test_cli_missing_or_empty_dataset_exits_66(tmp_path: Path) -> None:
+    assert main(["evaluate", "--dataset", str(tmp_path / "missing.csv")]) == EX_NOINPUT
+    assert main(["evaluate", "--dataset", str(tmp_path)]) == EX_NOINPUT  # no label folders
+    (tmp_path / "x.csv").write_text("emotion,pixels,Usage\n")
+    assert main(["evaluate", "--dataset", str(tmp_path / "x.csv")]) == EX_NOINPUT
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics on hand-computed cases
+
+
+def test_confusion_accuracy_precision_recall_f1() -> None:
+    y_true = np.array([0, 0, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 0])
+    confusion = confusion_matrix(y_true, y_pred, 3)
+    assert confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert accuracy(y_true, y_pred) == pytest.approx(0.6)
+    per_class = per_class_metrics(confusion)
+    assert [m["precision"] for m in per_class] == pytest.approx([1 / 2, 2 / 3, 0.0])
+    assert [m["recall"] for m in per_class] == pytest.approx([1 / 2, 1.0, 0.0])
+    assert [m["f1"] for m in per_class] == pytest.approx([0.5, 0.8, 0.0])
+    assert [m["support"] for m in per_class] == [2, 2, 1]
+    assert macro_f1(confusion) == pytest.approx(1.3 / 3)
+
+
+def test_macro_f1_ignores_classes_absent_from_the_truth() -> None:
+    confusion = confusion_matrix(np.array([0, 0, 1]), np.array([0, 0, 1]), 7)
+    assert macro_f1(confusion) == pytest.approx(1.0)
+
+
+def test_expected_calibration_error() -> None:
+    # confidence 0.9 right and 0.6 wrong, in different bins: (|1 - 0.9| + |0 - 0.6|) / 2
+    probs = np.array([[0.9, 0.1], [0.4, 0.6]])
+    assert expected_calibration_error(probs, np.array([0, 0]), 15) == pytest.approx(0.35)
+    # four faces at 0.75 confidence, three right: perfectly calibrated
+    probs = np.tile([0.75, 0.25], (4, 1))
+    assert expected_calibration_error(probs, np.array([0, 0, 0, 1]), 15) == pytest.approx(0.0)
+
+
+def test_negative_log_likelihood() -> None:
+    probs = np.array([[0.5, 0.5], [0.0, 1.0]])
+    assert negative_log_likelihood(probs, np.array([0, 0]), 1e-4) == pytest.approx(
+        (math.log(2) + math.log(1e4)) / 2
+    )
+
+
+def test_fit_temperature_recovers_overconfidence() -> None:
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 3, size=(4000, 7))
+    true_p = np.exp(logits / 2.0)
+    true_p /= true_p.sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(7, p=p) for p in true_p])
+    model_p = np.exp(logits)
+    model_p /= model_p.sum(axis=1, keepdims=True)  # twice as sharp as the truth
+    t = fit_temperature(model_p, labels, 1e-9)
+    assert 1.8 < t < 2.2
+    after = expected_calibration_error(temper(model_p, t, 1e-9), labels)
+    assert after < expected_calibration_error(model_p, labels) / 2
