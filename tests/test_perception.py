@@ -1,0 +1,217 @@
+"""Perception with real models on composed frames of real faces; bad frames; `moodpi bench`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodpi import config as config_mod
+from moodpi.emotion import EmotionClassifier, Sidecar
+from moodpi.faces import BlazeFaceDetector
+from moodpi.perception import Perception, build_perception, to_grey
+from moodpi.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
+from moodpi.tflite import load_interpreter
+from moodpi.types import EMOTIONS, Frame
+
+REPO = Path(__file__).resolve().parents[1]
+FACES_DIR = REPO / "tests" / "fixtures" / "faces"
+EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
+BENCH_KEYS = {
+    "detect_ms",
+    "classify_ms",
+    "frame_ms",
+    "fps_one_core",
+    "peak_rss_mb",
+    "first_classification_s",
+    "runtime",
+    "frames",
+}
+
+
+@pytest.fixture(scope="module")
+def perception() -> Perception:
+    return build_perception(config_mod.from_dict({}))
+
+
+@pytest.fixture(scope="module")
+def labelled_faces() -> list[tuple[str, np.ndarray]]:
+    return [(e, f) for e, group in load_fixture_faces(FACES_DIR).items() for f in group]
+
+
+def frame_of(image: np.ndarray, index: int = 0) -> Frame:
+    return Frame(image=image, t=index / 10.0, index=index)
+
+
+def test_perception_agrees_with_the_classifier_on_the_bare_face(
+    perception: Perception, labelled_faces: list[tuple[str, np.ndarray]]
+) -> None:
+    rng = np.random.default_rng(21)
+    agree, present = 0, 0
+    for i, (_, face) in enumerate(labelled_faces):
+        bare = EMOTIONS[int(np.argmax(perception.classifier.classify(face)))]
+        face_px = 130 + (i % 4) * 30
+        center = (260 + (i % 3) * 60, 230)
+        seen = perception.observe(
+            frame_of(compose_frame(face, face_px=face_px, center=center, rng=rng), i)
+        )
+        present += seen.face_present
+        if seen.face_present:
+            (prediction,) = seen.predictions  # `largest`: one face, one prediction
+            assert prediction.probs.shape == (7,)
+            assert prediction.probs.sum() == pytest.approx(1.0, abs=1e-3)
+            agree += prediction.emotion == bare
+    assert present >= len(labelled_faces) - 1
+    # Upscaling, the soft border and the detector's box change some crops; most must agree
+    # (measured: about 80 %).
+    assert agree >= 0.65 * len(labelled_faces), f"{agree} of {len(labelled_faces)} agree"
+
+
+def test_empty_rooms_give_no_prediction(perception: Perception) -> None:
+    rng = np.random.default_rng(8)
+    for i in range(20):
+        seen = perception.observe(frame_of(compose_frame(None, rng=rng), i))
+        assert not seen.face_present and seen.t == pytest.approx(i / 10.0)
+
+
+def test_colour_frames_are_converted(
+    perception: Perception, labelled_faces: list[tuple[str, np.ndarray]]
+) -> None:
+    grey = compose_frame(
+        labelled_faces[0][1], face_px=180, center=(320, 240), rng=np.random.default_rng(3)
+    )
+    bgr = np.repeat(grey[:, :, None], 3, axis=2)
+    from_grey = perception.observe(frame_of(grey)).predictions[0]
+    from_bgr = perception.observe(frame_of(bgr)).predictions[0]
+    assert from_bgr.face == from_grey.face
+    np.testing.assert_allclose(from_bgr.probs, from_grey.probs, atol=1e-6)
+    assert to_grey(grey[:, :, None]).shape == (480, 640)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((480, 640), np.float32),
+        np.zeros((480, 640, 4), np.uint8),
+        np.zeros(640, np.uint8),
+        np.zeros((8, 8), np.uint8),
+        [[0, 1], [2, 3]],
+        None,
+    ],
+    ids=["float", "4-channel", "1-d", "tiny", "list", "none"],
+)
+def test_bad_frames_raise_value_error_and_change_nothing(
+    perception: Perception, image: object
+) -> None:
+    before = perception.frames
+    with pytest.raises(ValueError):
+        perception.observe(Frame(image=image, t=0.0, index=0))  # type: ignore[arg-type]
+    assert perception.frames == before
+
+
+def test_all_policy_classifies_every_face(labelled_faces: list[tuple[str, np.ndarray]]) -> None:
+    rng = np.random.default_rng(6)
+    left = compose_frame(labelled_faces[24][1], face_px=150, center=(170, 220), rng=rng)
+    both = compose_frame(
+        labelled_faces[40][1], face_px=120, center=(480, 240), rng=rng, background=left
+    )
+    everyone = build_perception(config_mod.from_dict({"faces": {"select": "all"}}))
+    seen = everyone.observe(frame_of(both))
+    assert len(seen.predictions) == 2
+    assert seen.predictions[0].face.area > seen.predictions[1].face.area
+    largest = build_perception(config_mod.from_dict({})).observe(frame_of(both))
+    (only,) = largest.predictions
+    assert only.face == seen.predictions[0].face
+    x, y, w, h = face_box(150, (170, 220))
+    assert (
+        x <= only.face.x + only.face.w // 2 <= x + w
+        and y <= only.face.y + only.face.h // 2 <= y + h
+    )
+
+
+def test_timings_are_kept(labelled_faces: list[tuple[str, np.ndarray]]) -> None:
+    fresh = build_perception(config_mod.from_dict({"faces": {"equalize": "clahe"}}))
+    assert fresh.timings() == {"detect_ms": 0.0, "classify_ms": 0.0}
+    frame = compose_frame(
+        labelled_faces[5][1], face_px=160, center=(320, 240), rng=np.random.default_rng(1)
+    )
+    assert fresh.observe(frame_of(frame)).face_present
+    assert fresh.last_detect_ms > 0 and fresh.last_classify_ms > 0
+    assert fresh.timings()["detect_ms"] > 0 and fresh.frames == 1 and fresh.faces_classified == 1
+
+
+def test_models_are_checked_when_built(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        build_perception(
+            config_mod.from_dict({"emotion": {"model": str(tmp_path / "none.tflite")}})
+        )
+    odd_labels = Sidecar(labels=tuple(reversed(EMOTIONS)))
+    classifier = EmotionClassifier(
+        load_interpreter(EMOTION_MODEL), model_path=EMOTION_MODEL, sidecar=odd_labels
+    )
+    with pytest.raises(ValueError, match="FER-2013 order"):
+        Perception(
+            BlazeFaceDetector(REPO / "models" / "face_detection_short_range.tflite"), classifier
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# moodpi bench, as a user runs it
+
+
+def run_bench(*args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "moodpi", "bench", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_bench_json_has_every_key() -> None:
+    report = run_bench("--frames", "30")
+    assert set(report) >= BENCH_KEYS
+    assert report["frames"] == 30
+    assert report["frames_with_face"] >= 28  # every generated frame shows a face
+    for stage in ("detect_ms", "classify_ms", "frame_ms"):
+        stats = report[stage]
+        assert 0 < stats["median"] <= stats["p90"]
+    assert report["frame_ms"]["median"] >= report["detect_ms"]["median"]
+    assert report["fps_one_core"] > 0 and report["peak_rss_mb"] > 10
+    assert 0 < report["first_classification_s"] < 60
+    assert "litert" in report["runtime"] or "tflite" in report["runtime"]
+
+
+def test_bench_on_a_replay_folder(tmp_path: Path) -> None:
+    faces = load_fixture_faces(FACES_DIR)
+    make_labelled_replay(faces, tmp_path, fps=2.0, segments=[("happy", 2.0), (None, 2.0)], seed=0)
+    report = run_bench("--source", f"replay:{tmp_path}", "--frames", "8")
+    assert report["frames"] == 8 and 2 <= report["frames_with_face"] <= 6
+
+
+def test_bench_refuses_a_bad_source(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moodpi",
+            "bench",
+            "--source",
+            f"replay:{tmp_path}",
+            "--frames",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.returncode != 0
+    assert str(tmp_path) in result.stderr

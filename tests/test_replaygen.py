@@ -1,0 +1,146 @@
+"""Generated frames and labelled replays: deterministic, well-formed, with the faces where said."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from moodpi.replaygen import (
+    _segment_shots,
+    compose_frame,
+    face_box,
+    load_faces_npz,
+    load_fixture_faces,
+    make_background,
+    make_labelled_replay,
+)
+from moodpi.types import EMOTIONS
+
+REPO = Path(__file__).resolve().parents[1]
+FACES_DIR = REPO / "tests" / "fixtures" / "faces"
+
+
+@pytest.fixture(scope="module")
+def faces() -> dict[str, list[np.ndarray]]:
+    return load_fixture_faces(FACES_DIR)
+
+
+def test_fixture_faces_load_by_emotion(faces: dict[str, list[np.ndarray]]) -> None:
+    assert list(faces) == list(EMOTIONS)
+    assert all(len(group) == 8 for group in faces.values())
+    assert all(
+        f.shape == (48, 48) and f.dtype == np.uint8 for group in faces.values() for f in group
+    )
+
+
+def test_fixture_loader_rejects_an_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_fixture_faces(tmp_path)
+
+
+def test_npz_loader_groups_by_label(tmp_path: Path) -> None:
+    images = np.arange(5 * 48 * 48, dtype=np.uint32).reshape(5, 48, 48).astype(np.uint8)
+    path = tmp_path / "faces.npz"
+    np.savez(path, images=images, labels=np.array([3, 0, 3, 6, 3]))
+    grouped = load_faces_npz(path, per_emotion=2)
+    assert [len(grouped[e]) for e in EMOTIONS] == [1, 0, 0, 2, 0, 0, 1]
+    np.testing.assert_array_equal(grouped["happy"][1], images[2])
+
+
+def test_compose_is_deterministic_and_puts_the_face_where_asked(
+    faces: dict[str, list[np.ndarray]],
+) -> None:
+    face = faces["happy"][0]
+    one = compose_frame(face, face_px=160, center=(300, 220), rng=np.random.default_rng(4))
+    two = compose_frame(face, face_px=160, center=(300, 220), rng=np.random.default_rng(4))
+    assert one.shape == (480, 640) and one.dtype == np.uint8
+    np.testing.assert_array_equal(one, two)
+    x, y, w, h = face_box(160, (300, 220))
+    placed = cv2.resize(one[y : y + h, x : x + w], (48, 48), interpolation=cv2.INTER_AREA)
+    # The middle of the box is the face itself (the soft border only touches the edges).
+    core = (slice(12, 36), slice(12, 36))
+    diff = np.abs(placed[core].astype(int) - face[core].astype(int))
+    assert np.median(diff) < 6
+
+
+def test_compose_without_a_face_and_with_a_fixed_room() -> None:
+    rng = np.random.default_rng(0)
+    room = make_background((320, 240), rng)
+    empty = compose_frame(None, size=(320, 240), rng=rng, background=room)
+    assert empty.shape == (240, 320)
+    assert np.abs(empty.astype(float) - room).mean() < 3  # the room plus sensor noise
+    with pytest.raises(ValueError, match="background"):
+        compose_frame(None, size=(640, 480), rng=rng, background=room)
+    with pytest.raises(ValueError, match="uint8"):
+        compose_frame(np.zeros((48, 48), np.float32), rng=rng)
+
+
+def test_a_face_partly_outside_the_frame_is_clipped(faces: dict[str, list[np.ndarray]]) -> None:
+    frame = compose_frame(
+        faces["sad"][0], face_px=200, center=(10, 470), rng=np.random.default_rng(1)
+    )
+    assert frame.shape == (480, 640)
+
+
+def test_labelled_replay_frames_and_truth(
+    tmp_path: Path, faces: dict[str, list[np.ndarray]]
+) -> None:
+    segments = [("happy", 2.0), (None, 1.0), ("angry", 1.5)]
+    out = make_labelled_replay(
+        faces, tmp_path / "r", fps=4.0, segments=segments, seed=9, size=(320, 240)
+    )
+    names = sorted(p.name for p in (out / "frames").iterdir())
+    assert names == [f"{i:06d}.jpg" for i in range(18)]  # 4.5 s at 4 fps
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["fps"] == 4.0 and truth["frames"] == 18
+    assert truth["segments"] == [
+        {"emotion": "happy", "start_s": 0.0, "end_s": 2.0},
+        {"emotion": None, "start_s": 2.0, "end_s": 3.0},
+        {"emotion": "angry", "start_s": 3.0, "end_s": 4.5},
+    ]
+    frame = cv2.imread(str(out / "frames" / "000000.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert frame.shape == (240, 320)
+    # Same seed, same replay, byte for byte.
+    again = make_labelled_replay(
+        faces, tmp_path / "s", fps=4.0, segments=segments, seed=9, size=(320, 240)
+    )
+    for name in names:
+        assert (out / "frames" / name).read_bytes() == (again / "frames" / name).read_bytes()
+
+
+def test_a_segment_shows_several_faces(tmp_path: Path, faces: dict[str, list[np.ndarray]]) -> None:
+    out = make_labelled_replay(
+        faces, tmp_path, fps=2.0, segments=[("fear", 8.0)], seed=1, size=(320, 240)
+    )
+    frames = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((out / "frames").iterdir())]
+    assert len(frames) == 16
+    # Faces change every 1-2 s: successive frames differ, by a lot at least a few times.
+    changes = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in itertools.pairwise(frames)]
+    assert sum(c > 3 for c in changes) >= 3
+
+
+def test_bad_replay_requests_are_refused(
+    tmp_path: Path, faces: dict[str, list[np.ndarray]]
+) -> None:
+    with pytest.raises(ValueError, match="no faces"):
+        make_labelled_replay({"happy": []}, tmp_path, fps=5, segments=[("happy", 1.0)], seed=0)
+    with pytest.raises(ValueError, match="fps"):
+        make_labelled_replay(faces, tmp_path, fps=0, segments=[("happy", 1.0)], seed=0)
+    with pytest.raises(ValueError, match="durations"):
+        make_labelled_replay(faces, tmp_path, fps=5, segments=[(None, 0.0)], seed=0)
+
+
+def test_shots_cycle_through_different_faces_for_1_to_2_s() -> None:
+    pool = [np.full((48, 48), v, np.uint8) for v in (10, 20, 30, 40)]
+    shots = list(_segment_shots(pool, 9.0, np.random.default_rng(2)))
+    holds = [hold_s for _, hold_s in shots]
+    assert sum(holds) == pytest.approx(9.0)
+    assert all(1.0 <= h <= 2.0 for h in holds[:-1]) and 0 < holds[-1] <= 2.0
+    shown = [int(face[0, 0]) for face, _ in shots]
+    assert len(set(shown[:4])) == 4, "the first four shots show four different faces"
+    assert all(a != b for a, b in itertools.pairwise(shown))
