@@ -47,7 +47,6 @@ def daemon_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         SDL_AUDIODRIVER="disk",
         SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
-        SDL_DISKAUDIODELAY="0",
         SDL_VIDEODRIVER="dummy",
         PYTHONUNBUFFERED="1",
         MOODPI__STATE_DIR=str(tmp_path / "state"),

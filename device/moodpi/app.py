@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import queue
 import signal
 import threading
@@ -19,7 +18,8 @@ import time
 from collections import deque
 from typing import Any
 
-from moodpi import __version__, config as config_mod
+from moodpi import __version__
+from moodpi import config as config_mod
 from moodpi.camera import open_source
 from moodpi.capture import CaptureThread
 from moodpi.config import Config
@@ -27,7 +27,7 @@ from moodpi.events import EventHub, JsonlSink
 from moodpi.jukebox import Jukebox
 from moodpi.mood import MoodTracker
 from moodpi.perception import build_perception
-from moodpi.service import Notifier, StatusFile, watchdog_interval_s
+from moodpi.service import Notifier, StatusFile, make_status, status_line, status_path
 from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
 from moodpi.uplink import Uplink
 
@@ -73,13 +73,15 @@ def _install_signal_handlers(stop_event: threading.Event) -> None:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, events_jsonl: str | None = None, audio: bool = True) -> None:
+    def __init__(
+        self, config: Config, *, events_jsonl: str | None = None, audio: bool = True
+    ) -> None:
         self.config = config
         self.stop_event = threading.Event()
         self._events_jsonl = events_jsonl
         self._audio = audio
         self._notifier = Notifier()
-        self._status_file = StatusFile(config.state_path / "status.json")
+        self._status_file = StatusFile(status_path(config.state_path))
         self._commands: queue.Queue[Any] = queue.Queue(maxsize=64)
         self._capture: CaptureThread | None = None
         self._detection = True
@@ -91,6 +93,7 @@ class Daemon:
         self._last_frame_wall = 0.0
         self._ready = False
         self._started_wall = time.monotonic()
+        self._started_at = time.time()
         self._last_obs: Observation | None = None
 
     # ----------------------------------------------------------------------------- lifecycle
@@ -105,6 +108,7 @@ class Daemon:
     def _start(self) -> None:
         cfg = self.config
         log.info("moodpi %s starting (device id %s)", __version__, cfg.effective_device_id)
+        self._notifier.open()
         self.uplink = Uplink(cfg, self._commands)  # journal, outbox, MQTT
         self.uplink.start()
         self.hub = EventHub(next_seq=self.uplink.next_seq)
@@ -118,8 +122,6 @@ class Daemon:
         self.jukebox = Jukebox(cfg, self.hub, audio=self._audio, clock=lambda: self._clock_t)
         self.jukebox.start()
         self._open_camera()
-        self._watchdog_s = watchdog_interval_s()
-        self._last_watchdog = 0.0
         self._last_status = 0.0
 
     def _open_camera(self) -> None:
@@ -138,7 +140,7 @@ class Daemon:
             self._capture = None
 
     def _shutdown(self) -> None:
-        self._notifier.notify("STOPPING=1")
+        self._notifier.stopping()
         self.stop_event.set()
         self._close_camera()
         for name in ("jukebox", "uplink"):
@@ -151,6 +153,7 @@ class Daemon:
         if getattr(self, "_jsonl", None) is not None:
             self._jsonl.close()
         self._write_status()
+        self._notifier.close()
         log.info("stopped after %d frames", self._frames)
 
     # ----------------------------------------------------------------------------- main loop
@@ -171,7 +174,10 @@ class Daemon:
                 log.info("replay ended")
                 return 0
             elif self._camera_lost_too_long():
-                log.error("camera gone for more than %.0f s: exiting for a restart", self.config.camera.lost_deadline_s)
+                log.error(
+                    "camera gone for more than %.0f s: exiting for a restart",
+                    self.config.camera.lost_deadline_s,
+                )
                 return EX_UNAVAILABLE
             self.jukebox.tick(self._clock_t)
             self._periodic()
@@ -198,11 +204,13 @@ class Daemon:
         if not self._ready:
             self._ready = True
             log.info("ready: first frame classified %.2f s after start", now - self._started_wall)
-            self._notifier.notify("READY=1")
+            self._notifier.ready()
 
     def _on_change(self, change: MoodChange | PresenceChange) -> None:
         if isinstance(change, MoodChange):
-            self.hub.emit("mood", change.t, emotion=change.emotion, confidence=round(change.confidence, 3))
+            self.hub.emit(
+                "mood", change.t, emotion=change.emotion, confidence=round(change.confidence, 3)
+            )
             self.jukebox.on_mood(change)
         else:
             self.hub.emit("presence", change.t, present=change.present)
@@ -210,7 +218,10 @@ class Daemon:
         self.uplink.publish_state(self.state())
 
     def _camera_lost_too_long(self) -> bool:
-        return self._capture is not None and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
+        return (
+            self._capture is not None
+            and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
+        )
 
     # ----------------------------------------------------------------------------- commands
 
@@ -246,13 +257,13 @@ class Daemon:
 
     def _periodic(self) -> None:
         now = time.monotonic()
-        if self._watchdog_s and now - self._last_watchdog >= self._watchdog_s and self._pipeline_alive(now):
-            self._last_watchdog = now
-            self._notifier.notify("WATCHDOG=1")
+        if self._pipeline_alive(now):
+            self._notifier.watchdog(now)
         if now - self._last_status >= STATUS_PERIOD_S:
             self._last_status = now
-            self._write_status()
-            self._notifier.notify(f"STATUS={self._status_line()}")
+            status = self._write_status()
+            if status is not None:
+                self._notifier.status(status_line(status))
             self.uplink.tick(self.state(), self.diagnostics())
 
     def _pipeline_alive(self, now: float) -> bool:
@@ -273,7 +284,9 @@ class Daemon:
         current = self.mood.current if hasattr(self, "mood") else None
         smoothed = self.mood.smoothed if hasattr(self, "mood") else None
         probabilities = (
-            {e: round(float(p), 3) for e, p in zip(EMOTIONS, smoothed, strict=True)} if smoothed is not None else {}
+            {e: round(float(p), 3) for e, p in zip(EMOTIONS, smoothed, strict=True)}
+            if smoothed is not None
+            else {}
         )
         return {
             "emotion": current.emotion if current else None,
@@ -298,21 +311,34 @@ class Daemon:
             **self.perception.timings(),
         }
 
-    def _status_line(self) -> str:
-        current = self.mood.current
-        mood = f"{current.emotion} {current.confidence:.2f}" if current else "no mood yet"
-        presence = "present" if self.mood.present else "absent"
-        return f"{mood}, {presence}, {self.fps():.1f} fps"
-
-    def _write_status(self) -> None:
+    def _write_status(self) -> dict[str, Any] | None:
         if not hasattr(self, "mood"):
-            return
-        status = {
-            "pid": os.getpid(),
-            "version": __version__,
-            "state": self.state(),
-            "diagnostics": self.diagnostics(),
-            "recent_events": list(self.hub.recent),
-            "mqtt": self.uplink.health(),
-        }
+            return None
+        state = self.state()
+        current = self.mood.current
+        status = make_status(
+            started_at=self._started_at,
+            fps=round(self.fps(), 2),
+            mood=state["emotion"],
+            confidence=state["confidence"],
+            mood_since=f"{current.t:.1f}s" if current else None,
+            presence=state["presence"],
+            faces=len(self._last_obs.predictions) if self._last_obs else 0,
+            probs=state["probabilities"],
+            now_playing=state.get("now_playing"),
+            events=list(self.hub.recent),
+            state=self._run_state(),
+            detection=self._detection,
+            policy=state.get("policy"),
+            diagnostics=self.diagnostics(),
+            mqtt=self.uplink.health(),
+        )
         self._status_file.write(status)
+        return status
+
+    def _run_state(self) -> str:
+        if not self._detection:
+            return "paused"
+        if self._capture is not None and self._capture.failing_since is not None:
+            return "degraded"
+        return "running"

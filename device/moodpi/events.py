@@ -46,7 +46,12 @@ class EventHub:
 
     def emit(self, event_type: str, t: float, **fields: Any) -> Event:
         with self._lock:  # player and MQTT threads emit too; keep seq order == delivery order
-            event: Event = {"type": event_type, "seq": self._next_seq(), "t": round(t, 3), "at": utc_now_iso()}
+            event: Event = {
+                "type": event_type,
+                "seq": self._next_seq(),
+                "t": round(t, 3),
+                "at": utc_now_iso(),
+            }
             event.update(fields)
             self.recent.append(event)
             for name, sink in self._sinks:

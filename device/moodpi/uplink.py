@@ -43,7 +43,9 @@ class Uplink:
         if not cfg.history.enabled:
             return
         path = cfg.state_path / "journal.sqlite3"
-        journal = Journal(path, retention_days=cfg.history.retention_days, outbox_max=cfg.history.outbox_max)
+        journal = Journal(
+            path, retention_days=cfg.history.retention_days, outbox_max=cfg.history.outbox_max
+        )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             journal.open()

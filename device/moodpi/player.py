@@ -1,0 +1,547 @@
+"""Playback: the Player interface, the pygame player and the null player.
+
+`PygamePlayer` owns pygame.mixer in its own thread: the public methods only put a command on a
+bounded queue and return, so a slow audio device never blocks the main loop. The thread polls
+`pygame.mixer.music.get_busy()` to notice the end of a track (no `set_endevent`: pygame events
+need the display/event subsystem, which a headless daemon does not have) and reports what
+happened through `on_event(dict)`, called from the player thread:
+
+    {"type": "track_started", "path", "category", "title", "artist", "duration_s", "audio"}
+    {"type": "track_ended",   "path", "category", "reason", "played_s", "audio"}
+        reason: finished (natural end) | faded (fade_out) | replaced (by play) | stopped (stop)
+    {"type": "track_skipped", "path", "category", "reason", "audio"}
+        reason: "user" (skip()), or why the file could not be played: missing, empty, corrupt or
+        unsupported (pygame cannot open it)
+    {"type": "error", "component": "audio", "message"}   once, when there is no audio device
+
+A file that cannot be played is skipped and reported, never fatal. A damaged file that pygame
+still opens plays what it can and ends early, reported as finished (the library scan already
+leaves out files whose length mutagen cannot read). `played_s` is the mixer's count of audio
+time, for information only. Without an audio device (`pygame.mixer.init` fails) the player says
+so once and goes on as `NullPlayer` does: it reports what would have played, with
+`"audio": false`, and ends tracks after their length on the wall clock. One music stream means
+no true crossfade: `play(crossfade_ms=...)` fades the current track out, then fades the new one
+in. Pause and resume with a fade ramp the volume, so the track keeps its position.
+
+Environment (read by SDL when the mixer opens): SDL_AUDIODRIVER (alsa, pulseaudio, pipewire,
+disk, dummy), AUDIODEV (e.g. hw:1,0), SDL_DISKAUDIOFILE / SDL_DISKAUDIODELAY for the disk driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from moodpi.director import Action, FadeOut, Pause, Play, Resume, Stop
+from moodpi.music import Track
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+class Player(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, fade_ms: int = 0) -> None: ...
+
+    def play(self, track: Track, fade_in_ms: int = 0, crossfade_ms: int = 0) -> None: ...
+
+    def fade_out(self, ms: int) -> None: ...
+
+    def pause(self, fade_ms: int = 0) -> None: ...
+
+    def resume(self, fade_ms: int = 0) -> None: ...
+
+    def skip(self) -> None: ...
+
+    def set_volume(self, volume: float) -> None: ...
+
+    @property
+    def now_playing(self) -> Track | None: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+def apply(player: Player, actions: Iterable[Action]) -> None:
+    """Carry out the director's actions."""
+    for action in actions:
+        if isinstance(action, Play):
+            player.play(action.track, action.fade_in_ms, action.crossfade_ms)
+        elif isinstance(action, FadeOut):
+            player.fade_out(action.ms)
+        elif isinstance(action, Pause):
+            player.pause(action.fade_ms)
+        elif isinstance(action, Resume):
+            player.resume(action.fade_ms)
+        elif isinstance(action, Stop):
+            player.stop(action.fade_ms)
+
+
+class _Backend(Protocol):
+    audio: bool
+
+    def load(self, track: Track) -> None: ...
+    def play(self, fade_in_ms: int) -> None: ...
+    def fadeout(self, ms: int) -> None: ...
+    def halt(self) -> None: ...
+    def pause(self) -> None: ...
+    def unpause(self) -> None: ...
+    def set_volume(self, volume: float) -> None: ...
+    def busy(self) -> bool: ...
+    def position_s(self) -> float: ...
+    def close(self) -> None: ...
+
+
+class _MixerBackend:
+    """pygame.mixer.music; every call happens on the player thread."""
+
+    audio = True
+
+    def __init__(self, rate_hz: int, size_bits: int, channels: int, buffer_frames: int) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        self._pg = pygame
+        # allowedchanges=0: the device gets exactly this format (SDL converts if it must), so the
+        # disk driver's output in tests has a known layout.
+        pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
+        self._music = pygame.mixer.music
+
+    def load(self, track: Track) -> None:
+        self._music.load(str(track.path))
+
+    def play(self, fade_in_ms: int) -> None:
+        self._music.play(loops=0, fade_ms=max(0, fade_in_ms))
+
+    def fadeout(self, ms: int) -> None:
+        self._music.fadeout(max(1, ms))
+
+    def halt(self) -> None:
+        self._music.stop()
+
+    def pause(self) -> None:
+        self._music.pause()
+
+    def unpause(self) -> None:
+        self._music.unpause()
+
+    def set_volume(self, volume: float) -> None:
+        self._music.set_volume(volume)
+
+    def busy(self) -> bool:
+        return bool(self._music.get_busy())  # False while paused (pygame >= 2.0.1)
+
+    def position_s(self) -> float:
+        return max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._music.stop()
+            self._music.unload()
+        self._pg.mixer.quit()
+
+
+class _SilentBackend:
+    """No sound: a track 'plays' for its length on the wall clock (forever if unknown)."""
+
+    audio = False
+
+    def __init__(self) -> None:
+        self._track: Track | None = None
+        self._started = self._paused_at = 0.0
+        self._paused_s = 0.0
+        self._end_at: float | None = None  # fade-out end, or halt
+
+    def load(self, track: Track) -> None:
+        self._track = track
+
+    def play(self, fade_in_ms: int) -> None:
+        self._started, self._paused_s = time.monotonic(), 0.0
+        self._end_at, self._paused_at = None, 0.0
+
+    def fadeout(self, ms: int) -> None:
+        self._end_at = time.monotonic() + ms / 1000.0
+
+    def halt(self) -> None:
+        self._track = None
+
+    def pause(self) -> None:
+        self._paused_at = time.monotonic()
+
+    def unpause(self) -> None:
+        if self._paused_at:
+            self._paused_s += time.monotonic() - self._paused_at
+            self._paused_at = 0.0
+
+    def set_volume(self, volume: float) -> None:
+        pass
+
+    def busy(self) -> bool:
+        if self._track is None or self._paused_at:
+            return False
+        if self._end_at is not None and time.monotonic() >= self._end_at:
+            return False
+        length_s = self._track.duration_s
+        return length_s <= 0 or self.position_s() < length_s
+
+    def position_s(self) -> float:
+        now = self._paused_at or time.monotonic()
+        return now - self._started - self._paused_s
+
+    def close(self) -> None:
+        self._track = None
+
+
+class PygamePlayer:
+    """The real player; one per process (pygame.mixer is process-wide).
+
+    States: stopped, playing, pausing (volume ramping down), paused, fading (fade_out running),
+    switching (fading out before the next track starts).
+    """
+
+    STOP_FADE_MAX_MS = 2000  # SIGTERM must end the daemon within a few seconds, fade or not
+
+    def __init__(
+        self,
+        on_event: EventCallback | None = None,
+        *,
+        volume: float = 0.8,
+        audio: bool = True,
+        frequency_hz: int = 44100,
+        size_bits: int = -16,
+        channels: int = 2,
+        buffer_frames: int = 2048,
+        poll_s: float = 0.02,
+        queue_size: int = 64,
+    ) -> None:
+        self._on_event = on_event
+        self._volume = min(1.0, max(0.0, volume))
+        self._want_audio = audio
+        self._mixer_args = (frequency_hz, size_bits, channels, buffer_frames)
+        self._poll_s = poll_s
+        self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failed_callback = False
+        self.dropped_commands = 0
+        # Owned by the player thread from start() on; read elsewhere only as plain attributes.
+        self._backend: _Backend | None = None
+        self._current: Track | None = None
+        self._state = "stopped"
+        self._next: tuple[Track, int] | None = None
+        self._gain = 1.0  # fade ramps, on top of the user's volume
+        self._ramp: tuple[float, float, float, float] | None = None  # t0, length_s, from, to
+        self._position_s = 0.0
+
+    # -- the interface: every method only queues a command ---------------------------------------
+
+    @property
+    def now_playing(self) -> Track | None:
+        return self._current
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def audio(self) -> bool:
+        """Whether sound really comes out (False: no device, or a NullPlayer)."""
+        return self._backend is not None and self._backend.audio
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="moodpi-player", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=10.0):
+            log.warning("audio device still opening after 10 s; commands wait in the queue")
+
+    def stop(self, fade_ms: int = 0) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        fade_ms = min(max(0, fade_ms), self.STOP_FADE_MAX_MS)
+        self._send("stop", fade_ms, urgent=True)
+        thread.join(timeout=fade_ms / 1000.0 + 3.0)
+        if thread.is_alive():
+            log.error("player thread did not stop in time")
+        self._thread = None
+
+    def play(self, track: Track, fade_in_ms: int = 0, crossfade_ms: int = 0) -> None:
+        self._send("play", track, fade_in_ms, crossfade_ms)
+
+    def fade_out(self, ms: int) -> None:
+        self._send("fade_out", ms)
+
+    def pause(self, fade_ms: int = 0) -> None:
+        self._send("pause", fade_ms)
+
+    def resume(self, fade_ms: int = 0) -> None:
+        self._send("resume", fade_ms)
+
+    def skip(self) -> None:
+        self._send("skip")
+
+    def set_volume(self, volume: float) -> None:
+        """0.0 .. 1.0 (clamped); anything not a number is a ValueError here, in the caller."""
+        value = float(volume)
+        if value != value:
+            raise ValueError("volume is NaN")
+        self._send("volume", min(1.0, max(0.0, value)))
+
+    def _send(self, *command: Any, urgent: bool = False) -> None:
+        try:
+            self._commands.put_nowait(command)
+            return
+        except queue.Full:
+            pass
+        if urgent:  # stop must get through: make room by dropping the oldest command
+            with contextlib.suppress(queue.Empty):
+                self._commands.get_nowait()
+            with contextlib.suppress(queue.Full):
+                self._commands.put(command, timeout=1.0)
+                return
+        self.dropped_commands += 1
+        log.warning("player queue full: dropped %s (%d so far)", command[0], self.dropped_commands)
+
+    # -- the player thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backend = self._backend = self._open_backend()
+        self._ready.set()
+        try:
+            while True:
+                try:
+                    command = self._commands.get(timeout=self._poll_s)
+                except queue.Empty:
+                    command = None
+                if command is not None and command[0] == "stop":
+                    self._shutdown(command[1])
+                    return
+                self._step(command)
+        finally:
+            with contextlib.suppress(Exception):
+                backend.close()
+            self._backend = None
+
+    def _open_backend(self) -> _Backend:
+        if not self._want_audio:
+            log.info("audio off: tracks are reported, not played")
+            return _SilentBackend()
+        try:
+            return _MixerBackend(*self._mixer_args)
+        except Exception as exc:  # no device, no driver, pygame missing: keep running silently
+            log.error("no audio device (%s): running without sound", exc)
+            message = f"no audio device: {exc}"
+            self._emit({"type": "error", "component": "audio", "message": message})
+            return _SilentBackend()
+
+    def _step(self, command: tuple[Any, ...] | None) -> None:
+        try:
+            if command is not None:
+                getattr(self, f"_do_{command[0]}")(*command[1:])
+            self._poll()
+        except Exception as exc:  # one bad command or track must never end playback for good
+            log.exception("player error")
+            track = self._current
+            self._drop_current()
+            if track is not None:
+                self._skip(track, f"player error: {exc}")
+
+    def _do_play(self, track: Track, fade_in_ms: int, crossfade_ms: int) -> None:
+        if self._state == "switching":
+            self._next = (track, fade_in_ms)  # a newer choice replaces the queued one
+        elif self._state in ("playing", "fading") and crossfade_ms > 0:
+            if self._state == "playing":
+                self._backend_().fadeout(crossfade_ms)
+            self._state, self._next, self._ramp = "switching", (track, fade_in_ms), None
+        else:
+            self._end_current("replaced")
+            self._start(track, fade_in_ms)
+
+    def _do_fade_out(self, ms: int) -> None:
+        if self._current is None:
+            return
+        if self._state in ("paused", "pausing") or ms <= 0:
+            self._end_current("faded")
+            return
+        if self._state == "playing":
+            self._backend_().fadeout(ms)
+        self._state, self._next = "fading", None  # switching: its fade-out is already running
+
+    def _do_pause(self, fade_ms: int) -> None:
+        if self._state == "switching":
+            self._finish_switch()  # the incoming track is the one to pause
+        if self._state != "playing":
+            return
+        if fade_ms <= 0:
+            self._backend_().pause()
+            self._state = "paused"
+        else:
+            self._ramp = (time.monotonic(), fade_ms / 1000.0, self._gain, 0.0)
+            self._state = "pausing"
+
+    def _do_resume(self, fade_ms: int) -> None:
+        if self._state not in ("paused", "pausing"):
+            return
+        if self._state == "paused":
+            self._backend_().unpause()
+        self._ramp = (time.monotonic(), max(fade_ms, 1) / 1000.0, self._gain, 1.0)
+        self._state = "playing"
+
+    def _do_skip(self) -> None:
+        track = self._next[0] if self._next else self._current
+        self._end_current("replaced" if self._next else None)
+        if track is not None:
+            self._skip(track, "user")
+
+    def _do_volume(self, volume: float) -> None:
+        self._volume = volume
+        if self._current is not None:
+            self._apply_volume()
+
+    def _poll(self) -> None:
+        if self._ramp is not None:
+            self._advance_ramp()
+        if self._current is None or self._state == "paused":
+            return
+        backend = self._backend_()
+        if backend.busy():
+            self._position_s = max(self._position_s, backend.position_s())
+            return
+        if self._state == "switching":
+            self._finish_switch()
+        elif self._state == "fading":
+            self._end_current("faded")
+        else:
+            self._end_current("finished")
+
+    def _advance_ramp(self) -> None:
+        assert self._ramp is not None
+        t0, length_s, start, end = self._ramp
+        done = min(1.0, (time.monotonic() - t0) / length_s)
+        self._gain = start + (end - start) * done
+        self._apply_volume()
+        if done >= 1.0:
+            self._ramp = None
+            if self._state == "pausing":
+                self._backend_().pause()
+                self._state = "paused"
+
+    def _finish_switch(self) -> None:
+        upcoming = self._next
+        self._end_current("replaced")
+        if upcoming is not None:
+            self._start(*upcoming)
+
+    def _start(self, track: Track, fade_in_ms: int) -> None:
+        problem = _unplayable(track.path)
+        if problem:
+            self._skip(track, problem)
+            return
+        backend = self._backend_()
+        try:
+            backend.load(track)
+            self._gain, self._ramp = 1.0, None
+            self._apply_volume()
+            backend.play(fade_in_ms)
+        except Exception as exc:  # pygame.error for corrupt or unsupported files
+            self._skip(track, f"cannot play: {exc}")
+            return
+        self._current, self._state, self._position_s = track, "playing", 0.0
+        self._emit_track("track_started", track, fade_in_ms=fade_in_ms)
+
+    def _end_current(self, reason: str | None) -> None:
+        """Halt the current track; report it ended with `reason` (None: report nothing)."""
+        track, played_s = self._current, self._position_s
+        self._drop_current()
+        if track is not None and reason is not None:
+            self._emit_track("track_ended", track, reason=reason, played_s=round(played_s, 3))
+
+    def _drop_current(self) -> None:
+        if self._current is not None:
+            with contextlib.suppress(Exception):
+                self._backend_().halt()
+        self._current, self._next, self._ramp, self._state = None, None, None, "stopped"
+
+    def _shutdown(self, fade_ms: int) -> None:
+        if self._current is not None and fade_ms > 0 and self._state in ("playing", "switching"):
+            backend = self._backend_()
+            backend.fadeout(fade_ms)
+            deadline = time.monotonic() + fade_ms / 1000.0 + 0.5
+            while backend.busy() and time.monotonic() < deadline:
+                time.sleep(self._poll_s)
+        self._end_current("stopped")
+
+    def _skip(self, track: Track, reason: str) -> None:
+        if reason != "user":
+            log.warning("skipping %s: %s", track.path, reason)
+        self._emit_track("track_skipped", track, reason=reason)
+
+    def _apply_volume(self) -> None:
+        self._backend_().set_volume(self._volume * self._gain)
+
+    def _backend_(self) -> _Backend:
+        assert self._backend is not None, "player not started"
+        return self._backend
+
+    def _emit_track(self, kind: str, track: Track, **extra: Any) -> None:
+        self._emit({
+            "type": kind,
+            "path": str(track.path),
+            "category": track.category,
+            "title": track.title,
+            "artist": track.artist,
+            "duration_s": track.duration_s,
+            "audio": self.audio,
+            **extra,
+        })  # fmt: skip
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # the consumer's bug must not stop the music
+            if not self._failed_callback:
+                self._failed_callback = True
+                log.exception("player event callback failed (further failures are silent)")
+
+
+class NullPlayer(PygamePlayer):
+    """`--no-audio`: the same player without pygame; events carry "audio": false."""
+
+    def __init__(self, on_event: EventCallback | None = None, **kwargs: Any) -> None:
+        super().__init__(on_event, audio=False, **kwargs)
+
+
+def make_player(
+    volume: float, on_event: EventCallback | None = None, *, no_audio: bool = False
+) -> PygamePlayer:
+    """The daemon's player: make_player(config.music.volume, callback, no_audio=args.no_audio)."""
+    return PygamePlayer(on_event, volume=volume, audio=not no_audio)
+
+
+def _unplayable(path: Path) -> str:
+    """Why a file cannot even be tried (empty: it can be)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing file"
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror}"
+    if not path.is_file():
+        return "not a file"
+    if st.st_size == 0:
+        return "empty file"
+    return ""
