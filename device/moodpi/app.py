@@ -16,11 +16,12 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from moodpi import __version__
 from moodpi import config as config_mod
-from moodpi.camera import open_source
+from moodpi.camera import FrameSource, open_source
 from moodpi.capture import CaptureThread
 from moodpi.config import Config
 from moodpi.events import EventHub, JsonlSink
@@ -74,9 +75,18 @@ def _install_signal_handlers(stop_event: threading.Event) -> None:
 
 class Daemon:
     def __init__(
-        self, config: Config, *, events_jsonl: str | None = None, audio: bool = True
+        self,
+        config: Config,
+        *,
+        events_jsonl: str | None = None,
+        audio: bool = True,
+        source_factory: Callable[[], FrameSource] | None = None,
     ) -> None:
         self.config = config
+        # Tests inject a misbehaving camera here; the daemon otherwise picks from camera.source.
+        self._source_factory = source_factory or (
+            lambda: open_source(config.camera.source, config.camera)
+        )
         self.stop_event = threading.Event()
         self._events_jsonl = events_jsonl
         self._audio = audio
@@ -125,7 +135,7 @@ class Daemon:
         self._last_status = 0.0
 
     def _open_camera(self) -> None:
-        source = open_source(self.config.camera.source, self.config.camera)
+        source = self._source_factory()
         lossless = source.is_replay and not self.config.camera.realtime
         # A gap of a few frame periods is normal at low fps; only longer silences count as failures.
         frame_timeout_s = max(self.config.camera.timeout_s, 3.0 / self.config.camera.fps)
@@ -267,7 +277,7 @@ class Daemon:
             self.uplink.tick(self.state(), self.diagnostics())
 
     def _pipeline_alive(self, now: float) -> bool:
-        """Ping the watchdog only while frames flow, or while a known outage is within its deadline."""
+        """Ping the watchdog only while frames flow, or during a known outage within its deadline."""
         if self._capture is None:
             return True
         if self._capture.failing_since is not None:
