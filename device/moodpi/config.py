@@ -119,10 +119,12 @@ class EmotionConfig:
 
 @dataclass(frozen=True)
 class MoodConfig:
-    smoothing_s: float = _opt(1.0, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0)
-    threshold: float = _opt(0.45, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0)
-    min_dwell_s: float = _opt(1.0, "a candidate mood must lead this long before it is published", min=0.0, max=600.0)
-    min_interval_s: float = _opt(3.0, "minimum time between two published mood changes", min=0.0, max=3600.0)
+    # Defaults tuned with `moodpi bench --mood` on 7 labelled FER-2013 replays (see mood.py).
+    smoothing_s: float = _opt(1.25, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0)
+    threshold: float = _opt(0.3, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0)
+    switch_margin: float = _opt(0.3, "a new mood must beat the current one's smoothed probability by this much", min=0.0, max=1.0)
+    min_dwell_s: float = _opt(0.2, "a candidate mood must lead this long before it is published", min=0.0, max=600.0)
+    min_interval_s: float = _opt(5.0, "minimum time between two published mood changes", min=0.0, max=3600.0)
     absent_after_s: float = _opt(5.0, "no face for this long turns presence off", min=0.1, max=3600.0)
     faces: str = _opt("largest", "several faces: the largest votes, or all weighted by area", choices=("largest", "group"))
 
@@ -324,7 +326,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted((k for k in data if k not in fields), key=str)
     if unknown:
-        key = _join(prefix, str(unknown[0]))
+        key = _join(prefix, unknown[0])
         raise ConfigError(key, f"unknown key (known here: {', '.join(sorted(fields))})")
     values = {}
     for name, value in data.items():
@@ -421,10 +423,10 @@ def _check_emotion_map(key: str, value: Any, default: Mapping[str, str]) -> dict
     result = dict(default)
     for emotion, category in value.items():
         if emotion not in EMOTIONS:
-            raise ConfigError(f"{key}.{emotion}", f"not an emotion (one of {', '.join(EMOTIONS)})")
+            raise ConfigError(_join(key, emotion), f"not an emotion (one of {', '.join(EMOTIONS)})")
         if not _is_category_name(category):
             message = f"expected a category name, got {_show(category)}"
-            raise ConfigError(f"{key}.{emotion}", message)
+            raise ConfigError(_join(key, emotion), message)
         result[emotion] = category
     return result
 
@@ -436,8 +438,12 @@ def _is_category_name(name: Any) -> bool:
     )
 
 
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else str(name)
+def _join(prefix: str, name: Any) -> str:
+    """'section.key'; a name that is not a bare TOML key is quoted, so an empty one still shows."""
+    text = str(name)
+    if not text or not all(c.isascii() and (c.isalnum() or c in "_-") for c in text):
+        text = repr(text)
+    return f"{prefix}.{text}" if prefix else text
 
 
 def _show(value: Any) -> str:

@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# Install moodpi as a hardened systemd service on Raspberry Pi OS (Bookworm: Python 3.11,
+# Trixie: Python 3.13) or Debian. Run from a checkout: sudo deploy/install.sh
+# Idempotent: running it again upgrades in place and never overwrites /etc/moodpi/config.toml.
+# Runbook: docs/operations.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: sudo deploy/install.sh [OPTIONS]
+
+  --prefix DIR       install root for the venv and models (default /opt/moodpi)
+  --destdir DIR      stage into DIR (packaging, tests); same as DESTDIR=DIR. Skips apt,
+                     the user, ownership and systemctl.
+  --no-venv          skip the virtual environment (DESTDIR staging and tests)
+  --no-apt           do not install Debian packages
+  --no-start         enable the service but do not (re)start it
+  --tflite-runtime   also install tflite-runtime 2.14 (Python <= 3.11 only); LiteRT
+                     (ai-edge-litert) is installed and preferred in any case
+  --admin USER       add USER to group moodpi, so `moodpi status` works without sudo
+                     (default: the user who ran sudo)
+  --dry-run          print what would be done, change nothing
+  -h, --help         this help
+EOF
+}
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=/opt/moodpi
+DESTDIR=${DESTDIR:-}
+PYTHON=${PYTHON:-python3}
+DRY_RUN=0
+NO_VENV=0
+NO_APT=0
+NO_START=0
+TFLITE_RUNTIME=0
+ADMIN=${SUDO_USER:-}
+BUILD_DIR=""
+
+# Fixed locations (the unit names them too); DESTDIR is prepended when staging.
+CONF_DIR=/etc/moodpi
+STATE_DIR=/var/lib/moodpi
+UNIT_DIR=/etc/systemd/system
+BIN_LINK=/usr/local/bin/moodpi
+SERVICE_USER=moodpi
+# Music categories: the values of music.mirror_map and music.uplift_map in moodpi/config.py
+# (tests/test_install.py keeps this list in step).
+CATEGORIES=(angry disgust fear happy sad surprise neutral
+  calming relaxing comforting gentle exciting upbeat ambient)
+
+say() { printf 'moodpi-install: %s\n' "$*"; }
+die() {
+  printf 'moodpi-install: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Run a command, or only show it with --dry-run.
+run() {
+  if ((DRY_RUN)); then
+    printf '[dry-run]'
+    printf ' %q' "$@"
+    printf '\n'
+  else
+    "$@"
+  fi
+}
+
+staging() { [[ -n $DESTDIR ]]; }
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+      --prefix) PREFIX=${2:?--prefix needs a directory}; shift ;;
+      --prefix=*) PREFIX=${1#*=} ;;
+      --destdir) DESTDIR=${2:?--destdir needs a directory}; shift ;;
+      --destdir=*) DESTDIR=${1#*=} ;;
+      --no-venv) NO_VENV=1 ;;
+      --no-apt) NO_APT=1 ;;
+      --no-start) NO_START=1 ;;
+      --tflite-runtime) TFLITE_RUNTIME=1 ;;
+      --admin) ADMIN=${2?--admin needs a user name}; shift ;;
+      --admin=*) ADMIN=${1#*=} ;;
+      --dry-run) DRY_RUN=1 ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown option: $1" ;;
+    esac
+    shift
+  done
+  # Paths end up in the unit and in TOML strings: keep them plain.
+  [[ $PREFIX =~ ^/[A-Za-z0-9/._-]*$ ]] || die "--prefix must be an absolute path of [A-Za-z0-9/._-]"
+  PREFIX=${PREFIX%/}
+  if staging; then
+    [[ $DESTDIR =~ ^/ ]] || DESTDIR=$PWD/$DESTDIR
+    DESTDIR=${DESTDIR%/}
+  fi
+}
+
+on_pi() { grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null; }
+
+python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# ---------------------------------------------------------------------------------------------
+
+preflight() {
+  if ! staging && ! ((DRY_RUN)) && ((EUID != 0)); then
+    die "run as root (sudo $0), or use --destdir/--dry-run"
+  fi
+  [[ -f $SRC/pyproject.toml && -f $SRC/deploy/config.example.toml ]] ||
+    die "run from a moodpi checkout ($SRC has no pyproject.toml)"
+  if ((TFLITE_RUNTIME)) && ! ((NO_VENV)); then
+    local version
+    version=$(python_version)
+    [[ $version == 3.9 || $version == 3.10 || $version == 3.11 ]] ||
+      die "tflite-runtime has no wheels for Python $version; LiteRT (ai-edge-litert) is used"
+  fi
+}
+
+install_packages() {
+  if staging || ((NO_APT)); then
+    return
+  fi
+  # python3-venv: the venv; alsa-utils: ALSA's config and aplay/speaker-test for checks
+  # (the pygame wheel brings its own SDL and libasound); picamera2 and libcamera from Debian.
+  local packages=(python3-venv alsa-utils ca-certificates)
+  if on_pi; then
+    packages+=(python3-picamera2 python3-numpy)
+  fi
+  local missing=()
+  local package
+  for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
+      missing+=("$package")
+  done
+  if ((${#missing[@]} == 0)); then
+    say "Debian packages present: ${packages[*]}"
+    return
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  run apt-get update -qq
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+create_user() {
+  if staging; then
+    return
+  fi
+  local group
+  for group in video audio; do
+    getent group "$group" >/dev/null || run groupadd --system "$group"
+  done
+  if ! getent passwd "$SERVICE_USER" >/dev/null; then
+    say "creating system user $SERVICE_USER"
+    run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+      --shell /usr/sbin/nologin --comment "moodpi appliance" "$SERVICE_USER"
+  fi
+  run usermod --append --groups video,audio "$SERVICE_USER"
+  if [[ -n $ADMIN && $ADMIN != root ]]; then
+    if getent passwd "$ADMIN" >/dev/null; then
+      say "adding $ADMIN to group $SERVICE_USER (moodpi status/tail without sudo; next login)"
+      run usermod --append --groups "$SERVICE_USER" "$ADMIN"
+    else
+      say "no user $ADMIN; not adding an admin to group $SERVICE_USER"
+    fi
+  fi
+}
+
+# Create a directory with a mode, and an owner outside staging.
+make_dir() {
+  local mode=$1 owner=$2 dir=$3
+  run install -d -m "$mode" "$DESTDIR$dir"
+  # install -d leaves an existing directory's mode alone: set it, so reruns converge.
+  run chmod "$mode" "$DESTDIR$dir"
+  staging || run chown "$owner" "$DESTDIR$dir"
+}
+
+# A directory the system owns (/etc/systemd/system): create it only when staging needs it.
+system_dir() {
+  if [[ ! -d $DESTDIR$1 ]]; then
+    run install -d -m 0755 "$DESTDIR$1"
+  fi
+}
+
+install_files() {
+  say "installing files under ${DESTDIR:-/}"
+  make_dir 0755 root:root "$PREFIX"
+  make_dir 0755 root:root "$PREFIX/models"
+  local model
+  for model in "$SRC"/models/*; do
+    if [[ -f $model ]]; then
+      run install -m 0644 "$model" "$DESTDIR$PREFIX/models/"
+    fi
+  done
+  make_dir 0755 root:root "$PREFIX/docs"
+  if [[ -f $SRC/docs/operations.md ]]; then
+    run install -m 0644 "$SRC/docs/operations.md" "$DESTDIR$PREFIX/docs/"
+  fi
+  run install -m 0644 "$SRC/deploy/config.example.toml" "$DESTDIR$PREFIX/config.example.toml"
+  run install -m 0755 "$SRC/deploy/uninstall.sh" "$DESTDIR$PREFIX/uninstall.sh"
+
+  make_dir 0755 root:root "$CONF_DIR"
+  install_config
+  make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
+  # setgid + group-writable: admins in group moodpi can copy music in over SSH (scp).
+  make_dir 2775 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/music"
+  local category
+  for category in "${CATEGORIES[@]}"; do
+    make_dir 2775 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/music/$category"
+  done
+
+  system_dir "$UNIT_DIR"
+  if [[ $PREFIX == /opt/moodpi ]]; then
+    run install -m 0644 "$SRC/systemd/moodpi.service" "$DESTDIR$UNIT_DIR/moodpi.service"
+  else
+    say "unit: ExecStart from $PREFIX"
+    if ((DRY_RUN)); then
+      printf '[dry-run] write %s (prefix %s)\n' "$DESTDIR$UNIT_DIR/moodpi.service" "$PREFIX"
+    else
+      sed "s#/opt/moodpi/#$PREFIX/#g" "$SRC/systemd/moodpi.service" >"$DESTDIR$UNIT_DIR/moodpi.service"
+      chmod 0644 "$DESTDIR$UNIT_DIR/moodpi.service"
+    fi
+  fi
+  system_dir "$(dirname "$BIN_LINK")"
+  run ln -sfn "$PREFIX/venv/bin/moodpi" "$DESTDIR$BIN_LINK"
+}
+
+# /etc/moodpi/config.toml from the example, with this device's paths; never overwritten.
+install_config() {
+  local target=$DESTDIR$CONF_DIR/config.toml
+  if [[ -e $target ]]; then
+    say "keeping existing $CONF_DIR/config.toml (the new example: $PREFIX/config.example.toml)"
+    return
+  fi
+  say "creating $CONF_DIR/config.toml"
+  if ((DRY_RUN)); then
+    printf '[dry-run] write %s from deploy/config.example.toml\n' "$target"
+    return
+  fi
+  local tmp
+  tmp=$(mktemp "$DESTDIR$CONF_DIR/.config.toml.XXXXXX")
+  awk -v state="$STATE_DIR" -v models="$PREFIX/models" -v music="$STATE_DIR/music" '
+    /^\[/ { section = $0 }
+    section == "" && /^#state_dir = / { print "state_dir = \"" state "\""; done++; next }
+    section == "" && /^#models_dir = / { print "models_dir = \"" models "\""; done++; next }
+    section == "[music]" && /^#root = / { print "root = \"" music "\""; done++; next }
+    { print }
+    END { if (done != 3) exit 3 }
+  ' "$SRC/deploy/config.example.toml" >"$tmp" || {
+    rm -f "$tmp"
+    die "deploy/config.example.toml lacks state_dir, models_dir or [music] root"
+  }
+  chmod 0640 "$tmp"
+  staging || chown "root:$SERVICE_USER" "$tmp"
+  mv "$tmp" "$target"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The virtual environment
+
+# Pin the system's NumPy: picamera2 and simplejpeg from Debian are built against it, and a
+# newer NumPy in the venv (NumPy 2 on Bookworm) would shadow it and break them. OpenCV wheels
+# from 4.12 on need NumPy 2, so they are held back where the system has NumPy 1.
+write_constraints() {
+  local file=$1 numpy_version
+  numpy_version=$("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+  {
+    echo "# written by deploy/install.sh: keep the system's NumPy (Debian's picamera2 uses it)"
+    if [[ -n $numpy_version ]]; then
+      echo "numpy==$numpy_version"
+      if [[ $numpy_version == 1.* ]]; then
+        echo "opencv-python-headless<4.12"
+      fi
+    fi
+  } >"$file"
+}
+
+install_venv() {
+  if ((NO_VENV)); then
+    return
+  fi
+  local venv=$DESTDIR$PREFIX/venv version
+  version=$(python_version)
+  if [[ -x $venv/bin/python ]] &&
+    [[ $("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])') != "$version" ]]; then
+    say "Python changed to $version (OS upgrade?): recreating the venv"
+    run rm -rf "$venv"
+  fi
+  if [[ ! -x $venv/bin/python ]]; then
+    say "creating $PREFIX/venv (Python $version, with system site packages for picamera2)"
+    run "$PYTHON" -m venv --system-site-packages "$venv"
+  fi
+  local constraints=$DESTDIR$PREFIX/constraints.txt
+  if ((DRY_RUN)); then
+    printf '[dry-run] write %s (numpy pinned to the system version)\n' "$constraints"
+  else
+    write_constraints "$constraints"
+  fi
+  local extras=""
+  if ((TFLITE_RUNTIME)); then
+    extras="[tflite-runtime]"
+  fi
+  say "installing moodpi and its Python dependencies into the venv"
+  if ((DRY_RUN)); then
+    run "$venv/bin/python" -m pip install --upgrade --constraint "$constraints" "$SRC$extras"
+    return
+  fi
+  # Build from a copy: pip builds in the source tree and would leave root-owned files there.
+  BUILD_DIR=$(mktemp -d)
+  cp -r "$SRC/pyproject.toml" "$SRC/device" "$BUILD_DIR/"
+  if [[ -f $SRC/README.md ]]; then
+    cp "$SRC/README.md" "$BUILD_DIR/"
+  fi
+  find "$BUILD_DIR" \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off --upgrade \
+    --constraint "$constraints" "$BUILD_DIR$extras"
+  rm -rf "$BUILD_DIR"
+  BUILD_DIR=""
+  check_numpy_not_shadowed "$venv"
+}
+
+check_numpy_not_shadowed() {
+  local venv=$1 where
+  "$PYTHON" -c 'import numpy' 2>/dev/null || return 0
+  where=$("$venv/bin/python" -c 'import numpy; print(numpy.__file__)')
+  if [[ $where == "$venv"/* ]]; then
+    die "pip installed its own NumPy ($where) over the system's: picamera2 would break." \
+      "Remove it with $PREFIX/venv/bin/pip uninstall numpy and report this."
+  fi
+}
+
+# The install ends by using what it installed: imports and one classification.
+smoke_test() {
+  if staging || ((NO_VENV)); then
+    return
+  fi
+  say "checking the install: imports and one classification"
+  local check=(--smoke --config "$CONF_DIR/config.toml")
+  if on_pi; then
+    check+=(--require-picamera2)
+  fi
+  run "$DESTDIR$PREFIX/venv/bin/python" -m moodpi.doctor "${check[@]}"
+}
+
+enable_service() {
+  if staging; then
+    return
+  fi
+  if [[ ! -d /run/systemd/system ]]; then
+    say "systemd is not running here: not enabling the service"
+    return
+  fi
+  run systemctl daemon-reload
+  run systemctl enable moodpi.service
+  if ((NO_START)); then
+    say "enabled; start it with: sudo systemctl start moodpi"
+  else
+    run systemctl restart moodpi.service
+    say "started: moodpi status; journalctl -u moodpi -f"
+  fi
+}
+
+cleanup() {
+  if [[ -n $BUILD_DIR ]]; then
+    rm -rf "$BUILD_DIR"
+  fi
+}
+
+main() {
+  trap cleanup EXIT
+  parse_args "$@"
+  preflight
+  if ((DRY_RUN)); then
+    say "dry run: nothing will be changed"
+  fi
+  install_packages
+  create_user
+  install_files
+  install_venv
+  smoke_test
+  enable_service
+  say "done. Config: $CONF_DIR/config.toml; music: $STATE_DIR/music/<category>/"
+}
+
+main "$@"

@@ -1,0 +1,204 @@
+"""`moodpi doctor` with real parts: a replay camera, the real models, SDL's disk audio driver,
+a generated music library, a real Mosquitto broker, and fake sysfs files for the Pi checks."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moodpi import config as cfg
+from moodpi import doctor
+from moodpi.service import StatusFile, make_status, read_status
+
+pytest_plugins = ["tests.broker"]  # the broker fixtures
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO / "tests" / "fixtures" / "faces"
+
+
+@pytest.fixture(autouse=True)
+def disk_audio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_AUDIODRIVER", "disk")
+    monkeypatch.setenv("SDL_DISKAUDIOFILE", str(tmp_path / "audio.raw"))
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+
+
+def _config(tmp_path: Path, music: Path | None = None, **sections: dict[str, object]) -> cfg.Config:
+    data: dict[str, object] = {
+        "state_dir": str(tmp_path / "state"),
+        "camera": {"source": f"replay:{FACES}", "fps": 10.0},
+        "music": {"root": str(music) if music else ""},
+    }
+    for name, values in sections.items():
+        data[name] = {**dict(data.get(name, {})), **values}  # type: ignore[arg-type]
+    return cfg.from_dict(data)
+
+
+def _stopped(tmp_path: Path) -> object:
+    return read_status(tmp_path / "nothing.json")
+
+
+def test_all_checks_pass_on_a_replay_with_real_models(tmp_path: Path, music_root: Path) -> None:
+    config = _config(tmp_path, music_root)
+    checks = {c.name: c for c in doctor.run_checks(config, _stopped(tmp_path), pi=False)}  # type: ignore[arg-type]
+    assert {name: c.level for name, c in checks.items()} == {
+        "runtime": "ok",
+        "camera": "ok",
+        "model": "ok",
+        "faces": "ok",
+        "audio": "ok",
+        "music": "ok",
+        "broker": "skip",  # mqtt.host is empty
+        "disk": "ok",
+    }, "\n".join(c.line() for c in checks.values())
+    assert "48x48" in checks["camera"].detail  # the fixture faces, read as frames
+    assert "bundled happy face → happy" in checks["model"].detail
+    assert "SDL_AUDIODRIVER=disk" in checks["audio"].detail
+
+
+def test_failures_name_the_problem_and_give_a_hint(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        camera={"source": f"replay:{tmp_path / 'no-such-clip.mp4'}"},
+        emotion={"model": str(tmp_path / "missing.tflite")},
+    )
+    camera = doctor.check_camera(config, _stopped(tmp_path))  # type: ignore[arg-type]
+    model = doctor.check_emotion_model(config)
+    assert camera.level == "fail" and "hint:" in camera.line()
+    assert model.level == "fail" and "missing.tflite" in model.detail
+    music = doctor.check_music(config)
+    assert music.level == "warn" and "music.root" in music.detail
+
+
+def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:
+    status_file = StatusFile(tmp_path / "state" / "status.json")
+    status_file.write(make_status(started_at=0.0, fps=9.5, mood="happy", state="running"))
+    # A camera that cannot open: the doctor must not even try while the daemon holds it.
+    config = _config(tmp_path, camera={"source": "v4l2:/dev/moodpi-no-such-camera"})
+    daemon = read_status(status_file.path)
+    assert daemon.state == "running"
+    camera = doctor.check_camera(config, daemon)
+    assert camera.level == "skip" and "9.5 fps" in camera.detail
+    assert doctor.check_audio(config, daemon).level == "skip"
+
+
+def test_music_counts_categories_and_unreadable_files(tmp_path: Path, music_root: Path) -> None:
+    root = tmp_path / "music"
+    shutil.copytree(music_root / "happy", root / "happy")
+    (root / "sad").mkdir()
+    (root / "sad" / "broken.mp3").write_bytes(b"not audio at all")
+    check = doctor.check_music(_config(tmp_path, root))
+    assert check.level == "warn"
+    assert f"happy {len(list((root / 'happy').iterdir()))}" in check.detail
+    assert "1 unreadable" in check.detail
+
+
+def test_broker_with_tls_and_credentials(tmp_path: Path, mqtt_broker_tls: Any) -> None:
+    assert mqtt_broker_tls.tls is not None
+    password_file = tmp_path / "password"
+    password_file.write_text(f"{mqtt_broker_tls.password}\n")
+    mqtt = {
+        "host": "localhost",
+        "port": mqtt_broker_tls.port,
+        "username": mqtt_broker_tls.username,
+        "password_file": str(password_file),
+        "tls_ca": str(mqtt_broker_tls.tls.ca),
+    }
+    check = doctor.check_broker(_config(tmp_path, mqtt=mqtt))
+    assert check.level == "ok", check.line()
+    assert "(TLS)" in check.detail and mqtt_broker_tls.username in check.detail
+
+    password_file.write_text("wrong\n")
+    refused = doctor.check_broker(_config(tmp_path, mqtt=mqtt))
+    assert refused.level == "fail" and "username or password" in refused.detail
+
+
+def test_broker_that_does_not_answer(tmp_path: Path) -> None:
+    from tests.broker import free_port
+
+    config = _config(tmp_path, mqtt={"host": "127.0.0.1", "port": free_port()})
+    check = doctor.check_broker(config, timeout_s=1.0)
+    assert check.level == "fail" and "no answer" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("millidegrees", "level"),
+    [("45000\n", "ok"), ("74500", "warn"), ("83000", "fail"), ("x", "skip")],
+)
+def test_cpu_temperature(tmp_path: Path, millidegrees: str, level: str) -> None:
+    thermal = tmp_path / "temp"
+    thermal.write_text(millidegrees)
+    assert doctor.check_temperature(thermal).level == level
+
+
+@pytest.mark.parametrize(
+    ("output", "level", "words"),
+    [
+        ("throttled=0x0\n", "ok", "no under-voltage"),
+        ("throttled=0x50000\n", "warn", "under-voltage has occurred"),
+        ("throttled=0x50005\n", "fail", "under-voltage now, throttled now"),
+        ("garbage", "warn", "cannot read"),
+    ],
+)
+def test_throttling_flags(output: str, level: str, words: str) -> None:
+    check = doctor.check_throttling(run=lambda _command: output)
+    assert check.level == level and words in check.detail
+
+
+def test_a_crashing_check_is_a_failure_not_a_crash() -> None:
+    def broken() -> doctor.Check:
+        raise KeyError("surprise")
+
+    check = doctor._guarded("broken", broken)
+    assert check.level == "fail" and "KeyError" in check.detail
+    out = io.StringIO()
+    assert doctor.report([check, doctor.Check("x", "ok", "fine")], out) == 1
+    assert "1 check(s) failed" in out.getvalue()
+
+
+def _cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "RUNTIME_DIR"))}
+    env.update(
+        PYTHONPATH=str(REPO / "device"),
+        SDL_AUDIODRIVER="disk",
+        SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
+    )
+    return env
+
+
+def test_moodpi_doctor_command(tmp_path: Path, music_root: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        f'[camera]\nsource = "replay:{FACES}"\n'
+        f'[music]\nroot = "{music_root}"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "moodpi", "doctor", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_cli_env(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    camera" in result.stdout and "all checks passed" in result.stdout
+
+    config.write_text(config.read_text() + '[emotion]\nmodel = "nope.tflite"\n')
+    failing = subprocess.run(
+        [sys.executable, "-m", "moodpi.doctor", "--smoke", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_cli_env(tmp_path),
+        check=False,
+    )
+    assert failing.returncode == 1
+    assert "fail  model" in failing.stdout
