@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the demo (a replay of real faces, a synthesised music library, a config) and run the daemon.
+"""Build the demo (a replay of real faces, synthesised music, a config) and run the daemon.
 
 `make demo` runs this. Everything is generated from files in the repository, deterministically:
 the replay from the fixture faces in tests/fixtures/faces, the music with numpy. Without a sound
@@ -59,7 +59,9 @@ def build(out: Path, *, fps: float, realtime: bool, policy: str) -> Path:
         make_labelled_replay(faces, replay, fps=fps, segments=SEGMENTS, seed=1)
     generate_library(out / "music", seconds=12.0, seed=0)
     config = out / "config.toml"
-    config.write_text(CONFIG.format(fps=fps, realtime=str(realtime).lower(), policy=policy), encoding="utf-8")
+    config.write_text(
+        CONFIG.format(fps=fps, realtime=str(realtime).lower(), policy=policy), encoding="utf-8"
+    )
     return config
 
 
@@ -78,7 +80,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "demo")
     parser.add_argument("--fps", type=float, default=10.0)
-    parser.add_argument("--fast", action="store_true", help="replay as fast as possible (default: real time)")
+    parser.add_argument(
+        "--fast", action="store_true", help="replay as fast as possible (default: real time)"
+    )
     parser.add_argument("--policy", default="mirror", choices=("mirror", "uplift", "iso"))
     parser.add_argument("--no-run", action="store_true", help="only build the demo files")
     args = parser.parse_args()
@@ -87,7 +91,16 @@ def main() -> int:
     if args.no_run:
         print(config)
         return 0
-    command = [sys.executable, "-m", "moodpi", "run", "--config", str(config), "--events-jsonl", "-"]
+    command = [
+        sys.executable,
+        "-m",
+        "moodpi",
+        "run",
+        "--config",
+        str(config),
+        "--events-jsonl",
+        "-",
+    ]
     print("running:", " ".join(command), file=sys.stderr)
     os.execve(sys.executable, command, audio_environment(out))
     return 0  # not reached

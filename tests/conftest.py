@@ -24,7 +24,7 @@ E2E_SEGMENTS: list[tuple[str | None, float]] = [("happy", 6.0), (None, 4.0), ("s
 
 @pytest.fixture(scope="session")
 def e2e_replay(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A labelled replay of real fixture faces at 10 fps; returns its folder (frames/ + truth.json)."""
+    """A labelled replay of real fixture faces at 10 fps: its folder (frames/ + truth.json)."""
     from moodpi.replaygen import load_fixture_faces, make_labelled_replay
 
     out = tmp_path_factory.mktemp("replay")
@@ -43,7 +43,11 @@ def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def daemon_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "NOTIFY_SOCKET", "WATCHDOG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOODPI__", "NOTIFY_SOCKET", "WATCHDOG_"))
+    }
     env.update(
         SDL_AUDIODRIVER="disk",
         SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
@@ -59,7 +63,9 @@ def daemon_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "moodpi", *args]
 
 
-def run_daemon(tmp_path: Path, *args: str, timeout_s: float = 120.0, **env: str) -> subprocess.CompletedProcess[str]:
+def run_daemon(
+    tmp_path: Path, *args: str, timeout_s: float = 120.0, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         daemon_command("run", *args),
         env=daemon_env(tmp_path, **env),

@@ -1,4 +1,4 @@
-"""The real daemon, end to end, on a replay of real faces: events, music rendered by SDL, lifecycle."""
+"""The real daemon end to end on a replay of real faces: events, music rendered by SDL, lifecycle."""
 
 from __future__ import annotations
 
@@ -34,9 +34,12 @@ def e2e_run(e2e_replay: Path, music_root: Path, tmp_path_factory: pytest.TempPat
     events_path = tmp_path / "events.jsonl"
     result = run_daemon(
         tmp_path,
-        "--config", str(config),
-        "--source", f"replay:{e2e_replay / 'frames'}",
-        "--events-jsonl", str(events_path),
+        "--config",
+        str(config),
+        "--source",
+        f"replay:{e2e_replay / 'frames'}",
+        "--events-jsonl",
+        str(events_path),
     )
     return result, read_events(events_path) if events_path.exists() else [], tmp_path
 
@@ -88,7 +91,9 @@ def test_matching_music_is_played_and_rendered(e2e_run) -> None:
 
 
 def test_runs_without_config_music_or_broker(tmp_path: Path, e2e_replay: Path) -> None:
-    result = run_daemon(tmp_path, "--source", f"replay:{e2e_replay / 'frames'}", "--events-jsonl", "-")
+    result = run_daemon(
+        tmp_path, "--source", f"replay:{e2e_replay / 'frames'}", "--events-jsonl", "-"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert any(e["type"] == "mood" for e in lines)
@@ -102,12 +107,25 @@ def test_bad_config_exits_78_naming_the_key(tmp_path: Path) -> None:
     assert "mood.min_dwell_s" in result.stderr
 
 
-def test_sigterm_stops_cleanly_within_5_s(tmp_path: Path, e2e_replay: Path, music_root: Path) -> None:
+def test_sigterm_stops_cleanly_within_5_s(
+    tmp_path: Path, e2e_replay: Path, music_root: Path
+) -> None:
     config = write_config(tmp_path, music_root)
     proc = subprocess.Popen(
-        daemon_command("run", "--config", str(config), "--source", f"replay:{e2e_replay / 'frames'}",
-                       "--realtime", "--loop"),
-        env=daemon_env(tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        daemon_command(
+            "run",
+            "--config",
+            str(config),
+            "--source",
+            f"replay:{e2e_replay / 'frames'}",
+            "--realtime",
+            "--loop",
+        ),
+        env=daemon_env(tmp_path),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _wait_for(lambda: (tmp_path / "state" / "status.json").exists(), 60)
@@ -153,8 +171,14 @@ def test_notifies_systemd_ready_status_and_watchdog(tmp_path: Path, e2e_replay: 
     sock = _notify_socket(tmp_path)
     env = daemon_env(tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
     proc = subprocess.Popen(
-        daemon_command("run", "--source", f"replay:{e2e_replay / 'frames'}", "--realtime", "--loop"),
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        daemon_command(
+            "run", "--source", f"replay:{e2e_replay / 'frames'}", "--realtime", "--loop"
+        ),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         messages = _collect(sock, time.monotonic() + 20)

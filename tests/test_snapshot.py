@@ -11,11 +11,24 @@ import cv2
 from tests.conftest import REPO
 
 
-def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(tmp_path: Path, e2e_replay: Path) -> None:
+def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(
+    tmp_path: Path, e2e_replay: Path
+) -> None:
     out = tmp_path / "snap.png"
     result = subprocess.run(
-        [sys.executable, "-m", "moodpi", "snapshot", str(out), "--source", f"replay:{e2e_replay / 'frames'}"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "moodpi",
+            "snapshot",
+            str(out),
+            "--source",
+            f"replay:{e2e_replay / 'frames'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
     assert "1 face" in result.stdout
@@ -29,9 +42,19 @@ def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(tmp_path: Path, 
 
 def test_snapshot_refuses_unknown_image_types(tmp_path: Path, e2e_replay: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "moodpi", "snapshot", str(tmp_path / "x.gif"), "--source",
-         f"replay:{e2e_replay / 'frames'}"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "moodpi",
+            "snapshot",
+            str(tmp_path / "x.gif"),
+            "--source",
+            f"replay:{e2e_replay / 'frames'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert result.returncode == 64
     assert not (tmp_path / "x.gif").exists()

@@ -39,7 +39,9 @@ def test_watchdog_pings_stop_when_the_camera_stalls(
     sock.settimeout(0.2)
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")  # ping every 0.2 s while healthy
-    config = config_mod.from_dict({"state_dir": str(tmp_path / "state"), "camera": {"timeout_s": 0.5}})
+    config = config_mod.from_dict(
+        {"state_dir": str(tmp_path / "state"), "camera": {"timeout_s": 0.5}}
+    )
     release = threading.Event()
     source = StallingReplay(e2e_replay / "frames", frames_before_stall=20, release=release)
     daemon = Daemon(config, audio=False, source_factory=lambda: source)

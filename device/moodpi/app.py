@@ -105,6 +105,7 @@ class Daemon:
         self._started_wall = time.monotonic()
         self._started_at = time.time()
         self._last_obs: Observation | None = None
+        self._mood_since: dict[str, Any] | None = None  # the last mood event
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -183,6 +184,10 @@ class Daemon:
                     return EX_UNAVAILABLE
                 log.info("replay ended")
                 return 0
+            elif self._capture.failing_since is not None and not self._ready:
+                self._ready = True  # degraded: MQTT, music and status work; the camera is retried
+                log.warning("ready without a camera: %s", self._capture.last_error)
+                self._notifier.ready("degraded: no camera")
             elif self._camera_lost_too_long():
                 log.error(
                     "camera gone for more than %.0f s: exiting for a restart",
@@ -218,7 +223,7 @@ class Daemon:
 
     def _on_change(self, change: MoodChange | PresenceChange) -> None:
         if isinstance(change, MoodChange):
-            self.hub.emit(
+            self._mood_since = self.hub.emit(
                 "mood", change.t, emotion=change.emotion, confidence=round(change.confidence, 3)
             )
             self.jukebox.on_mood(change)
@@ -277,7 +282,7 @@ class Daemon:
             self.uplink.tick(self.state(), self.diagnostics())
 
     def _pipeline_alive(self, now: float) -> bool:
-        """Ping the watchdog only while frames flow, or during a known outage within its deadline."""
+        """Ping the watchdog while frames flow, or during a known outage within its deadline."""
         if self._capture is None:
             return True
         if self._capture.failing_since is not None:
@@ -331,7 +336,7 @@ class Daemon:
             fps=round(self.fps(), 2),
             mood=state["emotion"],
             confidence=state["confidence"],
-            mood_since=f"{current.t:.1f}s" if current else None,
+            mood_since=self._mood_since["at"] if current and self._mood_since else None,
             presence=state["presence"],
             faces=len(self._last_obs.predictions) if self._last_obs else 0,
             probs=state["probabilities"],

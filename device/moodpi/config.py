@@ -78,15 +78,24 @@ UPLIFT_MAP = {
 
 @dataclass(frozen=True)
 class CameraConfig:
-    source: str = _opt("auto", "auto | picamera2 | v4l2:DEVICE | replay:PATH (video file or image folder)")
-    fps: float = _opt(10.0, "frames per second asked of the camera, or replay rate", min=0.5, max=60.0)
+    source: str = _opt(
+        "auto", "auto | picamera2 | v4l2:DEVICE | replay:PATH (video file or image folder)"
+    )
+    fps: float = _opt(
+        10.0, "frames per second asked of the camera, or replay rate", min=0.5, max=60.0
+    )
     width: int = _opt(640, "capture width in pixels", min=64, max=4096)
     height: int = _opt(480, "capture height in pixels", min=48, max=4096)
     realtime: bool = _opt(False, "replay at `fps` in real time instead of as fast as possible")
     loop: bool = _opt(False, "replay: start again at the end instead of stopping")
-    timeout_s: float = _opt(2.0, "longest wait for one frame before counting a failure", min=0.1, max=60.0)
+    timeout_s: float = _opt(
+        2.0, "longest wait for one frame before counting a failure", min=0.1, max=60.0
+    )
     lost_deadline_s: float = _opt(
-        120.0, "camera failing this long makes the daemon exit non-zero (systemd restarts it)", min=1.0, max=86400.0
+        120.0,
+        "camera failing this long makes the daemon exit non-zero (systemd restarts it)",
+        min=1.0,
+        max=86400.0,
     )
     hflip: bool = _opt(False, "mirror frames horizontally")
     resize: bool = _opt(False, "replay: scale frames to width x height (default: their own size)")
@@ -95,66 +104,113 @@ class CameraConfig:
 @dataclass(frozen=True)
 class FacesConfig:
     detector: str = _opt("blazeface", "face detector", choices=("blazeface", "haar"))
-    model: str = _opt("face_detection_short_range.tflite", "BlazeFace model file (relative: in the models dir)")
+    model: str = _opt(
+        "face_detection_short_range.tflite", "BlazeFace model file (relative: in the models dir)"
+    )
     haar_cascade: str = _opt(
         "", "Haar cascade XML (relative: in the models dir); empty: models dir, then OpenCV's own"
     )
     min_score: float = _opt(0.6, "minimum detector score", min=0.05, max=1.0)
-    min_size_px: int = _opt(24, "ignore faces smaller than this (box side, frame pixels)", min=8, max=2048)
+    min_size_px: int = _opt(
+        24, "ignore faces smaller than this (box side, frame pixels)", min=8, max=2048
+    )
     select: str = _opt("largest", "which faces to classify", choices=("largest", "all"))
-    equalize: str = _opt("none", "lighting normalisation of the face crop", choices=("none", "hist", "clahe"))
-    margin: float = _opt(0.1, "extra margin around the detected box, as a fraction of its size", min=0.0, max=1.0)
+    equalize: str = _opt(
+        "none", "lighting normalisation of the face crop", choices=("none", "hist", "clahe")
+    )
+    margin: float = _opt(
+        0.1, "extra margin around the detected box, as a fraction of its size", min=0.0, max=1.0
+    )
     shift_up: float = _opt(
-        0.05, "move the crop up by this fraction of the box height (FER faces show the forehead)",
-        min=-0.5, max=0.5,
+        0.05,
+        "move the crop up by this fraction of the box height (FER faces show the forehead)",
+        min=-0.5,
+        max=0.5,
     )
 
 
 @dataclass(frozen=True)
 class EmotionConfig:
     model: str = _opt("emotion_int8.tflite", "emotion classifier (relative: in the models dir)")
-    flip_average: bool = _opt(False, "average predictions of the face and its mirror image (2x cost)")
+    flip_average: bool = _opt(
+        False, "average predictions of the face and its mirror image (2x cost)"
+    )
     num_threads: int = _opt(1, "TFLite interpreter threads", min=1, max=8)
 
 
 @dataclass(frozen=True)
 class MoodConfig:
     # Defaults tuned with `moodpi bench --mood` on 7 labelled FER-2013 replays (see mood.py).
-    smoothing_s: float = _opt(1.25, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0)
-    threshold: float = _opt(0.3, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0)
-    switch_margin: float = _opt(0.3, "a new mood must beat the current one's smoothed probability by this much", min=0.0, max=1.0)
-    min_dwell_s: float = _opt(0.2, "a candidate mood must lead this long before it is published", min=0.0, max=600.0)
-    min_interval_s: float = _opt(5.0, "minimum time between two published mood changes", min=0.0, max=3600.0)
-    absent_after_s: float = _opt(5.0, "no face for this long turns presence off", min=0.1, max=3600.0)
-    faces: str = _opt("largest", "several faces: the largest votes, or all weighted by area", choices=("largest", "group"))
+    smoothing_s: float = _opt(
+        1.25, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0
+    )
+    threshold: float = _opt(
+        0.3, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0
+    )
+    switch_margin: float = _opt(
+        0.3,
+        "a new mood must beat the current one's smoothed probability by this much",
+        min=0.0,
+        max=1.0,
+    )
+    min_dwell_s: float = _opt(
+        0.2, "a candidate mood must lead this long before it is published", min=0.0, max=600.0
+    )
+    min_interval_s: float = _opt(
+        5.0, "minimum time between two published mood changes", min=0.0, max=3600.0
+    )
+    absent_after_s: float = _opt(
+        5.0, "no face for this long turns presence off", min=0.1, max=3600.0
+    )
+    faces: str = _opt(
+        "largest",
+        "several faces: the largest votes, or all weighted by area",
+        choices=("largest", "group"),
+    )
 
 
 @dataclass(frozen=True)
 class MusicConfig:
     root: str = _opt("", "music folder holding one sub-folder per category; empty: no playback")
-    playlists: str = _opt("", "folder of <category>.m3u playlists, used instead of sub-folders when set")
+    playlists: str = _opt(
+        "", "folder of <category>.m3u playlists, used instead of sub-folders when set"
+    )
     policy: str = _opt("mirror", "mood → music policy", choices=("mirror", "uplift", "iso"))
-    iso_steps: int = _opt(3, "iso policy: tracks taken to step from the mood's music to the target", min=1, max=20)
+    iso_steps: int = _opt(
+        3, "iso policy: tracks taken to step from the mood's music to the target", min=1, max=20
+    )
     mirror_map: dict[str, str] = _opt(MIRROR_MAP, "mirror policy: emotion → category")
     uplift_map: dict[str, str] = _opt(UPLIFT_MAP, "uplift/iso policy: emotion → target category")
-    on_change: str = _opt("fade", "on a mood change: fade across, or finish the current track", choices=("fade", "finish"))
+    on_change: str = _opt(
+        "fade",
+        "on a mood change: fade across, or finish the current track",
+        choices=("fade", "finish"),
+    )
     fade_ms: int = _opt(2000, "fade length in milliseconds", min=0, max=30000)
     volume: float = _opt(0.8, "initial volume", min=0.0, max=1.0)
-    pause_after_absent_s: float = _opt(30.0, "fade out and pause when nobody was seen this long", min=0.0, max=86400.0)
+    pause_after_absent_s: float = _opt(
+        30.0, "fade out and pause when nobody was seen this long", min=0.0, max=86400.0
+    )
 
 
 @dataclass(frozen=True)
 class HistoryConfig:
-    enabled: bool = _opt(True, "keep a SQLite journal of moods, presence and plays in the state dir")
+    enabled: bool = _opt(
+        True, "keep a SQLite journal of moods, presence and plays in the state dir"
+    )
     retention_days: int = _opt(90, "delete journal rows older than this", min=1, max=3650)
-    outbox_max: int = _opt(10000, "undelivered MQTT events kept at most (oldest dropped first)", min=10, max=1000000)
+    outbox_max: int = _opt(
+        10000, "undelivered MQTT events kept at most (oldest dropped first)", min=10, max=1000000
+    )
 
 
 @dataclass(frozen=True)
 class MqttConfig:
     host: str = _opt("", "broker host; empty: MQTT off")
     port: int = _opt(1883, "broker port", min=1, max=65535)
-    username: str = _opt("", "username; the password comes from password_file or $MOODPI_MQTT_PASSWORD")
+    username: str = _opt(
+        "", "username; the password comes from password_file or $MOODPI_MQTT_PASSWORD"
+    )
     password_file: str = _opt("", "file holding the password (never logged)")
     tls_ca: str = _opt("", "CA certificate file; set to use TLS")
     tls_cert: str = _opt("", "client certificate file (mutual TLS)")
@@ -162,17 +218,27 @@ class MqttConfig:
     client_id: str = _opt("", "MQTT client id; empty: moodpi-<device_id>")
     base_topic: str = _opt("", "topic prefix; empty: moodpi/<device_id>")
     discovery_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix")
-    discovery: str = _opt("component", "discovery topics: one per entity, or one device config (HA >= 2024.12)", choices=("component", "device", "off"))
+    discovery: str = _opt(
+        "component",
+        "discovery topics: one per entity, or one device config (HA >= 2024.12)",
+        choices=("component", "device", "off"),
+    )
     qos: int = _opt(1, "QoS of events and state", min=0, max=2)
     keepalive: int = _opt(60, "keepalive in seconds", min=5, max=3600)
-    diagnostics_interval_s: float = _opt(60.0, "period of the retained diagnostics message", min=5.0, max=86400.0)
+    diagnostics_interval_s: float = _opt(
+        60.0, "period of the retained diagnostics message", min=5.0, max=86400.0
+    )
 
 
 @dataclass(frozen=True)
 class Config:
-    device_id: str = _opt("", "stable id used in topics and unique_ids; empty: derived from the hostname")
+    device_id: str = _opt(
+        "", "stable id used in topics and unique_ids; empty: derived from the hostname"
+    )
     device_name: str = _opt("moodpi", "name shown in Home Assistant")
-    state_dir: str = _opt("", "journal and status files; empty: $STATE_DIRECTORY or ~/.local/state/moodpi")
+    state_dir: str = _opt(
+        "", "journal and status files; empty: $STATE_DIRECTORY or ~/.local/state/moodpi"
+    )
     models_dir: str = _opt("", "where relative model paths are found; empty: the bundled models")
     log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -433,8 +499,11 @@ def _check_emotion_map(key: str, value: Any, default: Mapping[str, str]) -> dict
 
 def _is_category_name(name: Any) -> bool:
     """A category is a folder name under music.root: no separators, no hidden or parent names."""
-    return isinstance(name, str) and bool(name) and not name.startswith(".") and not any(
-        c in name for c in "/\\\x00"
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and not name.startswith(".")
+        and not any(c in name for c in "/\\\x00")
     )
 
 

@@ -1,4 +1,4 @@
-"""Events: one numbered, timestamped record for everything worth telling (mood, presence, plays, errors).
+"""Events: one numbered, timestamped record for all worth telling (mood, presence, plays, errors).
 
 The hub gives each event its `seq` (from the journal when there is one, so numbering survives a
 restart and MQTT subscribers can de-duplicate), `t` (seconds on the frame clock since the first

@@ -69,7 +69,7 @@ def _dist_version(dist: str) -> str:
 
 
 def load_interpreter(model_path: str | Path, num_threads: int = 1) -> Any:
-    """Load a model and allocate its tensors. Raises FileNotFoundError or ValueError with the path."""
+    """Load a model and allocate its tensors; FileNotFoundError or ValueError name the path."""
     path = Path(model_path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
