@@ -1,4 +1,4 @@
-"""The real daemon end to end on a replay of real faces: events, music rendered by SDL, lifecycle."""
+"""The real daemon end to end on a replay of real faces: events, SDL-rendered music, lifecycle."""
 
 from __future__ import annotations
 
