@@ -39,8 +39,6 @@ fps = {fps}
 realtime = {realtime}
 
 [mood]
-min_dwell_s = 1.0
-min_interval_s = 3.0
 absent_after_s = 3.0
 
 [music]

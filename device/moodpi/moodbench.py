@@ -1,0 +1,316 @@
+"""`moodpi bench --mood REPLAY_DIR`: run the real daemon on a labelled replay and score its moods.
+
+The replay (scripts/make_replay.py) holds frames/ and truth.json: segments of one emotion, or of
+an empty room (emotion null), on the replay's frame clock. The daemon runs as a subprocess on it
+(no audio, no MQTT, a throw-away state dir) and writes its events as JSON lines; `score` compares
+them with the truth:
+
+- flicker: published mood changes per true change. A true change is a face segment whose
+  emotion differs from the segment before (an empty room counts as no emotion: after an
+  absence the tracker publishes the returning mood anew).
+- agreement: the fraction of face segments whose published mood is right, where a segment's
+  published mood is the one in force for the longest time in its second half. The first half
+  is left to smoothing and dwell; unlike a sample at the very end, a late flip does not count.
+  Presence-off ends a mood (none in force), as in the tracker.
+- delay: for each true change, from the segment's start to the first published change to its
+  emotion within the segment (0 when that mood was already in force); a change not published
+  before the segment ends is `missed`, left out of the median.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from moodpi.types import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+TARGETS = {"flicker": 1.3, "agreement": 0.75, "median_delay_s": 2.0}  # issue #3, at 10 fps
+EX_DATAERR, EX_NOINPUT = 65, 66
+
+Timeline = list[tuple[float, str | None]]  # (t, mood in force from t on); None: no mood
+
+
+def load_truth(path: Path) -> dict[str, Any]:
+    """truth.json, checked: fps > 0 and segments of emotion (or null) with start_s < end_s."""
+    try:
+        truth = json.loads(Path(path).read_text(encoding="utf-8"))
+        fps = float(truth["fps"])
+        segments = [
+            {"emotion": s["emotion"], "start_s": float(s["start_s"]), "end_s": float(s["end_s"])}
+            for s in truth["segments"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a replay truth file: {exc}") from None
+    if fps <= 0 or not segments:
+        raise ValueError(f"{path}: needs fps > 0 and at least one segment")
+    for s in segments:
+        if s["emotion"] is not None and s["emotion"] not in EMOTIONS:
+            raise ValueError(f"{path}: unknown emotion {s['emotion']!r}")
+        if not s["start_s"] < s["end_s"]:
+            raise ValueError(f"{path}: segment with start_s >= end_s: {s}")
+    return {**truth, "fps": fps, "segments": segments}
+
+
+def published_timeline(events: Sequence[Mapping[str, Any]]) -> Timeline:
+    """Mood events set the mood; presence-off clears it. In frame-clock order."""
+    changes: Timeline = []
+    for e in sorted(events, key=lambda e: (float(e["t"]), int(e.get("seq", 0)))):
+        if e.get("type") == "mood":
+            changes.append((float(e["t"]), str(e["emotion"])))
+        elif e.get("type") == "presence" and not e.get("present"):
+            changes.append((float(e["t"]), None))
+    return changes
+
+
+def mood_before(timeline: Timeline, t: float) -> str | None:
+    """The mood in force just before t."""
+    mood = None
+    for at, emotion in timeline:
+        if at >= t:
+            break
+        mood = emotion
+    return mood
+
+
+def longest_in(timeline: Timeline, start_s: float, end_s: float) -> str | None:
+    """The mood in force for the longest time within [start_s, end_s)."""
+    held: dict[str | None, float] = {}
+    mood, since = mood_before(timeline, start_s), start_s
+    for at, emotion in [*[c for c in timeline if start_s <= c[0] < end_s], (end_s, None)]:
+        held[mood] = held.get(mood, 0.0) + at - since
+        mood, since = emotion, at
+    return max(held.items(), key=lambda item: item[1])[0]
+
+
+def score(events: Sequence[Mapping[str, Any]], truth: Mapping[str, Any]) -> dict[str, Any]:
+    """Flicker, segment agreement (overall and per emotion), delays; see the module doc."""
+    segments = truth["segments"]
+    timeline = published_timeline(events)
+    n_published = sum(1 for e in events if e.get("type") == "mood")
+    previous = [None, *[s["emotion"] for s in segments[:-1]]]
+    true_changes = [
+        s for s, p in zip(segments, previous, strict=True) if s["emotion"] and s["emotion"] != p
+    ]
+
+    per_emotion: dict[str, list[int]] = {}  # emotion → [agreeing, segments]
+    confusions: dict[str, int] = {}
+    for s in (s for s in segments if s["emotion"]):
+        mid_s = (s["start_s"] + s["end_s"]) / 2
+        published = longest_in(timeline, mid_s, s["end_s"])
+        tally = per_emotion.setdefault(s["emotion"], [0, 0])
+        tally[0] += published == s["emotion"]
+        tally[1] += 1
+        if published != s["emotion"]:
+            key = f"{s['emotion']} → {published or 'none'}"
+            confusions[key] = confusions.get(key, 0) + 1
+
+    delays, missed = [], 0
+    for s in true_changes:
+        delay = _delay(timeline, s)
+        if delay is None:
+            missed += 1
+        else:
+            delays.append(delay)
+
+    empty = [s for s in segments if s["emotion"] is None]
+    absent_ok = sum(
+        1 for s in empty if any(s["start_s"] <= t <= s["end_s"] and m is None for t, m in timeline)
+    )
+    agree, n_face = sum(a for a, _ in per_emotion.values()), sum(n for _, n in per_emotion.values())
+    result: dict[str, Any] = {
+        "segments": len(segments),
+        "face_segments": n_face,
+        "true_changes": len(true_changes),
+        "published_changes": n_published,
+        "flicker": round(n_published / len(true_changes), 3) if true_changes else None,
+        "agreement": round(agree / n_face, 3) if n_face else None,
+        "agreeing_segments": agree,
+        "median_delay_s": round(statistics.median(delays), 2) if delays else None,
+        "max_delay_s": round(max(delays), 2) if delays else None,
+        "missed_changes": missed,
+        "delays_s": delays,
+        "per_emotion": {
+            e: {"agreement": round(a / n, 3), "agreeing": a, "segments": n}
+            for e, (a, n) in sorted(per_emotion.items())
+        },
+        "confusions": dict(sorted(confusions.items(), key=lambda item: -item[1])),
+        "empty_segments": len(empty),
+        "empty_with_presence_off": absent_ok,
+    }
+    result["pass"] = _check_targets(result)
+    return result
+
+
+def _delay(timeline: Timeline, segment: Mapping[str, Any]) -> float | None:
+    start_s, end_s, emotion = segment["start_s"], segment["end_s"], segment["emotion"]
+    if mood_before(timeline, start_s) == emotion:
+        return 0.0
+    hit = next((t for t, m in timeline if start_s <= t < end_s and m == emotion), None)
+    return None if hit is None else round(hit - start_s, 3)
+
+
+def _check_targets(result: Mapping[str, Any]) -> dict[str, bool]:
+    def ok(key: str, better: str) -> bool:
+        value = result[key]
+        if value is None:
+            return False
+        return value <= TARGETS[key] if better == "low" else value >= TARGETS[key]
+
+    return {
+        "flicker": ok("flicker", "low"),
+        "agreement": ok("agreement", "high"),
+        "median_delay_s": ok("median_delay_s", "low"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the daemon
+
+
+def daemon_command(frames: Path, fps: float, events_path: Path, config: str | None) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "moodpi",
+        "run",
+        "--source",
+        f"replay:{frames}",
+        "--fps",
+        f"{fps:g}",
+        "--events-jsonl",
+        str(events_path),
+        "--no-audio",
+    ]
+    return [*command, "--config", config] if config else command
+
+
+def run_daemon(
+    command: list[str], state_dir: Path, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    # A benchmark must not touch the real journal, tell a real broker about made-up moods, or loop.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+    }
+    env.update(
+        MOODPI__STATE_DIR=str(state_dir),
+        MOODPI__MQTT__HOST="",
+        MOODPI__CAMERA__LOOP="false",
+        MOODPI__CAMERA__REALTIME="false",
+    )
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("skipping a malformed event line: %.80s", line)
+    return events
+
+
+def cli_mood_bench(args: Any) -> int:
+    replay = Path(args.mood)
+    frames = replay / "frames"
+    try:
+        truth = load_truth(replay / "truth.json")
+    except ValueError as exc:
+        log.error("bench --mood: %s (make one with scripts/make_replay.py)", exc)
+        return EX_NOINPUT if not (replay / "truth.json").exists() else EX_DATAERR
+    n_frames = len(list(frames.glob("*.jpg"))) + len(list(frames.glob("*.png")))
+    if not n_frames:
+        log.error("bench --mood: no frames in %s", frames)
+        return EX_NOINPUT
+    with tempfile.TemporaryDirectory(prefix="moodpi-moodbench-") as tmp:
+        events_path = Path(tmp) / "events.jsonl"
+        command = daemon_command(
+            frames.resolve(), truth["fps"], events_path, getattr(args, "config", None)
+        )
+        log.info("running the daemon on %d frames: %s", n_frames, " ".join(command))
+        started = time.monotonic()
+        try:
+            proc = run_daemon(command, Path(tmp) / "state", timeout_s=120.0 + 0.5 * n_frames)
+        except subprocess.TimeoutExpired:
+            log.error("bench --mood: the daemon did not finish the replay in time")
+            return 1
+        run_s = time.monotonic() - started
+        if proc.returncode != 0:
+            log.error(
+                "bench --mood: the daemon exited %d:\n%s", proc.returncode, proc.stderr[-3000:]
+            )
+            return 1
+        events = read_events(events_path)
+    result = {
+        "replay": str(replay),
+        "fps": truth["fps"],
+        "frames": n_frames,
+        "run_s": round(run_s, 1),
+        **score(events, truth),
+    }
+    print(
+        json.dumps(result, indent=2, ensure_ascii=False)
+        if getattr(args, "json", False)
+        else report(result)
+    )
+    return 0
+
+
+def report(r: Mapping[str, Any]) -> str:
+    def line(name: str, key: str, fmt: str, detail: str, relation: str) -> str:
+        value = "n/a" if r[key] is None else format(r[key], fmt)
+        verdict = "ok" if r["pass"][key] else "MISSED"
+        return f"  {name:<10} {value:>5}  {detail}  target {relation} {TARGETS[key]}  {verdict}"
+
+    max_delay = "n/a" if r["max_delay_s"] is None else f"{r['max_delay_s']:.1f} s"
+    emotions = " · ".join(
+        f"{e} {v['agreement']:.2f} ({v['agreeing']}/{v['segments']})"
+        for e, v in r["per_emotion"].items()
+    )
+    confusions = ", ".join(f"{k} ×{n}" for k, n in r["confusions"].items()) or "none"
+    return "\n".join(
+        [
+            f"mood bench: {r['replay']}: {r['segments']} segments ({r['face_segments']} with a "
+            f"face, {r['empty_segments']} empty), {r['frames']} frames at {r['fps']:g} fps; "
+            f"the daemon ran {r['run_s']} s",
+            line(
+                "flicker",
+                "flicker",
+                ".2f",
+                f"published changes per true change ({r['published_changes']}/{r['true_changes']})",
+                "≤",
+            ),
+            line(
+                "agreement",
+                "agreement",
+                ".2f",
+                f"of face segments ({r['agreeing_segments']}/{r['face_segments']})",
+                "≥",
+            ),
+            line(
+                "delay",
+                "median_delay_s",
+                ".2f",
+                f"s median (max {max_delay}, {r['missed_changes']} missed)",
+                "≤",
+            ),
+            f"  per emotion: {emotions}",
+            f"  confusions (truth → published): {confusions}",
+            f"  empty room: presence off in {r['empty_with_presence_off']}/{r['empty_segments']}",
+        ]
+    )

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Build a labelled replay for `moodpi bench --mood`: FER-2013 faces placed into 640x480 frames.
+
+Segments of 5-15 s each show a sequence of different faces of one emotion (or, a few of them,
+an empty room); consecutive segments never share an emotion, so every face segment is a true
+mood change. Writes OUT/frames/000000.jpg... and OUT/truth.json (see moodpi.replaygen).
+
+    .venv/bin/python scripts/make_replay.py --segments 20 --fps 10 --out build/replay-mood
+    .venv/bin/python -m moodpi bench --mood build/replay-mood
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "device"))  # run from a checkout without installing
+
+from moodpi.replaygen import load_faces_npz, make_labelled_replay  # noqa: E402
+from moodpi.types import EMOTIONS  # noqa: E402
+
+DEFAULT_NPZ = REPO.parent / "shared" / "data" / "fer2013" / "public_test.npz"
+# The five emotions the classifier separates well (disgust and fear are mostly confused).
+DEFAULT_EMOTIONS = ("happy", "surprise", "neutral", "sad", "angry")
+EMPTY_FRACTION = 0.15  # share of segments that show an empty room
+
+log = logging.getLogger("make_replay")
+
+
+def plan_segments(
+    emotions: list[str], count: int, rng: np.random.Generator, *, min_s: float, max_s: float
+) -> list[tuple[str | None, float]]:
+    """(emotion or None, seconds) for `count` segments: emotions evenly used, no two in a row.
+
+    Durations are whole tenths of a second, so segment bounds fall on frames at common rates.
+    The first segment always has a face, and an empty room is never followed by another.
+    """
+    empty = set()
+    if count >= 3:
+        n_empty = max(1, round(count * EMPTY_FRACTION))
+        empty = {int(i) for i in rng.choice(np.arange(1, count), size=n_empty, replace=False)}
+    plan: list[tuple[str | None, float]] = []
+    bag: list[str] = []
+    previous: str | None = None
+    for i in range(count):
+        duration_s = round(float(rng.uniform(min_s, max_s)), 1)
+        if i in empty and plan and plan[-1][0] is not None:
+            plan.append((None, duration_s))
+            continue
+        if not bag:
+            bag = [str(e) for e in rng.permutation(emotions)]
+        pick = next((e for e in bag if e != previous), bag[0])
+        bag.remove(pick)
+        plan.append((pick, duration_s))
+        previous = pick
+    return plan
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, type=Path, help="output folder (frames/ and truth.json)")
+    p.add_argument("--npz", type=Path, default=DEFAULT_NPZ, help=f"faces (default: {DEFAULT_NPZ})")
+    p.add_argument(
+        "--emotions",
+        default=",".join(DEFAULT_EMOTIONS),
+        help="comma-separated emotions to use (default: %(default)s)",
+    )
+    p.add_argument("--segments", type=int, default=20, help="number of segments (default: 20)")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
+    p.add_argument("--min-s", type=float, default=5.0, help="shortest segment (default: 5 s)")
+    p.add_argument("--max-s", type=float, default=15.0, help="longest segment (default: 15 s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--force", action="store_true", help="replace a replay already in --out")
+    args = p.parse_args(argv)
+    args.emotions = [e.strip() for e in args.emotions.split(",") if e.strip()]
+    unknown = [e for e in args.emotions if e not in EMOTIONS]
+    if unknown or len(args.emotions) < 2:
+        p.error(f"--emotions needs at least two of {', '.join(EMOTIONS)}; got {args.emotions}")
+    if args.segments < 1 or not 0 < args.fps <= 60 or not 0 < args.min_s <= args.max_s:
+        p.error("need --segments >= 1, 0 < --fps <= 60 and 0 < --min-s <= --max-s")
+    return args
+
+
+def clear_old_replay(out: Path, force: bool) -> bool:
+    """Old frames left behind would play on after the new ones: refuse, or remove them (--force)."""
+    old = [*out.glob("frames/*.jpg"), *out.glob("truth.json")]
+    if old and not force:
+        log.error("%s already holds a replay (%d files); use --force to replace it", out, len(old))
+        return False
+    for path in old:
+        path.unlink()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    if not args.npz.is_file():
+        log.error("faces not found: %s (FER-2013 public_test.npz; see --npz)", args.npz)
+        return 66
+    if not clear_old_replay(args.out, args.force):
+        return 73  # EX_CANTCREAT
+    faces = load_faces_npz(args.npz)
+    rng = np.random.default_rng(args.seed)
+    plan = plan_segments(args.emotions, args.segments, rng, min_s=args.min_s, max_s=args.max_s)
+    make_labelled_replay(faces, args.out, fps=args.fps, segments=plan, seed=args.seed)
+    total_s = sum(d for _, d in plan)
+    counts = {e: sum(1 for p, _ in plan if p == e) for e in args.emotions}
+    log.info(
+        "%d segments, %.0f s at %g fps (%s; empty room %d)",
+        len(plan),
+        total_s,
+        args.fps,
+        ", ".join(f"{e} {n}" for e, n in counts.items()),
+        sum(1 for p, _ in plan if p is None),
+    )
+    log.info("score it with: .venv/bin/python -m moodpi bench --mood %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

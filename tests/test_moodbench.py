@@ -1,0 +1,193 @@
+"""Scoring of the mood bench on hand-made event lists; the CLI's handling of bad replays."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moodpi.moodbench import cli_mood_bench, daemon_command, load_truth, longest_in, score
+
+TRUTH = {
+    "fps": 10.0,
+    "segments": [
+        {"emotion": "happy", "start_s": 0.0, "end_s": 10.0},
+        {"emotion": None, "start_s": 10.0, "end_s": 16.0},
+        {"emotion": "sad", "start_s": 16.0, "end_s": 26.0},
+        {"emotion": "angry", "start_s": 26.0, "end_s": 34.0},
+    ],
+}
+
+
+def events(*items: tuple[float, str, Any]) -> list[dict[str, Any]]:
+    """(t, 'mood', emotion) or (t, 'presence', present) → daemon-like events with seq."""
+    out = []
+    for seq, (t, kind, value) in enumerate(items, 1):
+        field = "emotion" if kind == "mood" else "present"
+        out.append({"type": kind, "seq": seq, "t": t, "at": "2024-05-01T00:00:00Z", field: value})
+        if kind == "mood":
+            out[-1]["confidence"] = 0.7
+    return out
+
+
+def test_a_perfect_run() -> None:
+    run = events(
+        (0.0, "presence", True), (1.2, "mood", "happy"), (14.9, "presence", False),
+        (16.0, "presence", True), (17.5, "mood", "sad"), (27.0, "mood", "angry"),
+        (28.0, "track_started", None),
+    )  # fmt: skip
+    result = score(run, TRUTH)
+    assert result["true_changes"] == 3 and result["published_changes"] == 3
+    assert result["flicker"] == 1.0
+    assert result["agreement"] == 1.0
+    assert result["median_delay_s"] == 1.2 and result["max_delay_s"] == 1.5
+    assert result["missed_changes"] == 0
+    assert result["empty_with_presence_off"] == 1
+    assert result["pass"] == {"flicker": True, "agreement": True, "median_delay_s": True}
+    assert result["per_emotion"]["sad"] == {"agreement": 1.0, "agreeing": 1, "segments": 1}
+
+
+def test_flicker_counts_every_published_change() -> None:
+    run = events(
+        (1.0, "mood", "happy"), (3.0, "mood", "neutral"), (4.0, "mood", "happy"),  # a wobble
+        (17.0, "mood", "sad"), (27.0, "mood", "angry"),
+    )  # fmt: skip
+    result = score(run, TRUTH)
+    assert result["flicker"] == pytest.approx(5 / 3, abs=1e-3)
+    assert result["agreement"] == 1.0  # the wobble was over before the second half
+    assert not result["pass"]["flicker"]
+    assert result["empty_with_presence_off"] == 0
+
+
+def test_agreement_is_the_longest_mood_of_the_second_half() -> None:
+    # sad: second half 21-26; none until 23.6 (2.6 s) beats sad from 23.6 (2.4 s): wrong.
+    # angry: second half 30-34; sad until 31 (1 s), angry after (3 s): right, though late.
+    run = events(
+        (1.0, "mood", "happy"), (14.0, "presence", False), (23.6, "mood", "sad"),
+        (31.0, "mood", "angry"),
+    )  # fmt: skip
+    result = score(run, TRUTH)
+    assert result["agreement"] == pytest.approx(2 / 3, abs=1e-3)
+    assert result["per_emotion"]["sad"]["agreeing"] == 0
+    assert result["confusions"] == {"sad → none": 1}
+    assert result["median_delay_s"] == 5.0  # delays 1.0, 7.6, 5.0
+
+
+def test_missed_change_and_a_mood_already_in_force() -> None:
+    # The empty room is never noticed; sad is never published (missed); angry was already
+    # published during sad (a misread), so its delay is 0.
+    run = events((2.0, "mood", "happy"), (20.0, "mood", "angry"))
+    result = score(run, TRUTH)
+    assert result["missed_changes"] == 1
+    assert result["median_delay_s"] == 1.0  # delays 2.0 and 0.0
+    assert result["confusions"] == {"sad → angry": 1}
+    assert result["per_emotion"]["angry"]["agreeing"] == 1
+
+
+def test_no_events_at_all() -> None:
+    result = score([], TRUTH)
+    assert result["flicker"] == 0.0 and result["agreement"] == 0.0
+    assert result["median_delay_s"] is None and result["missed_changes"] == 3
+    assert result["pass"] == {"flicker": True, "agreement": False, "median_delay_s": False}
+
+
+def test_same_emotion_after_an_empty_room_is_a_change_but_not_twice_in_a_row() -> None:
+    truth = {
+        "segments": [
+            {"emotion": "happy", "start_s": 0.0, "end_s": 6.0},
+            {"emotion": "happy", "start_s": 6.0, "end_s": 12.0},  # no change: same person mood
+            {"emotion": None, "start_s": 12.0, "end_s": 18.0},
+            {"emotion": "happy", "start_s": 18.0, "end_s": 24.0},  # back: a change
+        ]
+    }
+    run = events((1.0, "mood", "happy"), (17.0, "presence", False), (19.0, "mood", "happy"))
+    result = score(run, truth)
+    assert result["true_changes"] == 2 and result["flicker"] == 1.0
+    assert result["agreement"] == 1.0 and result["median_delay_s"] == 1.0
+
+
+def test_longest_in_counts_the_mood_carried_in() -> None:
+    timeline = [(1.0, "happy"), (5.5, "sad"), (9.0, None)]
+    assert longest_in(timeline, 5.0, 10.0) == "sad"  # happy 0.5, sad 3.5, none 1.0
+    assert longest_in(timeline, 0.0, 2.0) is None  # nothing until 1.0, happy 1.0: tie → first
+    assert longest_in(timeline, 2.0, 5.0) == "happy"
+
+
+def write_truth(folder: Path, truth: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"segments": []},
+        {"fps": 0, "segments": TRUTH["segments"]},
+        {"fps": 10, "segments": [{"emotion": "bored", "start_s": 0, "end_s": 1}]},
+        {"fps": 10, "segments": [{"emotion": "sad", "start_s": 2, "end_s": 1}]},
+        {"fps": 10, "segments": [{"emotion": "sad"}]},
+    ],
+)
+def test_load_truth_rejects_bad_files(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(ValueError, match=r"truth\.json"):
+        load_truth(write_truth(tmp_path, bad) / "truth.json")
+
+
+def test_cli_refuses_a_missing_or_empty_replay(tmp_path: Path) -> None:
+    def run(folder: Path) -> int:
+        return cli_mood_bench(argparse.Namespace(mood=str(folder), json=True, config=None))
+
+    assert run(tmp_path / "nothing") == 66
+    assert run(write_truth(tmp_path / "bad", {"fps": "ten"})) == 65
+    assert run(write_truth(tmp_path / "empty", TRUTH)) == 66  # truth but no frames
+
+
+def test_daemon_command() -> None:
+    command = daemon_command(Path("/r/frames"), 10.0, Path("/tmp/e.jsonl"), "/etc/moodpi.toml")
+    assert command[1:] == [
+        "-m", "moodpi", "run", "--source", "replay:/r/frames", "--fps", "10",
+        "--events-jsonl", "/tmp/e.jsonl", "--no-audio", "--config", "/etc/moodpi.toml",
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_bench_runs_the_real_daemon(
+    e2e_replay: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The real daemon on the shared 16 s replay (happy, empty room, surprise) gets scored."""
+    monkeypatch.setenv("SDL_AUDIODRIVER", "disk")
+    monkeypatch.setenv("SDL_DISKAUDIOFILE", str(tmp_path / "audio.raw"))
+    assert cli_mood_bench(argparse.Namespace(mood=str(e2e_replay), json=True, config=None)) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["segments"], result["face_segments"], result["true_changes"]) == (3, 2, 2)
+    assert result["frames"] == 160 and result["fps"] == 10.0
+    assert result["published_changes"] >= 1
+    assert set(result["pass"]) == {"flicker", "agreement", "median_delay_s"}
+
+
+def test_make_replay_plans_calm_but_varied_segments() -> None:
+    import importlib.util
+
+    import numpy as np
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_replay.py"
+    spec = importlib.util.spec_from_file_location("make_replay", script)
+    assert spec is not None and spec.loader is not None
+    make_replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_replay)
+    emotions = ["happy", "surprise", "neutral", "sad", "angry"]
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        plan = make_replay.plan_segments(emotions, 20, rng, min_s=5.0, max_s=15.0)
+        faces = [e for e, _ in plan if e is not None]
+        assert len(plan) == 20 and plan[0][0] is not None
+        assert all(5.0 <= d <= 15.0 and round(d, 1) == d for _, d in plan)
+        assert 1 <= sum(e is None for e, _ in plan) <= 4  # a few empty rooms
+        assert all(a != b for a, b in itertools.pairwise(faces))  # every one a change
+        assert all(a[0] is not None or b[0] is not None for a, b in itertools.pairwise(plan))
+        assert set(faces) == set(emotions) and max(map(faces.count, emotions)) <= 5
