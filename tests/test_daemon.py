@@ -157,9 +157,17 @@ def _notify_socket(tmp_path: Path) -> socket.socket:
     return sock
 
 
+def _notified_enough(messages: list[str]) -> bool:
+    return (
+        "READY=1" in messages
+        and messages.count("WATCHDOG=1") >= 5
+        and any(m.startswith("STATUS=") for m in messages)
+    )
+
+
 def _collect(sock: socket.socket, until: float) -> list[str]:
     messages: list[str] = []
-    while time.monotonic() < until:
+    while time.monotonic() < until and not _notified_enough(messages):
         try:
             messages.extend(sock.recv(4096).decode().splitlines())
         except TimeoutError:
