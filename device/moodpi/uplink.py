@@ -22,6 +22,8 @@ from moodpi.history import Journal
 
 log = logging.getLogger(__name__)
 
+DRAIN_ON_STOP_S = 2.0  # within the 5 s a SIGTERM may take
+
 
 class Uplink:
     def __init__(self, config: Config, commands: queue.Queue[Any]) -> None:
@@ -117,6 +119,16 @@ class Uplink:
             self._last_diagnostics = now
             self.mqtt.publish_diagnostics({**diagnostics, "mqtt": self.mqtt.health()})
 
+    def _drain_outbox(self, timeout_s: float) -> None:
+        """Give the last events a moment to reach a connected broker; the rest wait in the journal."""
+        if self.journal is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.mqtt.health().get("connected"):
+            if not self.journal.pending(1):
+                return
+            time.sleep(0.05)
+
     def health(self) -> dict[str, Any]:
         health: dict[str, Any] = {"enabled": self.mqtt is not None}
         if self.mqtt is not None:
@@ -127,6 +139,7 @@ class Uplink:
 
     def stop(self) -> None:
         if self.mqtt is not None:
+            self._drain_outbox(DRAIN_ON_STOP_S)
             self.mqtt.stop()
         if self.journal is not None:
             self.journal.close()
