@@ -1,4 +1,4 @@
-"""The real daemon against a real Mosquitto: discovery, state, events, last will, outages, commands."""
+"""The real daemon against a real Mosquitto: discovery, state, events, will, outages, commands."""
 
 from __future__ import annotations
 

@@ -130,7 +130,9 @@ class Daemon:
             self.hub.add_sink("jsonl", self._jsonl)
         self.perception = build_perception(cfg)
         self.mood = MoodTracker(cfg.mood)
-        self.jukebox = Jukebox(cfg, self.hub, audio=self._audio, clock=lambda: self._clock_t)
+        self.jukebox = Jukebox(
+            cfg, self.hub, audio=self._audio, clock=lambda: self._clock_t, stop_event=self.stop_event
+        )
         self.jukebox.start()
         self._open_camera()
         self._last_status = 0.0

@@ -28,14 +28,22 @@ STOP_FADE_MS = 1500  # a shutdown fade must fit systemd's stop timeout and our 5
 
 class Jukebox:
     def __init__(
-        self, config: Config, hub: EventHub, *, audio: bool, clock: Callable[[], float]
+        self,
+        config: Config,
+        hub: EventHub,
+        *,
+        audio: bool,
+        clock: Callable[[], float],
+        stop_event: threading.Event | None = None,
     ) -> None:
         self._config = config
         self._hub = hub
         self._audio = audio
         self._clock = clock
         self._events: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=256)
-        self._scan_stop = threading.Event()
+        # The daemon's stop event: a SIGTERM during a long first scan ends the scan (and the wait
+        # for it in start()) at once instead of after up to 10 s.
+        self._scan_stop = stop_event if stop_event is not None else threading.Event()
         self._scan_thread: threading.Thread | None = None
         self.library: Library | None = None
         self.director: MusicDirector | None = None

@@ -120,7 +120,7 @@ class Uplink:
             self.mqtt.publish_diagnostics({**diagnostics, "mqtt": self.mqtt.health()})
 
     def _drain_outbox(self, timeout_s: float) -> None:
-        """Give the last events a moment to reach a connected broker; the rest wait in the journal."""
+        """Give the last events a moment to reach a connected broker; the rest stay journaled."""
         if self.journal is None:
             return
         deadline = time.monotonic() + timeout_s
