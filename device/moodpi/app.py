@@ -21,6 +21,7 @@ from typing import Any
 
 from moodpi import __version__
 from moodpi import config as config_mod
+from moodpi.board import cpu_temperature_c, throttled_flags
 from moodpi.camera import FrameSource, open_source
 from moodpi.capture import CaptureThread
 from moodpi.config import Config
@@ -131,7 +132,11 @@ class Daemon:
         self.perception = build_perception(cfg)
         self.mood = MoodTracker(cfg.mood)
         self.jukebox = Jukebox(
-            cfg, self.hub, audio=self._audio, clock=lambda: self._clock_t, stop_event=self.stop_event
+            cfg,
+            self.hub,
+            audio=self._audio,
+            clock=lambda: self._clock_t,
+            stop_event=self.stop_event,
         )
         self.jukebox.start()
         self._open_camera()
@@ -325,6 +330,8 @@ class Daemon:
             "frames_dropped": capture.get("frames_dropped", 0),
             "camera_reconnects": capture.get("reconnects", 0),
             "uptime_s": round(time.monotonic() - self._started_wall, 1),
+            "cpu_temp_c": cpu_temperature_c(),
+            "throttled": throttled_flags(),
             **self.perception.timings(),
         }
 

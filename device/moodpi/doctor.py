@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from moodpi import config as cfg
+from moodpi.board import THERMAL, cpu_temperature_c
 from moodpi.service import StatusReading, read_status, status_path
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 PI_MODEL = Path("/proc/device-tree/model")
-THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 CAMERA_FRAMES = 10
 CAMERA_DEADLINE_S = 5.0
 BROKER_TIMEOUT_S = 5.0
@@ -344,10 +344,9 @@ def check_disk(config: cfg.Config) -> Check:
 
 
 def check_temperature(thermal: Path = THERMAL) -> Check:
-    try:
-        temp_c = int(thermal.read_text().strip()) / 1000
-    except (OSError, ValueError) as exc:
-        return Check("temp", SKIP, f"no CPU temperature ({exc})")
+    temp_c = cpu_temperature_c(thermal)
+    if temp_c is None:
+        return Check("temp", SKIP, f"no CPU temperature ({thermal} unreadable)")
     detail = f"CPU {temp_c:.1f} °C"
     hint = "add a heatsink or a fan, give the case some air"
     if temp_c >= TEMP_FAIL_C:
