@@ -200,3 +200,19 @@ def test_notifies_systemd_ready_status_and_watchdog(tmp_path: Path, e2e_replay: 
     assert "READY=1" in messages
     assert messages.count("WATCHDOG=1") >= 5
     assert any(m.startswith("STATUS=") and "fps" in m for m in messages)
+
+
+def test_missing_model_exits_78_and_says_which_file(tmp_path: Path, e2e_replay: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[emotion]\nmodel = "no_such_model.tflite"\n')
+    result = run_daemon(
+        tmp_path, "--config", str(config), "--source", f"replay:{e2e_replay / 'frames'}"
+    )
+    assert result.returncode == 78
+    assert "no_such_model.tflite" in result.stderr
+
+
+def test_unreadable_replay_exits_69_with_the_path(tmp_path: Path) -> None:
+    result = run_daemon(tmp_path, "--source", f"replay:{tmp_path / 'nothing-here'}")
+    assert result.returncode == 69
+    assert "nothing-here" in result.stderr

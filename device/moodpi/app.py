@@ -22,9 +22,9 @@ from typing import Any
 from moodpi import __version__
 from moodpi import config as config_mod
 from moodpi.board import cpu_temperature_c, throttled_flags
-from moodpi.camera import FrameSource, open_source
+from moodpi.camera import CameraError, FrameSource, open_source
 from moodpi.capture import CaptureThread
-from moodpi.config import Config
+from moodpi.config import EX_CONFIG, Config
 from moodpi.events import EventHub, JsonlSink
 from moodpi.jukebox import Jukebox
 from moodpi.mood import MoodTracker
@@ -111,9 +111,16 @@ class Daemon:
     # ----------------------------------------------------------------------------- lifecycle
 
     def run(self) -> int:
-        self._start()
         try:
+            self._start()
             return self._loop()
+        except (FileNotFoundError, ValueError) as exc:
+            # A missing or unusable model, or an unknown camera spec: restarting will not help.
+            log.error("cannot start: %s", exc)
+            return EX_CONFIG
+        except CameraError as exc:
+            log.error("cannot open the camera: %s", exc)
+            return EX_UNAVAILABLE
         finally:
             self._shutdown()
 
