@@ -152,7 +152,7 @@ def predict(model: Path, images: np.ndarray, flip: bool) -> np.ndarray:
 
 def cross_fitted_ece(probs: np.ndarray, labels: np.ndarray, floor: float) -> float:
     """ECE with T fitted on the other half (2-fold): the in-sample fit is a little optimistic."""
-    from moodpi.evaluate import expected_calibration_error, fit_temperature, temper
+    from moodpi.metrics import expected_calibration_error, fit_temperature, temper
 
     halves = np.arange(len(labels)) % 2
     calibrated = np.empty_like(probs)
@@ -165,7 +165,7 @@ def cross_fitted_ece(probs: np.ndarray, labels: np.ndarray, floor: float) -> flo
 
 def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     from moodpi.emotion import EmotionClassifier
-    from moodpi.evaluate import (
+    from moodpi.metrics import (
         accuracy,
         confusion_matrix,
         expected_calibration_error,

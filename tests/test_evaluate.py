@@ -11,18 +11,14 @@ import pytest
 
 from moodpi.cli import main
 from moodpi.emotion import EmotionClassifier
-from moodpi.evaluate import (
-    EX_NOINPUT,
-    DatasetError,
+from moodpi.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
+from moodpi.metrics import (
     accuracy,
     confusion_matrix,
-    evaluate,
     expected_calibration_error,
     fit_temperature,
-    load_dataset,
     macro_f1,
     negative_log_likelihood,
-    parse_pixels,
     per_class_metrics,
     temper,
 )

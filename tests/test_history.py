@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from moodpi.history import SEQ_BLOCK, Journal, cli_history, connect_readonly, parse_since
+from moodpi.history import SEQ_BLOCK, Journal
+from moodpi.history_report import cli_history, connect_readonly, parse_since
 
 DAY_S = 86400.0
 T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight

@@ -22,8 +22,10 @@ from mutagen.wave import WAVE
 
 from moodpi import config as config_mod
 from moodpi import music
-from moodpi.music import Library, Track, TrackPicker, iso_plan, plan
+from moodpi.library_cli import cli_library
+from moodpi.music import Library, Track
 from moodpi.musicgen import CATEGORIES, STYLES, generate_library, write_clip
+from moodpi.policy import TrackPicker, iso_plan, plan
 from moodpi.types import EMOTIONS
 
 CLIP_S = 1.0
@@ -243,17 +245,17 @@ def test_cli_scan_and_show(
     cfg.write_text(f'state_dir = "{tmp_path / "state"}"\n[music]\nroot = "music"\n')
     args = argparse.Namespace(action="scan", json=True, config=str(cfg))
 
-    assert music.cli_library(args) == 0
+    assert cli_library(args) == 0
     scan = json.loads(capsys.readouterr().out)
     assert scan["tracks"] == 26 and scan["read"] == 26
     assert (tmp_path / "state" / "library.sqlite3").is_file()
 
-    assert music.cli_library(argparse.Namespace(action="show", json=True, config=str(cfg))) == 0
+    assert cli_library(argparse.Namespace(action="show", json=True, config=str(cfg))) == 0
     show = json.loads(capsys.readouterr().out)
     assert show["categories"]["sad"] == 2 and len(show["tracks"]) == 26
     assert show["empty_mapped_categories"] == ["upbeat"]
 
-    assert music.cli_library(argparse.Namespace(action="show", json=False, config=str(cfg))) == 0
+    assert cli_library(argparse.Namespace(action="show", json=False, config=str(cfg))) == 0
     text = capsys.readouterr().out
     assert "sad (2 tracks" in text and "upbeat" in text.splitlines()[-1]
 
@@ -340,7 +342,7 @@ def test_picks_are_reproducible_with_a_seed() -> None:
 def test_empty_category_falls_back_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     library = Library.from_tracks(_tracks("neutral", 2) + _tracks("happy", 5))
     picker = TrackPicker(library, random.Random(0))
-    with caplog.at_level(logging.WARNING, logger="moodpi.music"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.policy"):
         picks = [picker.pick("calming") for _ in range(4)]
     assert {t.category for t in picks} == {"neutral"}  # ambient is empty too; neutral next
     assert len([r for r in caplog.records if "calming" in r.getMessage()]) == 1
@@ -349,7 +351,7 @@ def test_empty_category_falls_back_and_says_so_once(caplog: pytest.LogCaptureFix
     assert only_happy.pick("sad").category == "happy"  # else the largest category
     caplog.clear()
     nothing = TrackPicker(Library.from_tracks([]), random.Random(0))
-    with caplog.at_level(logging.WARNING, logger="moodpi.music"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.policy"):
         assert [nothing.pick(e) for e in EMOTIONS] == [None] * len(EMOTIONS)
     assert len(caplog.records) == 1  # an empty library is said once, not once per category
 

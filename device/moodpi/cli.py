@@ -94,19 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(config)
 
-    library = command("library", "music:cli_library", "scan or show the music library")
+    library = command("library", "library_cli:cli_library", "scan or show the music library")
     library.add_argument("action", choices=("scan", "show"))
     library.add_argument("--json", action="store_true")
     _add_config(library)
 
     history = command(
-        "history", "history:cli_history", "time in each mood per day, most played tracks"
+        "history", "history_report:cli_history", "time in each mood per day, most played tracks"
     )
     _add_config(history)
     history.add_argument("--since", help="ISO date or a number of days (e.g. 7)")
     history.add_argument("--json", action="store_true")
 
-    mqtt = command("mqtt", "mqtt:cli_mqtt", "MQTT maintenance")
+    mqtt = command("mqtt", "mqtt_cleanup:cli_mqtt", "MQTT maintenance")
     mqtt.add_argument(
         "action", choices=("cleanup",), help="cleanup: remove retained discovery configs"
     )

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from moodpi.config import MusicConfig
-from moodpi.music import POLICIES, Track, TrackPicker, TrackSource, plan
+from moodpi.music import Track, TrackSource
+from moodpi.policy import POLICIES, TrackPicker, plan
 from moodpi.types import MoodChange
 
 log = logging.getLogger(__name__)

@@ -286,20 +286,20 @@ def check_broker(config: cfg.Config, timeout_s: float = BROKER_TIMEOUT_S) -> Che
     mqtt = config.mqtt
     if not mqtt.host:
         return Check("broker", SKIP, "MQTT is off (mqtt.host is empty)")
-    from moodpi import mqtt as link
+    from moodpi import mqtt_client as link
 
     where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls_ca else ''}"
     try:
         password = link.read_password(mqtt)
         # Its own client id: reusing the daemon's would make the broker drop the daemon.
-        client = link._make_client(mqtt, f"moodpi-doctor-{os.getpid()}", password)
+        client = link.make_client(mqtt, f"moodpi-doctor-{os.getpid()}", password)
     except cfg.ConfigError as exc:
         return Check("broker", FAIL, str(exc), "fix the mqtt section of the config")
     answered = threading.Event()
     result: list[str] = []
 
     def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        result.append(link._refusal_message(reason, mqtt) if reason.is_failure else "")
+        result.append(link.refusal_message(reason, mqtt) if reason.is_failure else "")
         answered.set()
 
     client.on_connect = on_connect

@@ -17,8 +17,9 @@ from typing import Any
 from moodpi.config import Config
 from moodpi.director import MusicDirector
 from moodpi.events import EventHub
-from moodpi.music import POLICIES, Library, library_from_config
+from moodpi.music import Library, library_from_config
 from moodpi.player import PygamePlayer, apply, make_player
+from moodpi.policy import POLICIES
 from moodpi.types import MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)

@@ -9,40 +9,30 @@ queue and are re-sent first on reconnect; new events wait until those are throug
 Retained latest-value topics (availability, discovery, state, diagnostics) go out at QoS 0 and are
 all re-published on every connect: a QoS 1 copy left in paho's queue across a reconnect would be
 re-sent after the fresh one and overwrite a newer state with an older one.
+
+Commands are parsed and rate-limited by moodpi.commands; the paho client is built by
+moodpi.mqtt_client, which `moodpi mqtt cleanup` (moodpi.mqtt_cleanup) shares.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from moodpi.config import ConfigError, MqttConfig
-from moodpi.ha import (
-    COMMANDS,
-    PAYLOAD_OFFLINE,
-    PAYLOAD_ONLINE,
-    POLICIES,
-    DeviceInfo,
-    Topics,
-    cleanup_messages,
-    default_base_topic,
-    discovery_messages,
-)
+from moodpi.commands import Command, CommandRejected, LogThrottle, TokenBucket, validate_command
+from moodpi.config import MqttConfig
+from moodpi.ha import PAYLOAD_OFFLINE, PAYLOAD_ONLINE, DeviceInfo, Topics, discovery_messages
+from moodpi.mqtt_client import AUTH_REFUSALS, base_topic, make_client, refusal_message
 
 log = logging.getLogger(__name__)
 
-PASSWORD_ENV = "MOODPI_MQTT_PASSWORD"
-MAX_COMMAND_BYTES = 256
 EVENT_WINDOW = 16  # events in flight at once; below paho's default max_inflight of 20
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 15
@@ -50,7 +40,6 @@ INFLIGHT_STALL_S = 60.0  # connected, yet no PUBACK for this long: send the outb
 STOP_TIMEOUT_S = 3.0
 WARN_EVERY_S = 10.0  # at most one warning per kind per interval (a barrage must not flood journald)
 
-_AUTH_REFUSALS = {"Bad user name or password", "Not authorized"}
 _STAT_KEYS = (
     "connects", "disconnects", "callback_errors", "worker_errors", "events_sent", "events_acked",
     "commands_accepted", "commands_rejected", "commands_rate_limited",
@@ -91,190 +80,6 @@ class MemoryOutbox:
 
     def __len__(self) -> int:
         return len(self._events)
-
-
-# ---------------------------------------------------------------------------------------------
-# Commands: pure parsing and a token bucket
-
-
-@dataclass(frozen=True)
-class Command:
-    """A valid command: detection (bool), policy (str), volume (int 0-100), pause/resume/skip."""
-
-    name: str
-    value: bool | int | str | None = None
-
-
-class CommandRejected(ValueError):
-    """Why a command message was ignored."""
-
-
-_TRUE = {"on", "true", "1"}
-_FALSE = {"off", "false", "0"}
-_PRESS = {"", "press", "on", "true", "1"}
-_NUMBER = re.compile(r"-?\d{1,3}(\.\d+)?")
-
-
-def validate_command(topic_suffix: str, payload: bytes, retained: bool) -> Command:
-    """The command for `<base>/cmd/<topic_suffix>`, or CommandRejected with the reason."""
-    if retained:
-        raise CommandRejected(
-            "retained command ignored (a replayed command must not switch the device)"
-        )
-    if topic_suffix not in COMMANDS:
-        raise CommandRejected(f"unknown command (known: {', '.join(COMMANDS)})")
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise CommandRejected(f"payload of {len(payload)} bytes is over {MAX_COMMAND_BYTES}")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise CommandRejected("payload is not UTF-8 text") from None
-    if len(text) >= 2 and text[0] == text[-1] == '"':  # a JSON string is welcome too
-        text = text[1:-1].strip()
-    word = text.lower()
-    if topic_suffix == "detection":
-        if word in _TRUE or word in _FALSE:
-            return Command("detection", word in _TRUE)
-        raise CommandRejected("expected ON or OFF")
-    if topic_suffix == "policy":
-        if word in POLICIES:
-            return Command("policy", word)
-        raise CommandRejected(f"expected one of {', '.join(POLICIES)}")
-    if topic_suffix == "volume":
-        if not _NUMBER.fullmatch(word) or not 0.0 <= float(word) <= 100.0:
-            raise CommandRejected("expected a number from 0 to 100")
-        return Command("volume", int(float(word) + 0.5))
-    if word in _PRESS:
-        return Command(topic_suffix)
-    raise CommandRejected("expected an empty payload or PRESS")
-
-
-def parse_command(topic_suffix: str, payload: bytes, retained: bool) -> Command | None:
-    """The command, or None (logged) when retained, malformed, oversized or unknown."""
-    try:
-        return validate_command(topic_suffix, payload, retained)
-    except CommandRejected as exc:
-        log.warning("ignored command %r: %s", topic_suffix[:60], exc)
-        return None
-
-
-class TokenBucket:
-    """`burst` commands at once, refilled at `rate_per_s`; the clock is injected for tests."""
-
-    def __init__(
-        self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._rate_per_s = rate_per_s
-        self._burst = float(burst)
-        self._clock = clock
-        self._tokens = float(burst)
-        self._last = clock()
-
-    def take(self) -> bool:
-        now = self._clock()
-        self._tokens = min(
-            self._burst, self._tokens + max(0.0, now - self._last) * self._rate_per_s
-        )
-        self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
-class _Throttle:
-    """Lets one log line per key through every `every_s`; counts the ones it held back."""
-
-    def __init__(self, every_s: float, clock: Callable[[], float]) -> None:
-        self._every_s = every_s
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def allow(self, key: str) -> int | None:
-        """None: stay quiet; else the number of lines held back since the last one."""
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self._every_s:
-            self._held[key] = self._held.get(key, 0) + 1
-            return None
-        self._last[key] = now
-        return self._held.pop(key, 0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Connection set-up shared by the link and `moodpi mqtt cleanup`
-
-
-def read_password(config: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
-    """The broker password from `password_file`, else $MOODPI_MQTT_PASSWORD, else None."""
-    if config.password_file:
-        try:
-            with open(config.password_file, encoding="utf-8") as f:
-                return f.read().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                "mqtt.password_file", f"cannot read {config.password_file}: {exc}"
-            ) from None
-    env = os.environ if environ is None else environ
-    return env.get(PASSWORD_ENV) or None
-
-
-def base_topic(config: MqttConfig, device_id: str) -> str:
-    base = config.base_topic or default_base_topic(device_id)
-    if (
-        not base.strip("/")
-        or any(c in base for c in "+#\x00")
-        or base.startswith("/")
-        or base.endswith("/")
-    ):
-        raise ConfigError("mqtt.base_topic", f"{base!r} is not a valid topic prefix")
-    return base
-
-
-class _PahoLog:
-    """paho's own log lines, all at DEBUG: this module logs every condition that matters, and
-    paho reports a normal shutdown race ("Client is not connected") as an error."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self._logger = logger
-
-    def log(self, _level: int, fmt: str, *args: Any) -> None:
-        self._logger.debug(fmt, *args)
-
-
-def _make_client(config: MqttConfig, client_id: str, password: str | None) -> Any:
-    from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv311
-
-    client = Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv311, clean_session=True
-    )
-    client.enable_logger(_PahoLog(logging.getLogger(f"{__name__}.paho")))  # type: ignore[arg-type]
-    client.suppress_exceptions = True  # second line of defence behind our own guards
-    if config.username:
-        client.username_pw_set(config.username, password)
-    elif password:
-        log.warning("a password is set but mqtt.username is empty: connecting without credentials")
-    if config.tls_ca:
-        try:
-            client.tls_set(
-                ca_certs=config.tls_ca,
-                certfile=config.tls_cert or None,
-                keyfile=config.tls_key or None,
-            )
-        except (OSError, ValueError) as exc:
-            raise ConfigError("mqtt.tls_ca", f"cannot set up TLS: {exc}") from None
-    return client
-
-
-def _refusal_message(reason: Any, config: MqttConfig) -> str:
-    name = getattr(reason, "getName", lambda: str(reason))()
-    if name in _AUTH_REFUSALS:
-        return (
-            f"broker {config.host}:{config.port} rejected the username or password (it said: "
-            f"{name.lower()}); check mqtt.username and mqtt.password_file or ${PASSWORD_ENV}"
-        )
-    return f"broker {config.host}:{config.port} refused the connection: {name}"
 
 
 def _finite(value: Any) -> Any:
@@ -325,7 +130,7 @@ class MqttLink:
         self._memory_outbox = MemoryOutbox() if outbox is None else None
         self._outbox: Outbox = outbox if outbox is not None else self._memory_outbox  # type: ignore[assignment]
         self._bucket = TokenBucket(command_rate_per_s, command_burst, clock)
-        self._throttle = _Throttle(WARN_EVERY_S, clock)
+        self._throttle = LogThrottle(WARN_EVERY_S, clock)
         self._rediscovery_delay_s = rediscovery_delay_s
         self._client: Any = None
         self._worker: threading.Thread | None = None
@@ -358,7 +163,7 @@ class MqttLink:
         if self._client is not None:
             raise RuntimeError("MqttLink already started")
         cfg = self._config
-        client = _make_client(cfg, self._client_id, self._password)
+        client = make_client(cfg, self._client_id, self._password)
         client.will_set(self.topics.availability, PAYLOAD_OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         client.on_connect = self._guard("on_connect", self._handle_connect)
@@ -485,8 +290,8 @@ class MqttLink:
     ) -> None:
         if reason.is_failure:
             self._connected = False
-            self._auth_failed = reason.getName() in _AUTH_REFUSALS
-            self._set_error(_refusal_message(reason, self._config), logging.ERROR)
+            self._auth_failed = reason.getName() in AUTH_REFUSALS
+            self._set_error(refusal_message(reason, self._config), logging.ERROR)
             return
         self._count("connects")
         self._last_error = None
@@ -660,85 +465,3 @@ class MqttLink:
 def _seq(event: dict[str, Any]) -> int:
     seq = event.get("seq")
     return seq if isinstance(seq, int) and not isinstance(seq, bool) else -1
-
-
-# ---------------------------------------------------------------------------------------------
-# `moodpi mqtt cleanup`
-
-EX_UNAVAILABLE = 69
-
-
-RETAINED_GRACE_S = 0.5  # retained messages follow the SUBACK at once; wait this long for quiet
-
-
-def cleanup(
-    config: MqttConfig, info: DeviceInfo, password: str | None, timeout_s: float = 10.0
-) -> int:
-    """Empty the retained discovery configs of this device that the broker holds; 0 on success.
-
-    Both modes' topics are looked at, but only configs actually retained are emptied: an empty
-    payload on a topic Home Assistant never saw makes it log a warning.
-    """
-    client = _make_client(config, f"moodpi-{info.node_id}-cleanup", password)
-    answered, subscribed = threading.Event(), threading.Event()
-    refusal: list[str] = []
-    found: dict[str, float] = {}  # retained topic -> arrival time
-    candidates = [topic for topic, _ in cleanup_messages(info)]
-
-    def on_connect(c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            refusal.append(_refusal_message(reason, config))
-        else:
-            c.subscribe([(topic, 1) for topic in candidates])
-        answered.set()
-
-    def on_message(_c: Any, _u: Any, msg: Any) -> None:
-        if msg.retain and msg.payload:
-            found[msg.topic] = time.monotonic()
-
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *_args: subscribed.set()
-    client.on_message = on_message
-    client.connect_async(config.host, config.port, keepalive=config.keepalive)
-    client.loop_start()
-    try:
-        if not answered.wait(timeout_s) or refusal or not subscribed.wait(timeout_s):
-            why = refusal[0] if refusal else f"no answer from {config.host}:{config.port}"
-            log.error("%s", why)
-            return EX_UNAVAILABLE
-        quiet_since = time.monotonic()
-        while time.monotonic() - max([quiet_since, *found.values()]) < RETAINED_GRACE_S:
-            time.sleep(0.05)
-        topics = sorted(found)
-        infos = [client.publish(topic, "", qos=1, retain=True) for topic in topics]
-        deadline = time.monotonic() + timeout_s
-        for item in infos:
-            item.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
-        if not all(item.is_published() for item in infos):
-            log.error("the broker did not confirm every removal in %.0f s", timeout_s)
-            return EX_UNAVAILABLE
-        print(
-            f"removed {len(topics)} retained discovery configs of device {info.node_id} "
-            f"under {info.topics.discovery_prefix}/"
-        )
-        return 0
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def cli_mqtt(args: Any) -> int:
-    from moodpi import __version__
-    from moodpi.config import EX_CONFIG, load
-
-    config = load(args.config)
-    if not config.mqtt.host:
-        log.error("mqtt.host is not set: no broker to clean up")
-        return EX_CONFIG
-    topics = Topics(
-        base_topic(config.mqtt, config.effective_device_id), config.mqtt.discovery_prefix
-    )
-    info = DeviceInfo(
-        config.effective_device_id, config.device_name, __version__, topics, qos=config.mqtt.qos
-    )
-    return cleanup(config.mqtt, info, read_password(config.mqtt))

@@ -1,4 +1,4 @@
-"""The music library (scan, cache) and the mood → music policies (mirror, uplift, iso).
+"""The music library: scan, cache, and the tracks of each category.
 
 Library layout: one folder per category under `music.root` (files .mp3 .ogg .flac .wav, searched
 recursively), or, when `music.playlists` is set, one `<category>.m3u` / `.m3u8` per category with
@@ -9,24 +9,18 @@ the duration and tags mutagen read; a rescan only opens new or changed files. Un
 are skipped with one log line each and counted; they stay in the cache (as bad) so an unchanged
 bad file is not re-read either.
 
-Policies are pure: `plan(policy, emotion, config)` gives the categories of the tracks to play after
-a mood change, the last one repeating. `TrackPicker` draws tracks from a category with one
-shuffle bag per category, so no track repeats until its category is exhausted.
+The mood → music policies that draw from it are in moodpi.policy; `moodpi library` in
+moodpi.library_cli.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import logging
 import os
-import random
 import sqlite3
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -40,8 +34,6 @@ from moodpi.config import Config, MusicConfig
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".flac", ".wav"})
-POLICIES = ("mirror", "uplift", "iso")
-FALLBACK_CATEGORIES = ("ambient", "neutral")
 _SCHEMA_VERSION = 1
 
 
@@ -356,105 +348,6 @@ def _build_tracks(
     return tracks
 
 
-# ---------------------------------------------------------------------------------------------
-# Policies: mood → categories → tracks
-
-
-def plan(policy: str, emotion: str, config: MusicConfig) -> tuple[str, ...]:
-    """Categories of the tracks to play after a mood change; the last one repeats from then on."""
-    mirror = config.mirror_map.get(emotion, emotion)
-    target = config.uplift_map.get(emotion, mirror)
-    if policy == "mirror":
-        return (mirror,)
-    if policy == "uplift":
-        return (target,)
-    if policy == "iso":
-        return iso_plan(mirror, target, config.iso_steps)
-    raise ValueError(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
-
-
-def iso_plan(mirror: str, target: str, steps: int) -> tuple[str, ...]:
-    """The iso principle with categories only: meet the mood, then move to the target.
-
-    Track k after the change (k = 0 .. steps) stands k/steps of the way from the mood's music to
-    the target. There is no music between two categories, so each track takes the nearer end:
-    the mood's category while k/steps <= 1/2 (a tie stays with the mood, as iso asks), then the
-    target. steps=1: mirror, target. steps=3: mirror, mirror, target, target.
-    """
-    return tuple(mirror if 2 * k <= steps else target for k in range(steps + 1))
-
-
-class TrackPicker:
-    """Draws tracks per category from shuffle bags; falls back when a category is empty."""
-
-    def __init__(
-        self,
-        library: TrackSource,
-        rng: random.Random | None = None,
-        fallbacks: tuple[str, ...] = FALLBACK_CATEGORIES,
-    ) -> None:
-        self._library = library
-        self._rng = rng or random.Random()
-        self._fallbacks = fallbacks
-        self._bags: dict[str, deque[Path]] = {}
-        self._last: dict[str, Path] = {}
-        self._excluded: set[Path] = set()
-        self._warned: set[str] = set()
-
-    def pick(self, category: str) -> Track | None:
-        """The next track of `category` (or of its fallback); None when the library is empty."""
-        actual = self.resolve(category)
-        return None if actual is None else self._draw(actual)
-
-    def resolve(self, category: str) -> str | None:
-        """`category` if it has playable tracks, else the fallback; says so once per category."""
-        if self._playable(category):
-            return category
-        candidates = [c for c in self._fallbacks if self._playable(c)]
-        if not candidates:  # else the largest category, so the choice is stable
-            sizes = self._library.categories()
-            playable = (c for c in sizes if self._playable(c))
-            candidates = sorted(playable, key=lambda c: (-sizes[c], c))
-        fallback = candidates[0] if candidates else None
-        if fallback is None:
-            if "" not in self._warned:  # once, however many categories ask
-                self._warned.add("")
-                log.warning("the music library has no playable tracks: no music")
-        elif category not in self._warned:
-            self._warned.add(category)
-            log.warning("no tracks in category %r; playing %r instead", category, fallback)
-        return fallback
-
-    def exclude(self, path: Path | str) -> None:
-        """Never pick this file again (it failed to play); a new Library scan does not undo it."""
-        self._excluded.add(Path(path))
-
-    def _playable(self, category: str) -> bool:
-        return any(t.path not in self._excluded for t in self._library.tracks(category))
-
-    def _draw(self, category: str) -> Track:
-        tracks = {t.path: t for t in self._library.tracks(category) if t.path not in self._excluded}
-        bag = self._bags.setdefault(category, deque())
-        while True:
-            if not bag:
-                bag.extend(self._refill(sorted(tracks), self._last.get(category)))
-            path = bag.popleft()
-            if path in tracks:  # the library may have been rescanned since the bag was filled
-                self._last[category] = path
-                return tracks[path]
-
-    def _refill(self, paths: list[Path], last: Path | None) -> list[Path]:
-        self._rng.shuffle(paths)
-        if len(paths) > 1 and paths[0] == last:  # no repeat across the bag boundary either
-            swap = self._rng.randrange(1, len(paths))
-            paths[0], paths[swap] = paths[swap], paths[0]
-        return paths
-
-
-# ---------------------------------------------------------------------------------------------
-# `moodpi library scan|show`
-
-
 def library_from_config(config: Config) -> Library:
     music = config.music
     return Library(
@@ -469,52 +362,3 @@ def empty_mapped_categories(music: MusicConfig, library: TrackSource) -> list[st
     have = library.categories()
     named = set(music.mirror_map.values()) | set(music.uplift_map.values())
     return sorted(c for c in named if c not in have)
-
-
-def cli_library(args: argparse.Namespace) -> int:
-    from moodpi import config as config_module
-
-    config = config_module.load(args.config)
-    library = library_from_config(config)
-    if not library.configured:
-        print("no music library configured: set music.root or music.playlists", file=sys.stderr)
-        return 0
-    if args.action == "scan":
-        report = library.scan()
-        if args.json:
-            print(json.dumps(report.as_dict(), indent=2))
-        else:
-            _print_scan(report)
-    else:
-        if library.load() == 0:
-            library.scan()
-        _print_show(library, empty_mapped_categories(config.music, library), args.json)
-    return 0
-
-
-def _print_scan(report: ScanReport) -> None:
-    print(
-        f"{report.tracks} tracks in {len(report.categories)} categories"
-        f" (read {report.read}, cached {report.cached}, unreadable {report.unreadable},"
-        f" removed {report.removed}, missing {report.missing}) in {report.elapsed_s:.2f} s"
-    )
-    for category, count in report.categories.items():
-        print(f"  {category:<16} {count:>5}")
-
-
-def _print_show(library: Library, empty: list[str], as_json: bool) -> None:
-    categories = library.categories()
-    if as_json:
-        tracks = [t.as_dict() for c in categories for t in library.tracks(c)]
-        data = {"categories": categories, "tracks": tracks, "empty_mapped_categories": empty}
-        print(json.dumps(data, indent=2))
-        return
-    for category in categories:
-        tracks = library.tracks(category)
-        minutes = sum(t.duration_s for t in tracks) / 60
-        print(f"{category} ({len(tracks)} tracks, {minutes:.1f} min)")
-        for t in tracks:
-            by = f" - {t.artist}" if t.artist else ""
-            print(f"  {t.duration_s:7.1f} s  {t.title}{by}  [{t.path}]")
-    if empty:
-        print(f"no tracks for mapped categories (they fall back): {', '.join(empty)}")

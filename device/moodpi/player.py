@@ -23,15 +23,13 @@ so once and goes on as `NullPlayer` does: it reports what would have played, wit
 no true crossfade: `play(crossfade_ms=...)` fades the current track out, then fades the new one
 in. Pause and resume with a fade ramp the volume, so the track keeps its position.
 
-Environment (read by SDL when the mixer opens): SDL_AUDIODRIVER (alsa, pulseaudio, pipewire,
-disk, dummy), AUDIODEV (e.g. hw:1,0), SDL_DISKAUDIOFILE / SDL_DISKAUDIODELAY for the disk driver.
+The backends (the mixer, and the silent one) and the SDL environment are in moodpi.audio.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
 import time
@@ -39,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from moodpi.audio import Backend, MixerBackend, SilentBackend
 from moodpi.director import Action, FadeOut, Pause, Play, Resume, Stop
 from moodpi.music import Track
 
@@ -86,121 +85,6 @@ def apply(player: Player, actions: Iterable[Action]) -> None:
             player.stop(action.fade_ms)
 
 
-class _Backend(Protocol):
-    audio: bool
-
-    def load(self, track: Track) -> None: ...
-    def play(self, fade_in_ms: int) -> None: ...
-    def fadeout(self, ms: int) -> None: ...
-    def halt(self) -> None: ...
-    def pause(self) -> None: ...
-    def unpause(self) -> None: ...
-    def set_volume(self, volume: float) -> None: ...
-    def busy(self) -> bool: ...
-    def position_s(self) -> float: ...
-    def close(self) -> None: ...
-
-
-class _MixerBackend:
-    """pygame.mixer.music; every call happens on the player thread."""
-
-    audio = True
-
-    def __init__(self, rate_hz: int, size_bits: int, channels: int, buffer_frames: int) -> None:
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
-
-        self._pg = pygame
-        # allowedchanges=0: the device gets exactly this format (SDL converts if it must), so the
-        # disk driver's output in tests has a known layout.
-        pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
-        self._music = pygame.mixer.music
-
-    def load(self, track: Track) -> None:
-        self._music.load(str(track.path))
-
-    def play(self, fade_in_ms: int) -> None:
-        self._music.play(loops=0, fade_ms=max(0, fade_in_ms))
-
-    def fadeout(self, ms: int) -> None:
-        self._music.fadeout(max(1, ms))
-
-    def halt(self) -> None:
-        self._music.stop()
-
-    def pause(self) -> None:
-        self._music.pause()
-
-    def unpause(self) -> None:
-        self._music.unpause()
-
-    def set_volume(self, volume: float) -> None:
-        self._music.set_volume(volume)
-
-    def busy(self) -> bool:
-        return bool(self._music.get_busy())  # False while paused (pygame >= 2.0.1)
-
-    def position_s(self) -> float:
-        return max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._music.stop()
-            self._music.unload()
-        self._pg.mixer.quit()
-
-
-class _SilentBackend:
-    """No sound: a track 'plays' for its length on the wall clock (forever if unknown)."""
-
-    audio = False
-
-    def __init__(self) -> None:
-        self._track: Track | None = None
-        self._started = self._paused_at = 0.0
-        self._paused_s = 0.0
-        self._end_at: float | None = None  # fade-out end, or halt
-
-    def load(self, track: Track) -> None:
-        self._track = track
-
-    def play(self, fade_in_ms: int) -> None:
-        self._started, self._paused_s = time.monotonic(), 0.0
-        self._end_at, self._paused_at = None, 0.0
-
-    def fadeout(self, ms: int) -> None:
-        self._end_at = time.monotonic() + ms / 1000.0
-
-    def halt(self) -> None:
-        self._track = None
-
-    def pause(self) -> None:
-        self._paused_at = time.monotonic()
-
-    def unpause(self) -> None:
-        if self._paused_at:
-            self._paused_s += time.monotonic() - self._paused_at
-            self._paused_at = 0.0
-
-    def set_volume(self, volume: float) -> None:
-        pass
-
-    def busy(self) -> bool:
-        if self._track is None or self._paused_at:
-            return False
-        if self._end_at is not None and time.monotonic() >= self._end_at:
-            return False
-        length_s = self._track.duration_s
-        return length_s <= 0 or self.position_s() < length_s
-
-    def position_s(self) -> float:
-        now = self._paused_at or time.monotonic()
-        return now - self._started - self._paused_s
-
-    def close(self) -> None:
-        self._track = None
-
-
 class PygamePlayer:
     """The real player; one per process (pygame.mixer is process-wide).
 
@@ -234,7 +118,7 @@ class PygamePlayer:
         self._failed_callback = False
         self.dropped_commands = 0
         # Owned by the player thread from start() on; read elsewhere only as plain attributes.
-        self._backend: _Backend | None = None
+        self._backend: Backend | None = None
         self._current: Track | None = None
         self._state = "stopped"
         self._next: tuple[Track, int] | None = None
@@ -334,17 +218,17 @@ class PygamePlayer:
                 backend.close()
             self._backend = None
 
-    def _open_backend(self) -> _Backend:
+    def _open_backend(self) -> Backend:
         if not self._want_audio:
             log.info("audio off: tracks are reported, not played")
-            return _SilentBackend()
+            return SilentBackend()
         try:
-            return _MixerBackend(*self._mixer_args)
+            return MixerBackend(*self._mixer_args)
         except Exception as exc:  # no device, no driver, pygame missing: keep running silently
             log.error("no audio device (%s): running without sound", exc)
             message = f"no audio device: {exc}"
             self._emit({"type": "error", "component": "audio", "message": message})
-            return _SilentBackend()
+            return SilentBackend()
 
     def _step(self, command: tuple[Any, ...] | None) -> None:
         try:
@@ -491,7 +375,7 @@ class PygamePlayer:
     def _apply_volume(self) -> None:
         self._backend_().set_volume(self._volume * self._gain)
 
-    def _backend_(self) -> _Backend:
+    def _backend_(self) -> Backend:
         assert self._backend is not None, "player not started"
         return self._backend
 

@@ -57,7 +57,8 @@ class Uplink:
         self.journal = journal
 
     def _start_mqtt(self) -> None:
-        from moodpi.mqtt import MqttLink, read_password
+        from moodpi.mqtt import MqttLink
+        from moodpi.mqtt_client import read_password
 
         cfg = self._config
         self.mqtt = MqttLink(
