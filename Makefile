@@ -36,8 +36,9 @@ test-deps:
 test: $(STAMP) test-deps
 	$(PY) -m pytest -q
 
+# Seed configuration vs moodpi's pipeline, side by side: bench/results.json and bench/bench.png.
 bench: $(STAMP)
-	$(PY) -m moodpi bench
+	$(PY) scripts/bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check device tests scripts
