@@ -1,0 +1,401 @@
+"""Train a mini-XCEPTION emotion classifier on FER-2013 and export it as a full-integer int8 TFLite.
+
+Runs in its own environment (see scripts/requirements-train.txt); the moodpi runtime never imports
+TensorFlow. Training is deterministic for a given seed and resumable: every epoch saves a checkpoint
+(model, optimizer, epoch) under train-runs/<run>/, and re-running the same command continues from
+the newest one. Each epoch's data order and augmentation draw from stateless RNGs seeded by
+(seed, epoch, batch), so a resumed run sees exactly the batches an uninterrupted one would.
+
+    nice -n 10 .venv-tf/bin/python scripts/train_model.py --run v2 --epochs 30
+    .venv-tf/bin/python scripts/train_model.py --run v2 --export        # best epoch -> models/
+    .venv/bin/python scripts/eval_emotion_model.py --run v2             # int8 metrics + sidecar
+
+The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels of TF 2.15 corrupt the heap when training this model here (segfault in fit)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import tensorflow as tf
+
+LOG = logging.getLogger("train_model")
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+NUM_CLASSES = len(LABELS)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--run", required=True, help="run name: checkpoints in train-runs/<run>/")
+    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    p.add_argument("--size", type=int, choices=(48, 64), default=48, help="input side in pixels")
+    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--class-weight-power", type=float, default=0.3,
+                   help="loss weight per class (n_max/n_c)**power; 0 = unweighted")
+    p.add_argument("--shift-px", type=float, default=4.0, help="random shift (crop), pixels at 48")
+    p.add_argument("--rotate-deg", type=float, default=10.0)
+    p.add_argument("--scale", type=float, default=0.1, help="random zoom in [1-s, 1+s]")
+    p.add_argument("--brightness", type=float, default=0.2, help="fraction of full range")
+    p.add_argument("--contrast", type=float, default=0.2)
+    p.add_argument("--erase-prob", type=float, default=0.3, help="random erasing probability")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a); 0 = off")
+    p.add_argument("--scale-mode", choices=("minus1_1", "zero_1"), default="minus1_1")
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--threads", type=int, default=1, help="TF intra/inter op threads")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (throughput test)")
+    p.add_argument("--export", action="store_true", help="export the best epoch to models/")
+    p.add_argument("--calib-faces", type=int, default=500)
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion_v2_int8.tflite")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(data_dir / f"{split}.npz") as z:
+        return z["images"].astype(np.uint8), z["labels"].astype(np.int64)
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Per-class loss weights (n_max/n_c)**power, normalised to mean 1 over the training set."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    w = (counts.max() / counts) ** power
+    w /= (w[labels]).mean()
+    return w.astype(np.float32)
+
+
+def normalise(x: tf.Tensor, mode: str) -> tf.Tensor:
+    """uint8-range float pixels -> network input range (the sidecar's `scale`)."""
+    return x / 127.5 - 1.0 if mode == "minus1_1" else x / 255.0
+
+
+def resize(x: tf.Tensor, size: int) -> tf.Tensor:
+    return x if size == 48 else tf.image.resize(x, (size, size), method="bilinear")
+
+
+def _affine(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
+    """Random rotation, zoom and shift about the centre, one draw per image (stateless)."""
+    n = tf.shape(x)[0]
+    side = tf.cast(tf.shape(x)[1], tf.float32)
+    r = tf.random.stateless_uniform((n, 4), seed, -1.0, 1.0)
+    theta = r[:, 0] * a.rotate_deg * math.pi / 180.0
+    inv_scale = 1.0 / (1.0 + r[:, 1] * a.scale)
+    px = a.shift_px * side / 48.0
+    tx, ty = r[:, 2] * px, r[:, 3] * px
+    c = (side - 1.0) / 2.0
+    cos, sin = tf.cos(theta) * inv_scale, tf.sin(theta) * inv_scale
+    # output pixel (x, y) samples input at R(theta)/s * (p - c) + c + t
+    a0, a1 = cos, -sin
+    b0, b1 = sin, cos
+    a2 = c - a0 * c - a1 * c + tx
+    b2 = c - b0 * c - b1 * c + ty
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+def _erase(x: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
+    """Random erasing: one rectangle (2-15 % of the area) per chosen image, filled with noise."""
+    n, side = tf.shape(x)[0], tf.shape(x)[1]
+    sidef = tf.cast(side, tf.float32)
+    r = tf.random.stateless_uniform((n, 5), seed)
+    area = (0.02 + 0.13 * r[:, 0]) * sidef * sidef
+    aspect = tf.exp((r[:, 1] - 0.5) * 2.0 * math.log(3.0))
+    h = tf.minimum(tf.sqrt(area * aspect), sidef)
+    w = tf.minimum(tf.sqrt(area / aspect), sidef)
+    y0 = r[:, 2] * (sidef - h)
+    x0 = r[:, 3] * (sidef - w)
+    grid = tf.cast(tf.range(side), tf.float32)
+    in_y = (grid[None, :] >= y0[:, None]) & (grid[None, :] < (y0 + h)[:, None])
+    in_x = (grid[None, :] >= x0[:, None]) & (grid[None, :] < (x0 + w)[:, None])
+    mask = in_y[:, :, None] & in_x[:, None, :] & (r[:, 4] < prob)[:, None, None]
+    noise = tf.random.stateless_uniform(tf.shape(x), seed + 7, 0.0, 255.0)
+    return tf.where(mask[..., None], noise, x)
+
+
+def augment(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
+    """A batch of uint8-range float images (N, 48, 48, 1) -> augmented, same range."""
+    n = tf.shape(x)[0]
+    flip = tf.random.stateless_uniform((n, 1, 1, 1), seed + 1) < 0.5
+    x = tf.where(flip, tf.reverse(x, axis=[2]), x)
+    x = _affine(x, seed + 2, a)
+    bc = tf.random.stateless_uniform((n, 2), seed + 3, -1.0, 1.0)
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    contrast = 1.0 + a.contrast * bc[:, 0][:, None, None, None]
+    bright = a.brightness * 255.0 * bc[:, 1][:, None, None, None]
+    x = tf.clip_by_value((x - mean) * contrast + mean + bright, 0.0, 255.0)
+    if a.erase_prob > 0:
+        x = _erase(x, seed + 4, a.erase_prob)
+    return x
+
+
+def train_dataset(images: np.ndarray, labels: np.ndarray, cw: np.ndarray, epoch: int,
+                  a: argparse.Namespace) -> tf.data.Dataset:
+    """One epoch of augmented batches; order and augmentation depend only on (seed, epoch)."""
+    order = np.random.default_rng([a.seed, epoch]).permutation(len(images))
+    n_batches = len(order) // a.batch
+    order = order[: n_batches * a.batch]
+    imgs = images[order][..., None]
+    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[labels[order]]
+    weights = cw[labels[order]]
+    ds = tf.data.Dataset.from_tensor_slices((imgs, onehot, weights)).batch(a.batch)
+
+    def prep(i: tf.Tensor, batch: tuple) -> tuple:
+        x, y, w = batch
+        seed = tf.stack([tf.cast(a.seed * 1000 + epoch, tf.int64), i]) * 10
+        x = augment(tf.cast(x, tf.float32), seed, a)
+        if a.mixup > 0:
+            g1 = tf.random.stateless_gamma((1,), seed + 5, alpha=a.mixup)
+            g2 = tf.random.stateless_gamma((1,), seed + 6, alpha=a.mixup)
+            lam = g1 / (g1 + g2)
+            x = lam * x + (1 - lam) * tf.reverse(x, [0])
+            y = lam * y + (1 - lam) * tf.reverse(y, [0])
+            w = lam * w + (1 - lam) * tf.reverse(w, [0])
+        return normalise(resize(x, a.size), a.scale_mode), y, w
+
+    return ds.enumerate().map(prep, num_parallel_calls=1).prefetch(2)
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_model(size: int, width: float, dropout: float) -> tf.keras.Model:
+    """mini-XCEPTION (Arriaga et al. 2017) with BN, a width multiplier and a dense logit head."""
+    layers = tf.keras.layers
+
+    def ch(c: int) -> int:
+        # rounds to multiples of 8 (XNNPACK-friendly); the 8-channel stem stays 8 up to width 1.5
+        return max(8, int(c * width / 8 + 0.25) * 8)
+
+    def conv_bn(x: tf.Tensor, c: int, k: int, strides: int = 1, relu: bool = True) -> tf.Tensor:
+        x = layers.Conv2D(c, k, strides=strides, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x) if relu else x
+
+    inp = tf.keras.Input((size, size, 1), name="face")
+    x = conv_bn(inp, ch(8), 3)
+    x = conv_bn(x, ch(8), 3)
+    for c in (16, 32, 64, 128):
+        residual = conv_bn(x, ch(c), 1, strides=2, relu=False)
+        x = layers.SeparableConv2D(ch(c), 3, padding="same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.SeparableConv2D(ch(c), 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        x = layers.ReLU()(layers.Add()([x, residual]))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    out = layers.Dense(NUM_CLASSES, name="logits")(x)
+    return tf.keras.Model(inp, out, name=f"mini_xception_{size}_w{width:g}")
+
+
+def make_optimizer(a: argparse.Namespace, steps_per_epoch: int) -> tf.keras.optimizers.Optimizer:
+    total = max(1, a.epochs * steps_per_epoch)
+    warm = min(int(a.warmup_epochs * steps_per_epoch), total - 1)
+    schedule = tf.keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=a.lr * 0.01, decay_steps=total - warm, alpha=0.0,
+        warmup_target=a.lr, warmup_steps=warm)
+    opt = tf.keras.optimizers.AdamW(learning_rate=schedule, weight_decay=a.weight_decay)
+    # no decay on BN parameters and biases: they are scales, not filters
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return opt
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def predict_logits(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
+                   flip: bool = False) -> np.ndarray:
+    x = images[..., None].astype(np.float32)
+    if flip:
+        x = x[:, :, ::-1]
+    x = normalise(resize(tf.constant(x), a.size), a.scale_mode)
+    return model.predict(x, batch_size=256, verbose=0)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def evaluate(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray,
+             a: argparse.Namespace) -> dict[str, float]:
+    z = predict_logits(model, images, a)
+    zf = predict_logits(model, images, a, flip=True)
+    p = softmax(z)
+    pf = softmax((z + zf) / 2)  # the runtime averages the two logit vectors
+    nll = -np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean()
+    return {"val_acc": float((p.argmax(1) == labels).mean()),
+            "val_acc_flip": float((pf.argmax(1) == labels).mean()),
+            "val_nll": float(nll)}
+
+
+# ---------------------------------------------------------------- training
+
+
+def setup(a: argparse.Namespace, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(sys.stdout),
+                                  logging.FileHandler(run_dir / "train.log")])
+    tf.config.threading.set_intra_op_parallelism_threads(a.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(a.threads)
+    tf.keras.utils.set_random_seed(a.seed)
+
+
+def train(a: argparse.Namespace, run_dir: Path) -> None:
+    x_tr, y_tr = load_split(a.data_dir, "train")
+    x_va, y_va = load_split(a.data_dir, "public_test")
+    cw = class_weights(y_tr, a.class_weight_power)
+    steps = len(x_tr) // a.batch
+    hp = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
+    hp_path = run_dir / "hparams.json"
+    if hp_path.exists() and a.max_steps == 0:
+        LOG.info("resuming run; saved hyper-parameters: %s", hp_path.read_text())
+    hp_path.write_text(json.dumps(hp, indent=2))
+    LOG.info("hyper-parameters: %s", json.dumps(hp))
+    LOG.info("class weights: %s", dict(zip(LABELS, np.round(cw, 3).tolist(), strict=True)))
+
+    model = build_model(a.size, a.width, a.dropout)
+    LOG.info("model %s: %d parameters", model.name, model.count_params())
+    opt = make_optimizer(a, steps)
+    loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                   label_smoothing=a.label_smoothing)
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"], jit_compile=False)
+    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"), max_to_keep=2)
+    if manager.latest_checkpoint and a.max_steps == 0:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        LOG.info("restored %s at epoch %d", manager.latest_checkpoint, int(epoch_var.numpy()))
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"best": -1.0}
+
+    for epoch in range(int(epoch_var.numpy()), a.epochs):
+        t0 = time.monotonic()
+        ds = train_dataset(x_tr, y_tr, cw, epoch, a)
+        if a.max_steps:
+            ds = ds.take(a.max_steps)
+        hist = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=2)
+        train_s = time.monotonic() - t0
+        if a.max_steps:
+            LOG.info("throughput: %d steps of %d in %.1f s = %.1f ms/step; %.1f min/epoch",
+                     a.max_steps, a.batch, train_s, 1000 * train_s / a.max_steps,
+                     train_s / a.max_steps * steps / 60)
+            return
+        metrics = evaluate(model, x_va, y_va, a)
+        row = {"epoch": epoch + 1, "loss": hist.history["loss"][-1],
+               "acc": hist.history["accuracy"][-1], **metrics,
+               "lr": float(opt.learning_rate.numpy()) if hasattr(opt.learning_rate, "numpy")
+               else float(opt._decayed_lr(tf.float32).numpy()),
+               "epoch_s": round(time.monotonic() - t0, 1)}
+        LOG.info("epoch %s", json.dumps(row))
+        write_history(run_dir / "history.csv", row)
+        score = metrics["val_acc_flip"]
+        if score > state["best"]:
+            state = {"best": score, "epoch": epoch + 1, **metrics}
+            model.save_weights(run_dir / "best.weights.h5")
+            LOG.info("new best %.4f at epoch %d", score, epoch + 1)
+        epoch_var.assign(epoch + 1)
+        manager.save(checkpoint_number=epoch + 1)
+        state_path.write_text(json.dumps(state, indent=2))
+    LOG.info("done; best %s", json.dumps(state))
+
+
+def write_history(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+# ---------------------------------------------------------------- export
+
+
+def export(a: argparse.Namespace, run_dir: Path) -> None:
+    """Best epoch -> full-integer int8 TFLite (int8 in, int8 logits out) + float logits."""
+    hp = json.loads((run_dir / "hparams.json").read_text())
+    for key in ("size", "width", "dropout", "scale_mode"):
+        setattr(a, key, hp[key])
+    model = build_model(a.size, a.width, a.dropout)
+    model.load_weights(run_dir / "best.weights.h5")
+    x_tr, y_tr = load_split(a.data_dir, "train")
+    x_va, y_va = load_split(a.data_dir, "public_test")
+
+    # calibration: faces drawn evenly from every class (disgust is rare)
+    rng = np.random.default_rng(a.seed)
+    per = a.calib_faces // NUM_CLASSES
+    idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), per, replace=False)
+                          for c in range(NUM_CLASSES)])
+    calib = normalise(resize(tf.constant(x_tr[idx][..., None].astype(np.float32)), a.size),
+                      a.scale_mode).numpy()
+
+    def representative():
+        for face in calib:
+            yield [face[None]]
+
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec((1, a.size, a.size, 1), tf.float32))
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    blob = conv.convert()
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_bytes(blob)
+    LOG.info("wrote %s (%d bytes, %d calibration faces)", a.out, len(blob), len(idx))
+
+    z = predict_logits(model, x_va, a)
+    zf = predict_logits(model, x_va, a, flip=True)
+    np.savez(run_dir / "float_logits.npz", logits=z, logits_flip=zf, labels=y_va)
+    state = json.loads((run_dir / "state.json").read_text())
+    info = {"run": a.run, "best_epoch": state.get("epoch"), "params": model.count_params(),
+            "float_accuracy": float((z.argmax(1) == y_va).mean()),
+            "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
+            "hparams": hp}
+    (run_dir / "export.json").write_text(json.dumps(info, indent=2))
+    LOG.info("float reference: %s", json.dumps({k: v for k, v in info.items() if k != "hparams"}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    run_dir = ROOT / "train-runs" / a.run
+    setup(a, run_dir)
+    if a.export:
+        export(a, run_dir)
+    else:
+        train(a, run_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
