@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from moodpi.cli import main
+from moodpi.config import from_dict
 from moodpi.emotion import EmotionClassifier
 from moodpi.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
 from moodpi.metrics import (
@@ -119,7 +120,8 @@ def test_cli_json_on_the_csv(capsys: pytest.CaptureFixture[str]) -> None:
         "runtime",
         "flip",
     } <= set(report)
-    assert report["n"] == 14 and report["skipped"] == 2 and report["flip"] is False
+    defaults = from_dict({}).emotion
+    assert report["n"] == 14 and report["skipped"] == 2 and report["flip"] is defaults.flip_average
     assert set(report["per_class"]) == {
         "angry",
         "disgust",
@@ -129,7 +131,7 @@ def test_cli_json_on_the_csv(capsys: pytest.CaptureFixture[str]) -> None:
         "surprise",
         "neutral",
     }
-    assert report["model"].endswith("emotion_int8.tflite")
+    assert report["model"].endswith(defaults.model)  # the configured default model
 
 
 def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) -> None:

@@ -281,7 +281,10 @@ def read_status(
     if not isinstance(data, dict):
         return StatusReading(path, "unreadable", error=f"{path} does not hold a JSON object")
     written = data.get("written_at")
-    age_s = now_s - written if isinstance(written, (int, float)) else _mtime_age(path, now_s)
+    # written_at is rounded to the millisecond, so a fresh file can look a hair in the future.
+    age_s = (
+        max(0.0, now_s - written) if isinstance(written, (int, float)) else _mtime_age(path, now_s)
+    )
     if age_s is not None and age_s <= stale_after_s:
         return StatusReading(path, "running", age_s, data)
     pid = data.get("pid")
