@@ -153,6 +153,32 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
     assert "confusion" in out and "macro-F1" in out
 
 
+def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["evaluate", "--dataset", str(CSV), "--model", "emotion_v2_int8.tflite"]
+    assert main([*args, "--compare", "emotion_int8.tflite", "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)["models"]
+    models = ["emotion_v2_int8.tflite", "emotion_int8.tflite"]
+    assert [Path(r["model"]).name for r in both] == models
+    assert both[0]["n"] == both[1]["n"] == 14
+    for report, model in zip(both, models, strict=True):
+        assert main(["evaluate", "--dataset", str(CSV), "--model", model, "--json"]) == 0
+        alone = json.loads(capsys.readouterr().out)
+        assert {k: alone[k] for k in SAME_KEYS} == {k: report[k] for k in SAME_KEYS}
+
+    assert main([*args, "--compare", "emotion_int8.tflite"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[1].split() == ["emotion_v2_int8", "emotion_int8"]
+    accuracy = text[2].split()
+    assert accuracy[0] == "accuracy" and float(accuracy[1]) == both[0]["accuracy"]
+    assert float(accuracy[2]) == both[1]["accuracy"]
+    assert any(line.split()[0] == "disgust" for line in text[7:])
+
+
+def test_cli_compare_with_a_missing_model_exits_66() -> None:
+    args = ["evaluate", "--dataset", str(CSV), "--compare", "no_such_model.tflite"]
+    assert main(args) == EX_NOINPUT
+
+
 def test_cli_missing_or_empty_dataset_exits_66(tmp_path: Path) -> None:
     assert main(["evaluate", "--dataset", str(tmp_path / "missing.csv")]) == EX_NOINPUT
     assert main(["evaluate", "--dataset", str(tmp_path)]) == EX_NOINPUT  # no label folders

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", help="model file (overrides emotion.model)")
     evaluate.add_argument(
+        "--compare",
+        metavar="MODEL",
+        action="append",
+        help="also evaluate this model on the same faces, side by side (repeatable)",
+    )
+    evaluate.add_argument(
         "--flip", action="store_true", default=None, help="flip test-time averaging"
     )
     evaluate.add_argument("--limit", type=int, help="evaluate at most N faces")

@@ -224,21 +224,40 @@ def evaluate(classifier: Any, dataset: Dataset) -> tuple[dict[str, Any], int]:
 
 def cli_evaluate(args: argparse.Namespace) -> int:
     from moodpi import config as config_module
-    from moodpi.emotion import EmotionClassifier
-    from moodpi.tflite import runtime
 
     config = config_module.load(args.config)
     if args.limit is not None and args.limit < 1:
         log.error("--limit must be at least 1")
         return EX_USAGE
-    model = Path(args.model) if args.model and Path(args.model).is_file() else None
-    model = model or config.model_path(args.model or config.emotion.model)
     flip = config.emotion.flip_average if args.flip is None else bool(args.flip)
     try:
         dataset = load_dataset(args.dataset, args.usage, args.limit)
     except DatasetError as exc:
         log.error("%s", exc)
         return EX_NOINPUT
+    reports = []
+    for name in [args.model or config.emotion.model, *(getattr(args, "compare", None) or [])]:
+        report = evaluate_model(config, name, flip, dataset)
+        if isinstance(report, int):
+            return report
+        reports.append({**report, "usage": args.usage})
+    if args.json:
+        out: Any = reports[0] if len(reports) == 1 else {"models": reports}
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif len(reports) == 1:
+        sys.stdout.write(format_report(reports[0]))
+    else:
+        sys.stdout.write(format_comparison(reports))
+    return 0
+
+
+def evaluate_model(config: Any, name: str, flip: bool, dataset: Dataset) -> dict[str, Any] | int:
+    """One model (a path, or a name in the models dir) on the dataset; an exit status on failure."""
+    from moodpi.emotion import EmotionClassifier
+    from moodpi.tflite import runtime
+
+    model = Path(name) if Path(name).is_file() else config.model_path(name)
     try:
         classifier = EmotionClassifier.from_file(
             model, flip_average=flip, num_threads=config.emotion.num_threads
@@ -254,20 +273,38 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     except DatasetError as exc:
         log.error("%s", exc)
         return EX_NOINPUT
-    report.update(
-        model=str(model),
-        runtime=runtime().describe(),
-        flip=flip,
-        dataset=dataset.source,
-        usage=args.usage,
-        skipped=dataset.skipped + refused,
-    )
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_report(report))
-    return 0
+    return {
+        **report,
+        "model": str(model),
+        "runtime": runtime().describe(),
+        "flip": flip,
+        "dataset": dataset.source,
+        "skipped": dataset.skipped + refused,
+    }
+
+
+def format_comparison(reports: list[dict[str, Any]]) -> str:
+    """Several models on the same faces, one column each: the first is the reference."""
+    names = [Path(r["model"]).stem for r in reports]
+    width = max(12, *(len(n) + 2 for n in names))
+    first = reports[0]
+
+    def row(label: str, values: list[str]) -> str:
+        return f"{label:<18}" + "".join(f"{v:>{width}}" for v in values)
+
+    lines = [
+        f"dataset  {first['dataset']} usage={first['usage']}: {first['n']} faces, "
+        f"flip={first['flip']}, {first['runtime']}",
+        row("", names),
+        row("accuracy", [f"{r['accuracy']:.4f}" for r in reports]),
+        row("macro-F1", [f"{r['macro_f1']:.4f}" for r in reports]),
+        row("ECE(15)", [f"{r['ece15']:.4f}" for r in reports]),
+        row("faces skipped", [str(r["skipped"]) for r in reports]),
+        "recall per class",
+    ]
+    for name in EMOTIONS:
+        lines.append(row(f"  {name}", [f"{r['per_class'][name]['recall']:.3f}" for r in reports]))
+    return "\n".join(lines) + "\n"
 
 
 def format_report(report: dict[str, Any]) -> str:
