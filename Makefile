@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 
-.PHONY: demo test test-deps bench lint venv clean
+.PHONY: demo test test-deps bench mood-bench lint venv clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,18 @@ test: $(STAMP) test-deps
 # Seed configuration vs moodpi's pipeline, side by side: bench/results.json and bench/bench.png.
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+# Mood tracking scored on fresh labelled replays of FER-2013 PublicTest faces (issue 3's targets),
+# pooled over the seeds: bench/mood.json. Replays are built once into build/ (not in git).
+MOOD_SEEDS ?= $(shell seq 40 55)
+MOOD_REPLAYS := $(addprefix build/replay-mood-,$(MOOD_SEEDS))
+
+build/replay-mood-%/truth.json: | $(STAMP)
+	$(PY) scripts/make_replay.py --segments 20 --fps 10 --seed $* --out build/replay-mood-$* --force
+
+mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
+	$(PY) -m moodpi bench --mood $(MOOD_REPLAYS) --json > bench/mood.json
+	$(PY) -c 'import json; from moodpi.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check device tests scripts

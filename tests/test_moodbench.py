@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from moodpi.moodbench import cli_mood_bench, daemon_command, load_truth, longest_in, score
+from moodpi.moodbench import (
+    cli_mood_bench,
+    daemon_command,
+    load_truth,
+    longest_in,
+    pool,
+    score,
+)
 
 TRUTH = {
     "fps": 10.0,
@@ -110,6 +117,37 @@ def test_same_emotion_after_an_empty_room_is_a_change_but_not_twice_in_a_row() -
     assert result["agreement"] == 1.0 and result["median_delay_s"] == 1.0
 
 
+def test_pooling_sums_counts_and_takes_the_median_of_all_delays() -> None:
+    good = score(
+        events(
+            (1.2, "mood", "happy"),
+            (14.9, "presence", False),
+            (17.5, "mood", "sad"),
+            (27.0, "mood", "angry"),
+        ),
+        TRUTH,
+    )  # delays 1.2, 1.5, 1.0
+    late = score(
+        events((4.0, "mood", "happy"), (3.0, "mood", "neutral"), (21.0, "mood", "sad")),
+        TRUTH,
+    )  # delays 4.0 (happy), 5.0 (sad); angry missed, sad still in force
+    pooled = pool([good, late])
+    assert pooled["true_changes"] == 6 and pooled["published_changes"] == 3 + 3
+    assert pooled["flicker"] == 1.0
+    assert sorted(pooled["delays_s"]) == [1.0, 1.2, 1.5, 4.0, 5.0]
+    assert pooled["median_delay_s"] == 1.5  # of all five, not the mean of the two medians
+    assert pooled["missed_changes"] == 1
+    assert pooled["within_2s"] == 0.5  # 3 of 6 true changes; the missed one counts as late
+    assert pooled["agreeing_segments"] == good["agreeing_segments"] + late["agreeing_segments"]
+    assert pooled["per_emotion"]["angry"] == {"agreement": 0.5, "agreeing": 1, "segments": 2}
+    assert pooled["confusions"] == late["confusions"]
+    assert pooled["pass"]["median_delay_s"] and pooled["pass"]["flicker"]
+    alone = pool([late])
+    assert (alone["flicker"], alone["agreement"], alone["median_delay_s"]) == (
+        late["flicker"], late["agreement"], late["median_delay_s"]
+    )  # fmt: skip
+
+
 def test_longest_in_counts_the_mood_carried_in() -> None:
     timeline = [(1.0, "happy"), (5.5, "sad"), (9.0, None)]
     assert longest_in(timeline, 5.0, 10.0) == "sad"  # happy 0.5, sad 3.5, none 1.0
@@ -168,6 +206,15 @@ def test_bench_runs_the_real_daemon(
     assert result["frames"] == 160 and result["fps"] == 10.0
     assert result["published_changes"] >= 1
     assert set(result["pass"]) == {"flicker", "agreement", "median_delay_s"}
+
+    # The same replay twice, pooled: every count doubles, the ratios stay.
+    twice = argparse.Namespace(mood=[str(e2e_replay)] * 2, json=True, config=None)
+    assert cli_mood_bench(twice) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    assert len(pooled["replays"]) == 2 and pooled["frames"] == 320
+    assert pooled["true_changes"] == 4
+    assert pooled["published_changes"] == 2 * result["published_changes"]
+    assert pooled["flicker"] == result["flicker"]
 
 
 def test_make_replay_plans_calm_but_varied_segments() -> None:

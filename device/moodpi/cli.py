@@ -89,7 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--frames", type=int, default=300, help="frames to time")
     bench.add_argument(
-        "--mood", metavar="REPLAY_DIR", help="run the daemon on a labelled replay and score moods"
+        "--mood",
+        metavar="REPLAY_DIR",
+        nargs="+",
+        help="run the daemon on labelled replays and score the moods (several: pooled)",
     )
     bench.add_argument("--json", action="store_true", help="machine-readable output")
 
