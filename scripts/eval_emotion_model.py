@@ -2,7 +2,7 @@
 
 Runs in the project venv (ai-edge-litert through moodpi.tflite), never TensorFlow:
 
-    .venv/bin/python scripts/eval_emotion_model.py --run v2_w15
+    .venv/bin/python scripts/eval_emotion_model.py --run v3
 
 It runs every FER-2013 PublicTest face (and its mirror image) through the int8 TFLite model one at a
 time, fits a softmax temperature on PublicTest by minimising the NLL, and reports accuracy, flip
@@ -37,11 +37,13 @@ ECE_BINS = 15
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", required=True, help="training run name (train-runs/<run>/)")
-    p.add_argument("--model", type=Path, default=ROOT / "models" / "emotion_v2_int8.tflite")
+    p.add_argument("--model", type=Path, help="default: models/emotion_<run>_int8.tflite")
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--latency-runs", type=int, default=2000)
     p.add_argument("--no-sidecar", action="store_true", help="print only, write no JSON")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    a.model = a.model or ROOT / "models" / f"emotion_{a.run}_int8.tflite"
+    return a
 
 
 # ---------------------------------------------------------------- metrics (pure numpy)
