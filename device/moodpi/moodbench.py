@@ -160,7 +160,9 @@ def _with_ratios(counts: dict[str, Any]) -> dict[str, Any]:
         median_delay_s=round(statistics.median(delays), 2) if delays else None,
         max_delay_s=round(max(delays), 2) if delays else None,
         # Missed changes are left out of the median; this share counts them as late.
-        within_2s=round(sum(d <= 2.0 for d in delays) / changes, 3) if changes else None,
+        within_2s=round(sum(d <= TARGETS["median_delay_s"] for d in delays) / changes, 3)
+        if changes
+        else None,
     )
     for tally in counts["per_emotion"].values():
         tally["agreement"] = round(tally["agreeing"] / tally["segments"], 3)
