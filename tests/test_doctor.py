@@ -152,6 +152,15 @@ def test_throttling_flags(output: str, level: str, words: str) -> None:
     assert check.level == level and words in check.detail
 
 
+def test_throttling_is_read_from_sysfs_first(tmp_path: Path) -> None:
+    flags = tmp_path / "get_throttled"
+    flags.write_text("50005\n")  # the firmware's sysfs file: hex digits, no prefix
+    check = doctor.check_throttling(sysfs=flags)
+    assert check.level == "fail" and "under-voltage now, throttled now" in check.detail
+    flags.write_text("0\n")
+    assert doctor.check_throttling(sysfs=flags).level == "ok"
+
+
 def test_a_crashing_check_is_a_failure_not_a_crash() -> None:
     def broken() -> doctor.Check:
         raise KeyError("surprise")

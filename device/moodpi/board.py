@@ -25,3 +25,23 @@ def throttled_flags(path: Path = THROTTLED) -> int | None:
         return int(path.read_text().strip(), 16)
     except (OSError, ValueError):
         return None
+
+
+# get_throttled bits: (bit, happening now?, meaning); the high half latches since boot.
+THROTTLE_BITS = (
+    (0, True, "under-voltage now"),
+    (1, True, "ARM frequency capped now"),
+    (2, True, "throttled now"),
+    (3, True, "soft temperature limit now"),
+    (16, False, "under-voltage has occurred"),
+    (17, False, "frequency capping has occurred"),
+    (18, False, "throttling has occurred"),
+    (19, False, "soft temperature limit has occurred"),
+)
+
+
+def throttle_reasons(flags: int) -> tuple[list[str], list[str]]:
+    """The meanings of the set bits: (happening now, happened since boot)."""
+    now = [meaning for bit, is_now, meaning in THROTTLE_BITS if is_now and flags >> bit & 1]
+    past = [meaning for bit, is_now, meaning in THROTTLE_BITS if not is_now and flags >> bit & 1]
+    return now, past

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from moodpi import config as cfg
-from moodpi.board import THERMAL, cpu_temperature_c
+from moodpi.board import THERMAL, THROTTLED, cpu_temperature_c, throttle_reasons, throttled_flags
 from moodpi.service import StatusReading, read_status, status_path
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -44,17 +44,6 @@ DISK_WARN_BYTES = 500 * 1024**2
 DISK_FAIL_BYTES = 50 * 1024**2
 TEMP_WARN_C = 70.0  # the firmware starts to throttle at 80 (Pi 4) / 85 (Pi 5)
 TEMP_FAIL_C = 80.0
-# vcgencmd get_throttled bits: (bit, now?, meaning)
-THROTTLE_BITS = (
-    (0, True, "under-voltage now"),
-    (1, True, "ARM frequency capped now"),
-    (2, True, "throttled now"),
-    (3, True, "soft temperature limit now"),
-    (16, False, "under-voltage has occurred"),
-    (17, False, "frequency capping has occurred"),
-    (18, False, "throttling has occurred"),
-    (19, False, "soft temperature limit has occurred"),
-)
 
 
 @dataclass(frozen=True)
@@ -359,11 +348,13 @@ def check_temperature(thermal: Path = THERMAL) -> Check:
 def parse_throttled(text: str) -> Check:
     """`vcgencmd get_throttled` output ('throttled=0x50005') → a check."""
     try:
-        flags = int(text.strip().split("=", 1)[1], 16)
+        return throttle_check(int(text.strip().split("=", 1)[1], 16))
     except (IndexError, ValueError):
         return Check("power", WARN, f"cannot read {text.strip()!r}")
-    now = [meaning for bit, is_now, meaning in THROTTLE_BITS if is_now and flags >> bit & 1]
-    past = [meaning for bit, is_now, meaning in THROTTLE_BITS if not is_now and flags >> bit & 1]
+
+
+def throttle_check(flags: int) -> Check:
+    now, past = throttle_reasons(flags)
     hint = "use the official power supply and a short cable; cool the Pi"
     if now:
         return Check("power", FAIL, f"throttled=0x{flags:x}: {', '.join(now)}", hint)
@@ -372,10 +363,16 @@ def parse_throttled(text: str) -> Check:
     return Check("power", OK, "no under-voltage or throttling since boot")
 
 
-def check_throttling(run: Callable[[list[str]], str] | None = None) -> Check:
+def check_throttling(
+    run: Callable[[list[str]], str] | None = None, sysfs: Path = THROTTLED
+) -> Check:
+    """The firmware's flags from sysfs, as the daemon reads them; else from `vcgencmd`."""
+    flags = throttled_flags(sysfs) if run is None else None
+    if flags is not None:
+        return throttle_check(flags)
     vcgencmd = shutil.which("vcgencmd")
     if run is None and vcgencmd is None:
-        return Check("power", SKIP, "vcgencmd not found")
+        return Check("power", SKIP, f"no {sysfs} and no vcgencmd")
 
     def default_run(command: list[str]) -> str:
         done = subprocess.run(command, capture_output=True, text=True, timeout=5, check=True)
