@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--size", type=int, choices=(48, 64), default=48, help="input side in pixels")
     p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    p.add_argument("--stem", type=int, default=0,
+                   help="channels of the full-resolution stem convs (0: scale with --width)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -189,13 +191,20 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, cw: np.ndarray, epoch:
 # ---------------------------------------------------------------- model
 
 
-def build_model(size: int, width: float, dropout: float) -> tf.keras.Model:
-    """mini-XCEPTION (Arriaga et al. 2017) with BN, a width multiplier and a dense logit head."""
+def build_model(size: int, width: float, dropout: float, stem: int = 0) -> tf.keras.Model:
+    """mini-XCEPTION (Arriaga et al. 2017) with BN, a width multiplier and a dense logit head.
+
+    `stem` fixes the channels of the two full-resolution stem convolutions (0: scale with width).
+    Those run on every pixel, so they dominate latency once widened: at width 2 a 16-channel stem
+    costs about as much as all four residual blocks together.
+    """
     layers = tf.keras.layers
 
     def ch(c: int) -> int:
         # rounds to multiples of 8 (XNNPACK-friendly); the 8-channel stem stays 8 up to width 1.5
         return max(8, int(c * width / 8 + 0.25) * 8)
+
+    stem_ch = stem or ch(8)
 
     def conv_bn(x: tf.Tensor, c: int, k: int, strides: int = 1, relu: bool = True) -> tf.Tensor:
         x = layers.Conv2D(c, k, strides=strides, padding="same", use_bias=False)(x)
@@ -203,8 +212,8 @@ def build_model(size: int, width: float, dropout: float) -> tf.keras.Model:
         return layers.ReLU()(x) if relu else x
 
     inp = tf.keras.Input((size, size, 1), name="face")
-    x = conv_bn(inp, ch(8), 3)
-    x = conv_bn(x, ch(8), 3)
+    x = conv_bn(inp, stem_ch, 3)
+    x = conv_bn(x, stem_ch, 3)
     for c in (16, 32, 64, 128):
         residual = conv_bn(x, ch(c), 1, strides=2, relu=False)
         x = layers.SeparableConv2D(ch(c), 3, padding="same", use_bias=False)(x)
@@ -286,7 +295,7 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     LOG.info("hyper-parameters: %s", json.dumps(hp))
     LOG.info("class weights: %s", dict(zip(LABELS, np.round(cw, 3).tolist(), strict=True)))
 
-    model = build_model(a.size, a.width, a.dropout)
+    model = build_model(a.size, a.width, a.dropout, a.stem)
     LOG.info("model %s: %d parameters", model.name, model.count_params())
     opt = make_optimizer(a, steps)
     loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True,
@@ -349,7 +358,8 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     hp = json.loads((run_dir / "hparams.json").read_text())
     for key in ("size", "width", "dropout", "scale_mode"):
         setattr(a, key, hp[key])
-    model = build_model(a.size, a.width, a.dropout)
+    a.stem = hp.get("stem", 0)  # runs before v5 had no --stem
+    model = build_model(a.size, a.width, a.dropout, a.stem)
     model.load_weights(run_dir / "best.weights.h5")
     x_tr, y_tr = load_split(a.data_dir, "train")
     x_va, y_va = load_split(a.data_dir, "public_test")

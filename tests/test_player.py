@@ -325,6 +325,32 @@ def test_no_audio_device_degrades_to_silent_reports(monkeypatch, clips, caplog):
         p.stop()
 
 
+def test_audio_device_that_appears_later_is_picked_up(monkeypatch, clips, tmp_path: Path):
+    monkeypatch.setenv("SDL_AUDIODRIVER", "no_such_driver")
+    events = Events()
+    p = PygamePlayer(events, volume=1.0, buffer_frames=1024, reopen_s=(0.05, 0.2))
+    p.start()
+    try:
+        events.wait("error", component="audio")
+        p.play(track(clips["short"], "upbeat", 0.5))
+        assert events.wait("track_started")["audio"] is False
+        out = tmp_path / "audio.raw"  # the device "plugged in" while the silent track runs
+        monkeypatch.setenv("SDL_DISKAUDIOFILE", str(out))
+        monkeypatch.setenv("SDL_DISKAUDIODELAY", "2")
+        monkeypatch.setenv("SDL_AUDIODRIVER", "disk")
+        events.wait("recovered", component="audio")
+        assert p.audio
+        kinds = [e["type"] for e in events.items]
+        assert kinds.index("recovered") > kinds.index("track_ended")  # between tracks, not mid-song
+        p.play(track(clips["short2"], "upbeat", 2.0))
+        started = events.wait("track_started", path=str(clips["short2"]))
+        assert started["audio"] is True
+        before = wait_audio(out, 1.0)
+        assert rms(out, before) > AUDIBLE
+    finally:
+        p.stop()
+
+
 def test_null_player_reports_without_sound(clips):
     events = Events()
     p = make_player(0.5, events, no_audio=True)

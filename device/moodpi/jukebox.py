@@ -147,6 +147,7 @@ class Jukebox:
                 "now_playing": None,
                 "volume": None,
                 "player": "off",
+                "audio": False,
             }
         track = self.player.now_playing
         return {
@@ -160,6 +161,7 @@ class Jukebox:
             else None,
             "volume": round(self._volume * 100),
             "player": self.player.state,
+            "audio": self.player.audio,  # False: no sound device (retried) or --no-audio
         }
 
     def stop(self) -> None:

@@ -13,15 +13,20 @@ happened through `on_event(dict)`, called from the player thread:
         reason: "user" (skip()), or why the file could not be played: missing, empty, corrupt or
         unsupported (pygame cannot open it)
     {"type": "error", "component": "audio", "message"}   once, when there is no audio device
+    {"type": "recovered", "component": "audio", "message"}  when the device opened on a retry
 
 A file that cannot be played is skipped and reported, never fatal. A damaged file that pygame
 still opens plays what it can and ends early, reported as finished (the library scan already
 leaves out files whose length mutagen cannot read). `played_s` is the mixer's count of audio
 time, for information only. Without an audio device (`pygame.mixer.init` fails) the player says
 so once and goes on as `NullPlayer` does: it reports what would have played, with
-`"audio": false`, and ends tracks after their length on the wall clock. One music stream means
-no true crossfade: `play(crossfade_ms=...)` fades the current track out, then fades the new one
-in. Pause and resume with a fade ramp the volume, so the track keeps its position.
+`"audio": false`, and ends tracks after their length on the wall clock. Meanwhile it tries the
+device again with backoff (2 s doubling to 60 s): a USB speaker plugged in late, or a sound server
+that starts after us at boot, is picked up at the next track boundary without a restart.
+
+One music stream means no true crossfade: `play(crossfade_ms=...)` fades the current track out,
+then fades the new one in. Pause and resume with a fade ramp the volume, so the track keeps its
+position.
 
 The backends (the mixer, and the silent one) and the SDL environment are in moodpi.audio.
 """
@@ -106,6 +111,7 @@ class PygamePlayer:
         buffer_frames: int = 2048,
         poll_s: float = 0.02,
         queue_size: int = 64,
+        reopen_s: tuple[float, float] = (2.0, 60.0),
     ) -> None:
         self._on_event = on_event
         self._volume = min(1.0, max(0.0, volume))
@@ -125,6 +131,9 @@ class PygamePlayer:
         self._gain = 1.0  # fade ramps, on top of the user's volume
         self._ramp: tuple[float, float, float, float] | None = None  # t0, length_s, from, to
         self._position_s = 0.0
+        self._reopen_first_s, self._reopen_max_s = reopen_s
+        self._reopen_after_s = self._reopen_first_s
+        self._reopen_at: float | None = None  # when to try the audio device again
 
     # -- the interface: every method only queues a command ---------------------------------------
 
@@ -201,7 +210,7 @@ class PygamePlayer:
     # -- the player thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        backend = self._backend = self._open_backend()
+        self._backend = self._open_backend()
         self._ready.set()
         try:
             while True:
@@ -213,9 +222,10 @@ class PygamePlayer:
                     self._shutdown(command[1])
                     return
                 self._step(command)
+                self._maybe_reopen()
         finally:
             with contextlib.suppress(Exception):
-                backend.close()
+                self._backend_().close()
             self._backend = None
 
     def _open_backend(self) -> Backend:
@@ -225,10 +235,32 @@ class PygamePlayer:
         try:
             return MixerBackend(*self._mixer_args)
         except Exception as exc:  # no device, no driver, pygame missing: keep running silently
-            log.error("no audio device (%s): running without sound", exc)
+            log.error("no audio device (%s): running without sound, retrying", exc)
             message = f"no audio device: {exc}"
             self._emit({"type": "error", "component": "audio", "message": message})
+            self._reopen_at = time.monotonic() + self._reopen_after_s
             return SilentBackend()
+
+    def _maybe_reopen(self) -> None:
+        """Silent for want of a device: try it again, between tracks only (no jump mid-song)."""
+        if self._reopen_at is None or self._current is not None:
+            return
+        if time.monotonic() < self._reopen_at:
+            return
+        try:
+            mixer = MixerBackend(*self._mixer_args)
+        except Exception as exc:
+            self._reopen_after_s = min(self._reopen_after_s * 2, self._reopen_max_s)
+            self._reopen_at = time.monotonic() + self._reopen_after_s
+            log.debug(
+                "audio device still unavailable (%s); next try in %.0f s", exc, self._reopen_after_s
+            )
+            return
+        self._reopen_at = None
+        self._backend_().close()
+        self._backend = mixer
+        log.warning("audio device available again: playing with sound")
+        self._emit({"type": "recovered", "component": "audio", "message": "audio device open"})
 
     def _step(self, command: tuple[Any, ...] | None) -> None:
         try:
