@@ -128,3 +128,36 @@ def test_runtime_reproduces_the_model_card_on_public_test(model: Path) -> None:
     # the classifier breaks exact int8 ties with the mirror image: a face or two apart
     assert report["accuracy"] == pytest.approx(claimed["accuracy_flip"], abs=0.002)
     assert report["macro_f1"] == pytest.approx(claimed["macro_f1_flip"], abs=0.003)
+
+
+def test_teacher_targets_average_the_members_calibrated_probabilities(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "teacher_targets", REPO / "scripts" / "teacher_targets.py")
+    assert spec is not None and spec.loader is not None
+    tt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tt)
+    faces, labels = _faces()
+    np.savez(tmp_path / "train.npz", images=np.stack(faces), labels=labels)
+    out = tmp_path / "teacher.npz"
+    members = ("emotion_v3_int8.tflite", "emotion_v2_int8.tflite")
+    args = ["--data-dir", str(tmp_path), "--out", str(out)]
+    assert tt.main([*args, "--model", members[0], "--model", members[1]]) == 0
+    with np.load(out) as z:
+        probs, saved_labels = z["probs"], z["labels"]
+    assert probs.shape == (len(faces), len(EMOTIONS))
+    assert np.array_equal(saved_labels, labels)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    each = []
+    for name in members:
+        classifier = EmotionClassifier.from_file(REPO / "models" / name, flip_average=True)
+        each.append(np.stack([classifier.classify(f) for f in faces]))
+    np.testing.assert_allclose(probs, np.mean(each, axis=0), atol=1e-6)
+    assert (probs.argmax(1) == labels).mean() >= 0.5  # balanced fixture set; guessing: 1/7
+
+
+def test_per_face_latency_with_flip_costs_about_two_invokes() -> None:
+    faces, _ = _faces()
+    path = RETRAINED[-1]
+    single = ev.classify_latency_ms(path, np.stack(faces), False, 200)
+    flip = ev.classify_latency_ms(path, np.stack(faces), True, 200)
+    assert 0 < single < flip

@@ -1,0 +1,82 @@
+"""Soft targets for distillation: the averaged, calibrated probabilities of several models.
+
+Runs in the project venv (moodpi's own classifier: each model's sidecar temperature and flip
+averaging apply), so any int8 model in models/ can teach, whatever trained it. Writes an .npz
+with `probs` (N, 7) in the order of the split's faces, which `train_model.py --distill` mixes
+into the one-hot labels. With `--split public_test` it reports how the ensemble itself scores,
+which is the ceiling a distilled student can hope to approach.
+
+    .venv/bin/python scripts/teacher_targets.py --model emotion_v5_int8.tflite \\
+        --model emotion_v3_int8.tflite --out train-runs/teacher_v5v3.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "device"))
+
+from moodpi.emotion import EmotionClassifier  # noqa: E402
+
+DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", action="append", required=True,
+                   help="a teacher: a .tflite path or a name in models/ (repeat for an ensemble)")
+    p.add_argument("--split", default="train", help="train (targets) or public_test (a report)")
+    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    p.add_argument("--out", type=Path, help="write probs here (.npz)")
+    return p.parse_args(argv)
+
+
+def model_path(name: str) -> Path:
+    path = Path(name)
+    return path if path.is_file() else ROOT / "models" / name
+
+
+def teacher_probs(path: Path, faces: np.ndarray) -> np.ndarray:
+    classifier = EmotionClassifier.from_file(path, flip_average=True)
+    return np.stack([classifier.classify(face) for face in faces]).astype(np.float32)
+
+
+def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    top = probs.argmax(1)
+    f1 = []
+    for c in range(probs.shape[1]):
+        tp = np.sum((top == c) & (labels == c))
+        denom = np.sum(top == c) + np.sum(labels == c)
+        f1.append(2 * tp / denom if denom else 0.0)
+    return {"accuracy": round(float((top == labels).mean()), 4),
+            "macro_f1": round(float(np.mean(f1)), 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    with np.load(a.data_dir / f"{a.split}.npz") as z:
+        faces, labels = z["images"], z["labels"].astype(np.int64)
+    members = []
+    for name in a.model:
+        t0 = time.monotonic()
+        probs = teacher_probs(model_path(name), faces)
+        members.append(probs)
+        print(json.dumps({"model": name, **summary(probs, labels),
+                          "seconds": round(time.monotonic() - t0, 1)}))
+    ensemble = np.mean(members, axis=0)
+    print(json.dumps({"model": "ensemble", **summary(ensemble, labels)}))
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(a.out, probs=ensemble, labels=labels, models=np.array(a.model))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
