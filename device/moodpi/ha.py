@@ -30,8 +30,6 @@ PAYLOAD_ONLINE = "online"
 PAYLOAD_OFFLINE = "offline"
 MODEL = "moodpi"
 MANUFACTURER = "moodpi"
-# Shown by Home Assistant's MQTT log next to discovered entities; must be an http(s) URL.
-SUPPORT_URL = "https://github.com/moodpi/moodpi"
 
 _NODE_ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -120,7 +118,9 @@ def device_block(info: DeviceInfo) -> dict[str, Any]:
 
 
 def origin_block(info: DeviceInfo) -> dict[str, Any]:
-    return {"name": "moodpi", "sw_version": info.version, "support_url": SUPPORT_URL}
+    # No support_url: Home Assistant shows it as a link, and moodpi has no public home yet; a
+    # made-up address would send users nowhere.
+    return {"name": "moodpi", "sw_version": info.version}
 
 
 def availability_block(topics: Topics) -> list[dict[str, str]]:
