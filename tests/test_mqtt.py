@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from moodpi import ha
 from moodpi.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
 from moodpi.config import ConfigError, from_dict
-from moodpi.mqtt import MemoryOutbox, MqttLink
+from moodpi.mqtt import MqttLink
 from moodpi.mqtt_cleanup import cli_mqtt
 from moodpi.mqtt_client import read_password
+from moodpi.outbox import MemoryOutbox
 from tests.conftest import REPO
 
 pytest.register_assert_rewrite("tests.broker")  # before the import below: it is a plugin too

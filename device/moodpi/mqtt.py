@@ -23,13 +23,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
 from moodpi.commands import Command, CommandRejected, LogThrottle, TokenBucket, validate_command
 from moodpi.config import MqttConfig
 from moodpi.ha import PAYLOAD_OFFLINE, PAYLOAD_ONLINE, DeviceInfo, Topics, discovery_messages
 from moodpi.mqtt_client import AUTH_REFUSALS, base_topic, make_client, refusal_message
+from moodpi.outbox import MemoryOutbox, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -44,42 +44,6 @@ _STAT_KEYS = (
     "connects", "disconnects", "callback_errors", "worker_errors", "events_sent", "events_acked",
     "commands_accepted", "commands_rejected", "commands_rate_limited",
 )  # fmt: skip
-
-
-class Outbox(Protocol):
-    """Undelivered events in `seq` order (moodpi.history.Journal implements it)."""
-
-    def pending(self, limit: int = 100) -> list[dict[str, Any]]: ...
-
-    def ack(self, seq: int) -> None: ...
-
-
-class MemoryOutbox:
-    """A bounded in-memory outbox for running without a journal (oldest dropped first, counted)."""
-
-    def __init__(self, max_events: int = 1000) -> None:
-        self._events: deque[dict[str, Any]] = deque()
-        self._max_events = max_events
-        self._lock = threading.Lock()
-        self.dropped = 0
-
-    def enqueue(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            if len(self._events) >= self._max_events:
-                self._events.popleft()
-                self.dropped += 1
-            self._events.append(dict(event))
-
-    def pending(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in islice(self._events, limit)]
-
-    def ack(self, seq: int) -> None:
-        with self._lock:
-            self._events = deque(e for e in self._events if e.get("seq") != seq)
-
-    def __len__(self) -> int:
-        return len(self._events)
 
 
 def _finite(value: Any) -> Any:
