@@ -86,7 +86,13 @@ def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:
     assert daemon.state == "running"
     camera = doctor.check_camera(config, daemon)
     assert camera.level == "skip" and "9.5 fps" in camera.detail
-    assert doctor.check_audio(config, daemon).level == "skip"
+    assert doctor.check_audio(config, daemon).level == "skip"  # no music: the device is unused
+    # With music, the daemon's own report decides, without opening the device.
+    for audio, level in ((False, "warn"), (True, "ok"), (None, "skip")):
+        status = make_status(started_at=0.0, fps=9.5, mood=None, player="playing", audio=audio)
+        status_file.write(status)
+        check = doctor.check_audio(config, read_status(status_file.path))
+        assert check.level == level, check
 
 
 def test_music_counts_categories_and_unreadable_files(tmp_path: Path, music_root: Path) -> None:

@@ -63,7 +63,7 @@ def test_the_expected_entities_exist_with_their_platforms() -> None:
         "emotion": "sensor", "presence": "binary_sensor", "now_playing": "sensor",
         "mood_change": "event", "detection": "switch", "policy": "select", "volume": "number",
         "skip": "button", "pause": "button", "resume": "button",
-        "fps": "sensor", "cpu_temperature": "sensor",
+        "audio_problem": "binary_sensor", "fps": "sensor", "cpu_temperature": "sensor",
     }  # fmt: skip
 
 
@@ -205,6 +205,17 @@ def test_on_off_templates(configs, value, expected) -> None:
     assert render(configs["presence"]["value_template"], {"presence": value}) == expected
     assert render(configs["detection"]["value_template"], {"detection": value}) == expected
     assert render(configs["presence"]["value_template"], {}) == "None"
+
+
+@pytest.mark.parametrize(
+    ("audio", "expected"), [(False, "ON"), (True, "OFF"), (None, "OFF"), (0, "OFF")]
+)
+def test_audio_problem_is_on_only_without_a_sound_device(configs, audio, expected) -> None:
+    audio_problem = configs["audio_problem"]
+    assert audio_problem["device_class"] == "problem"
+    assert audio_problem["entity_category"] == "diagnostic"
+    assert render(audio_problem["value_template"], {"audio": audio}) == expected
+    assert render(audio_problem["value_template"], {"presence": True}) == "None"  # older daemon
 
 
 def test_policy_and_volume_templates(configs) -> None:

@@ -259,6 +259,8 @@ def test_status_path_prefers_the_runtime_directory(tmp_path: Path) -> None:
 
 def test_status_line_for_systemd() -> None:
     assert status_line(_status()) == "mood happy 0.82, 1 face, 9.8 fps, playing Forest [calming]"
+    assert status_line(_status(audio=False)).endswith("Forest [calming] (silent: no audio device)")
+    assert status_line(_status(audio=None)).endswith("playing Forest [calming]")  # --no-audio
     assert status_line(_status(mood=None, presence=False, now_playing=None, state="degraded")) == (
         "degraded, mood -, nobody, 9.8 fps"
     )

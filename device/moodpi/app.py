@@ -361,6 +361,8 @@ class Daemon:
             state=self._run_state(),
             detection=self._detection,
             policy=state.get("policy"),
+            player=state.get("player"),
+            audio=state.get("audio"),
             diagnostics=self.diagnostics(),
             mqtt=self.uplink.health(),
         )

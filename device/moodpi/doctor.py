@@ -209,7 +209,7 @@ def check_camera(config: cfg.Config, daemon: StatusReading) -> Check:
 
 def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
     if daemon.state == "running":
-        return Check("audio", SKIP, "held by the running daemon: not opened")
+        return _daemon_audio(daemon.data or {})
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     driver = os.environ.get("SDL_AUDIODRIVER", "default")
     hint = "aplay -l lists the cards; set SDL_AUDIODRIVER/AUDIODEV (docs/operations.md)"
@@ -222,6 +222,19 @@ def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
     except Exception as exc:
         return Check("audio", FAIL, f"no audio output (SDL_AUDIODRIVER={driver}): {exc}", hint)
     return Check("audio", OK, f"SDL_AUDIODRIVER={driver}: {rate_hz} Hz, {channels} channels")
+
+
+def _daemon_audio(status: dict[str, Any]) -> Check:
+    """The device is the daemon's: judge it by what the daemon reports instead of opening it."""
+    if status.get("player") in (None, "off"):
+        return Check("audio", SKIP, "held by the running daemon (no music library): not opened")
+    if status.get("audio") is None:
+        return Check("audio", SKIP, "the running daemon has sound switched off (--no-audio)")
+    if status.get("audio") is False:
+        hint = "aplay -l lists the cards; the daemon retries the device every minute at most"
+        detail = "the running daemon has no audio device: tracks are silent"
+        return Check("audio", WARN, detail, hint)
+    return Check("audio", OK, "the running daemon plays through its audio device")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -150,6 +150,14 @@ def _on_off_template(key: str) -> str:
     )
 
 
+# ON only when the daemon plays without a sound device (audio false); sound switched off on
+# purpose (null) or no music (null) is no problem.
+_AUDIO_PROBLEM_TEMPLATE = (
+    "{{ None if value_json.audio is not defined else "
+    "('ON' if value_json.audio is sameas false else 'OFF') }}"
+)
+
+
 # Mood events become Home Assistant events; presence events on the same topic render empty,
 # which the event platform ignores.
 _EVENT_TEMPLATE = (
@@ -286,6 +294,15 @@ def entities(info: DeviceInfo) -> list[Entity]:
             icon="mdi:play",
             command_topic=t.command("resume"),
             payload_press="PRESS",
+        ),
+        entity(
+            "binary_sensor",
+            "audio_problem",
+            name="Audio output",
+            device_class="problem",
+            entity_category="diagnostic",
+            state_topic=t.state,
+            value_template=_AUDIO_PROBLEM_TEMPLATE,
         ),
         entity(
             "sensor",

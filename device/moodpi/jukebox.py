@@ -147,7 +147,7 @@ class Jukebox:
                 "now_playing": None,
                 "volume": None,
                 "player": "off",
-                "audio": False,
+                "audio": None,
             }
         track = self.player.now_playing
         return {
@@ -161,7 +161,8 @@ class Jukebox:
             else None,
             "volume": round(self._volume * 100),
             "player": self.player.state,
-            "audio": self.player.audio,  # False: no sound device (retried) or --no-audio
+            # False: no sound device (retried); None: sound switched off (--no-audio)
+            "audio": self.player.audio if self._audio else None,
         }
 
     def stop(self) -> None:

@@ -97,7 +97,9 @@ def now_playing(status: Mapping[str, Any]) -> str:
         return "nothing"
     title = playing.get("title") or Path(str(playing.get("path") or "?")).name
     category = playing.get("category")
-    return f"{title} [{category}]" if category else str(title)
+    text = f"{title} [{category}]" if category else str(title)
+    # the daemon plays on without a sound device (and retries it): say so where it shows
+    return f"{text} (silent: no audio device)" if status.get("audio") is False else text
 
 
 def presence(status: Mapping[str, Any]) -> str:
