@@ -82,6 +82,7 @@ ENTITIES = [
     "event.moodpi_mood_change", "switch.moodpi_detection", "select.moodpi_music_policy",
     "number.moodpi_volume", "button.moodpi_skip_track", "button.moodpi_pause_music",
     "button.moodpi_resume_music", "sensor.moodpi_frame_rate", "sensor.moodpi_cpu_temperature",
+    "binary_sensor.moodpi_audio_output",
 ]  # fmt: skip
 
 
@@ -159,7 +160,7 @@ def run(hass_bin: str, mode: str, work: Path) -> None:
         link.publish_state({
             "emotion": "happy", "confidence": 0.8, "probabilities": {"happy": 0.8, "sad": 0.2},
             "presence": True, "since": 12.0, "detection": True, "policy": "uplift", "volume": 55,
-            "player": "playing",
+            "player": "playing", "audio": False,
             "now_playing": {"title": "Artist – Song", "category": "calming", "path": "/m/a.ogg"},
         })  # fmt: skip
         link.publish_diagnostics({"fps": 9.5, "cpu_temp_c": 48.2})
@@ -176,7 +177,7 @@ def run(hass_bin: str, mode: str, work: Path) -> None:
             "binary_sensor.moodpi_presence": "on", "switch.moodpi_detection": "on",
             "select.moodpi_music_policy": "uplift", "number.moodpi_volume": "55",
             "sensor.moodpi_now_playing": "Artist – Song", "sensor.moodpi_frame_rate": "9.5",
-            "sensor.moodpi_cpu_temperature": "48.2",
+            "sensor.moodpi_cpu_temperature": "48.2", "binary_sensor.moodpi_audio_output": "on",
         }  # fmt: skip
         for entity, state in expect.items():
             assert s[entity]["state"].removesuffix(".0") == state, (entity, s[entity])
