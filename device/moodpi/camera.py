@@ -181,6 +181,8 @@ class Picamera2Source(SourceBase):
                 self._job = cam.capture_request(wait=False)
             request = cam.wait(self._job, timeout=timeout_s)
         except TimeoutError:
+            # Picamera2.wait(job, timeout) is Job.get_result -> Future.result(timeout), whose
+            # concurrent.futures.TimeoutError is the builtin one from Python 3.11 (Bookworm) on.
             return None  # the job stays in flight: the next read waits for the same request
         except Exception as exc:
             self._job = None
