@@ -69,7 +69,8 @@ class Harness:
         return seqs
 
     def connected(self, timeout_s: float = 5.0) -> bool:
-        return wait_until(lambda: self.link.health()["connected"], timeout_s)
+        """Connected and subscribed: a command published after this reaches the link."""
+        return wait_until(lambda: self.link.health()["listening"], timeout_s)
 
 
 @pytest.fixture
@@ -416,6 +417,22 @@ def test_tls_with_generated_ca_and_password(mqtt_broker_tls: Broker, make_link) 
         assert observer.wait_for(lambda ms: len([m for m in ms if m.topic == TOPICS.event]) >= 2)
 
 
+def test_a_refused_command_subscription_is_reported(mqtt_broker: Broker, make_link) -> None:
+    # Brokers whose ACL denies reading answer the SUBACK with a failure code (mosquitto 2.0.11,
+    # here, grants and then filters instead), so that answer is fed to the link as paho would.
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    h = make_link(mqtt_broker)
+    assert h.link.health()["listening"]
+    refused = [ReasonCode(PacketTypes.SUBACK, identifier=0x87)] * 2  # not authorized
+    h.link._handle_subscribe(None, None, h.link._subscribe_mid, refused, None)
+    health = h.link.health()
+    assert health["connected"] and not health["listening"]
+    assert "refused the command subscription" in health["last_error"]
+    assert "ACL" in health["last_error"]
+
+
 def test_wrong_password_is_reported_clearly_and_never_logged(
     mqtt_broker_auth, make_link, caplog
 ) -> None:
@@ -475,7 +492,7 @@ def test_bad_base_topic_is_a_config_error() -> None:
 # moodpi mqtt cleanup
 
 
-@pytest.mark.parametrize(("mode", "configs"), [("component", 12), ("device", 1)])
+@pytest.mark.parametrize(("mode", "configs"), [("component", 13), ("device", 1)])
 def test_cleanup_removes_the_retained_discovery_configs(
     mqtt_broker: Broker, make_link, tmp_path: Path, capsys, mode: str, configs: int
 ) -> None:

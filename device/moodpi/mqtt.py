@@ -120,6 +120,8 @@ class MqttLink:
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
         self._last_error: str | None = None
         self._auth_failed = False
+        self._listening = False  # the broker granted the command subscription (SUBACK)
+        self._subscribe_mid: int | None = None
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -135,6 +137,7 @@ class MqttLink:
         client.on_disconnect = self._guard("on_disconnect", self._handle_disconnect)
         client.on_message = self._guard("on_message", self._handle_message)
         client.on_publish = self._guard("on_publish", self._handle_publish)
+        client.on_subscribe = self._guard("on_subscribe", self._handle_subscribe)
         self._client = client
         self._worker = threading.Thread(
             target=self._run_worker, name="moodpi-mqtt-outbox", daemon=True
@@ -203,6 +206,7 @@ class MqttLink:
             stats = dict(self._stats)
         health: dict[str, Any] = {
             "connected": self._connected,
+            "listening": self._connected and self._listening,  # commands can arrive
             "reconnects": max(0, stats["connects"] - 1),
             "last_error": self._last_error,
             "auth_failed": self._auth_failed,
@@ -268,7 +272,10 @@ class MqttLink:
             self._config.port,
             self._generation,
         )
-        client.subscribe([(self.topics.command_filter, 1), (self.topics.ha_status, 1)])
+        self._listening = False
+        _result, self._subscribe_mid = client.subscribe(
+            [(self.topics.command_filter, 1), (self.topics.ha_status, 1)]
+        )
         self._publish_all_retained()
         self._wake.set()
 
@@ -288,6 +295,20 @@ class MqttLink:
         self._set_error(
             f"connection to {self._config.host}:{self._config.port} lost ({reason}); reconnecting"
         )
+
+    def _handle_subscribe(
+        self, _client: Any, _userdata: Any, mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(r) for r in reasons if r.is_failure]
+        self._listening = not refused
+        if refused:  # typically an ACL that lets moodpi publish but not read its command topics
+            self._set_error(
+                f"broker refused the command subscription ({', '.join(refused)}): "
+                "Home Assistant controls will do nothing; check the broker's ACL",
+                logging.ERROR,
+            )
 
     def _handle_publish(
         self, _client: Any, _userdata: Any, mid: int, _reason: Any, _props: Any
