@@ -351,6 +351,46 @@ def test_audio_device_that_appears_later_is_picked_up(monkeypatch, clips, tmp_pa
         p.stop()
 
 
+def test_a_device_that_stops_taking_sound_is_given_up_and_retried(monkeypatch, clips, tmp_path):
+    # SDL's disk driver with a 3 s wait per 23 ms buffer: the mixer is barely called, as when
+    # a USB speaker is pulled out mid-song and SDL stops asking for audio.
+    monkeypatch.setenv("SDL_AUDIODRIVER", "disk")
+    monkeypatch.setenv("SDL_DISKAUDIOFILE", str(tmp_path / "audio.raw"))
+    monkeypatch.setenv("SDL_DISKAUDIODELAY", "3000")
+    events = Events()
+    p = PygamePlayer(events, buffer_frames=1024, stall_s=1.0, reopen_s=(30.0, 60.0))
+    p.start()
+    try:
+        assert p.audio
+        p.play(track(clips["long"]))
+        assert events.wait("track_started")["audio"] is True
+        error = events.wait("error", component="audio")
+        assert "took no sound" in error["message"]
+        restarted = events.wait("track_started", audio=False)  # the same track, silently
+        assert restarted["path"] == str(clips["long"])
+        assert not p.audio and p.state == "playing"
+        assert not any(e["type"] == "track_ended" for e in events.items)  # the plan holds
+    finally:
+        p.stop()
+
+
+def test_a_paused_track_is_not_a_stalled_device(disk_audio, clips):
+    events = Events()
+    p = PygamePlayer(events, buffer_frames=1024, stall_s=0.3)
+    p.start()
+    try:
+        p.play(track(clips["long"]))
+        events.wait("track_started")
+        p.pause()
+        wait_until(lambda: p.state == "paused", "paused")
+        time.sleep(0.6)  # twice the stall limit without progress, on purpose
+        p.resume()
+        wait_audio(disk_audio, 0.5)
+        assert p.audio and not any(e["type"] == "error" for e in events.items)
+    finally:
+        p.stop()
+
+
 def test_null_player_reports_without_sound(clips):
     events = Events()
     p = make_player(0.5, events, no_audio=True)

@@ -12,7 +12,7 @@ happened through `on_event(dict)`, called from the player thread:
     {"type": "track_skipped", "path", "category", "reason", "audio"}
         reason: "user" (skip()), or why the file could not be played: missing, empty, corrupt or
         unsupported (pygame cannot open it)
-    {"type": "error", "component": "audio", "message"}   once, when there is no audio device
+    {"type": "error", "component": "audio", "message"}   no audio device, or it stopped taking sound
     {"type": "recovered", "component": "audio", "message"}  when the device opened on a retry
 
 A file that cannot be played is skipped and reported, never fatal. A damaged file that pygame
@@ -22,7 +22,9 @@ time, for information only. Without an audio device (`pygame.mixer.init` fails) 
 so once and goes on as `NullPlayer` does: it reports what would have played, with
 `"audio": false`, and ends tracks after their length on the wall clock. Meanwhile it tries the
 device again with backoff (2 s doubling to 60 s): a USB speaker plugged in late, or a sound server
-that starts after us at boot, is picked up at the next track boundary without a restart.
+that starts after us at boot, is picked up at the next track boundary without a restart. A device
+that stops taking sound while a track plays (its position frozen for `stall_s`, e.g. unplugged) is
+given up the same way: the track goes on silently and the device is retried.
 
 One music stream means no true crossfade: `play(crossfade_ms=...)` fades the current track out,
 then fades the new one in. Pause and resume with a fade ramp the volume, so the track keeps its
@@ -112,6 +114,7 @@ class PygamePlayer:
         poll_s: float = 0.02,
         queue_size: int = 64,
         reopen_s: tuple[float, float] = (2.0, 60.0),
+        stall_s: float = 5.0,
     ) -> None:
         self._on_event = on_event
         self._volume = min(1.0, max(0.0, volume))
@@ -134,6 +137,8 @@ class PygamePlayer:
         self._reopen_first_s, self._reopen_max_s = reopen_s
         self._reopen_after_s = self._reopen_first_s
         self._reopen_at: float | None = None  # when to try the audio device again
+        self._stall_s = stall_s
+        self._progress_at = 0.0  # when the played position last moved
 
     # -- the interface: every method only queues a command ---------------------------------------
 
@@ -313,7 +318,7 @@ class PygamePlayer:
         if self._state == "paused":
             self._backend_().unpause()
         self._ramp = (time.monotonic(), max(fade_ms, 1) / 1000.0, self._gain, 1.0)
-        self._state = "playing"
+        self._state, self._progress_at = "playing", time.monotonic()  # a pause is no stall
 
     def _do_skip(self) -> None:
         track = self._next[0] if self._next else self._current
@@ -333,7 +338,7 @@ class PygamePlayer:
             return
         backend = self._backend_()
         if backend.busy():
-            self._position_s = max(self._position_s, backend.position_s())
+            self._track_progress(backend)
             return
         if self._state == "switching":
             self._finish_switch()
@@ -341,6 +346,34 @@ class PygamePlayer:
             self._end_current("faded")
         else:
             self._end_current("finished")
+
+    def _track_progress(self, backend: Backend) -> None:
+        """Notice a sound device that stopped taking audio (a USB speaker unplugged mid-song).
+
+        SDL then stops calling the mixer, so the played position freezes while the music still
+        counts as busy. After `stall_s` of that the player gives the device up: it goes on
+        silently with the same track, says so, and retries the device as when none was found.
+        """
+        now = time.monotonic()
+        position_s = backend.position_s()
+        if position_s > self._position_s or self._state != "playing" or not backend.audio:
+            self._position_s = max(self._position_s, position_s)
+            self._progress_at = now
+        elif now - self._progress_at > self._stall_s:
+            self._lose_device(f"the audio device took no sound for {self._stall_s:g} s")
+
+    def _lose_device(self, why: str) -> None:
+        track = self._current
+        self._drop_current()
+        with contextlib.suppress(Exception):
+            self._backend_().close()
+        self._backend = SilentBackend()
+        log.error("%s (unplugged?): playing on without sound, retrying the device", why)
+        self._emit({"type": "error", "component": "audio", "message": why})
+        self._reopen_after_s = self._reopen_first_s
+        self._reopen_at = time.monotonic() + self._reopen_after_s
+        if track is not None:
+            self._start(track, 0)  # the same track, silently, so the director's plan holds
 
     def _advance_ramp(self) -> None:
         assert self._ramp is not None
@@ -375,6 +408,7 @@ class PygamePlayer:
             self._skip(track, f"cannot play: {exc}")
             return
         self._current, self._state, self._position_s = track, "playing", 0.0
+        self._progress_at = time.monotonic()
         self._emit_track("track_started", track, fade_in_ms=fade_in_ms)
 
     def _end_current(self, reason: str | None) -> None:
