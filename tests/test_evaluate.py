@@ -150,7 +150,7 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     out = capsys.readouterr().out
     assert "emotion_float32.tflite" in out and "flip=True" in out and ": 3 faces" in out
-    assert "confusion" in out and "macro-F1" in out
+    assert "confusion" in out and "macro-F1" in out and "ms per face (median)" in out
 
 
 def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,6 +160,7 @@ def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str
     models = ["emotion_v2_int8.tflite", "emotion_int8.tflite"]
     assert [Path(r["model"]).name for r in both] == models
     assert both[0]["n"] == both[1]["n"] == 14
+    assert all(r["ms_per_face"] > 0 for r in both)  # timed around the real classify calls
     for report, model in zip(both, models, strict=True):
         assert main(["evaluate", "--dataset", str(CSV), "--model", model, "--json"]) == 0
         alone = json.loads(capsys.readouterr().out)

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,14 +193,16 @@ def _read_npz(path: Path, limit: int | None) -> tuple[list[np.ndarray], list[int
 def evaluate(classifier: Any, dataset: Dataset) -> tuple[dict[str, Any], int]:
     """Classify every face; returns (report, faces the classifier refused)."""
     to_fer = np.array([EMOTIONS.index(label) for label in classifier.labels])
-    predictions, kept, refused = [], [], 0
+    predictions, kept, refused, times_ns = [], [], 0, []
     for face, label in zip(dataset.images, dataset.labels, strict=True):
+        started = time.perf_counter_ns()
         try:
             predictions.append(classifier.classify(face))
         except ValueError as exc:
             log.debug("face skipped: %s", exc)
             refused += 1
             continue
+        times_ns.append(time.perf_counter_ns() - started)
         kept.append(label)
     if not predictions:
         raise DatasetError(f"{dataset.source}: the classifier refused all {refused} faces")
@@ -218,6 +221,8 @@ def evaluate(classifier: Any, dataset: Dataset) -> tuple[dict[str, Any], int]:
         "confusion": confusion.tolist(),
         "n": len(labels),
         "ece15": round(expected_calibration_error(probs_fer, labels), 4),
+        # the whole per-face step as the daemon runs it (flip averaging: two invokes)
+        "ms_per_face": round(float(np.median(times_ns)) / 1e6, 3),
     }
     return report, refused
 
@@ -299,6 +304,7 @@ def format_comparison(reports: list[dict[str, Any]]) -> str:
         row("accuracy", [f"{r['accuracy']:.4f}" for r in reports]),
         row("macro-F1", [f"{r['macro_f1']:.4f}" for r in reports]),
         row("ECE(15)", [f"{r['ece15']:.4f}" for r in reports]),
+        row("ms per face", [f"{r['ms_per_face']:.3f}" for r in reports]),
         row("faces skipped", [str(r["skipped"]) for r in reports]),
         "recall per class",
     ]
@@ -313,7 +319,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"dataset  {report['dataset']} usage={report['usage']}: {report['n']} faces, "
         f"{report['skipped']} skipped",
         f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   "
-        f"ECE(15) {report['ece15']:.4f}",
+        f"ECE(15) {report['ece15']:.4f}   {report['ms_per_face']:.3f} ms per face (median)",
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
