@@ -198,6 +198,18 @@ def summarise(z: np.ndarray, zf: np.ndarray, labels: np.ndarray) -> dict[str, An
     }
 
 
+def stem_note(hp: dict[str, Any]) -> str:
+    """How the stem differs from the plain width-scaled one (runs before v5 had no such keys)."""
+    parts = []
+    if hp.get("stem"):
+        parts.append(f"{hp['stem']}-channel stem")
+    if hp.get("stem_stride", 1) != 1:
+        parts.append(f"stem stride {hp['stem_stride']}")
+    if hp.get("distill"):
+        parts.append(f"distilled from {Path(hp['distill']).stem}")
+    return "".join(f", {p}" for p in parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     run_dir = ROOT / "train-runs" / a.run
@@ -238,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "temperature": int8["temperature_flip"],
         "flip_average": True,
         "source": (f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
-                   f"{hp['width']:g}, {hp['size']}x{hp['size']}, best epoch "
+                   f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, best epoch "
                    f"{export_info['best_epoch']} of {hp['epochs']}), trained on FER-2013 Training "
                    "(research use only), selected and calibrated on PublicTest"),
         "metrics": metrics,

@@ -6,10 +6,11 @@ TensorFlow. Training is deterministic for a given seed and resumable: every epoc
 the newest one. Each epoch's data order and augmentation draw from stateless RNGs seeded by
 (seed, epoch, batch), so a resumed run sees exactly the batches an uninterrupted one would.
 
-    TF_ENABLE_ONEDNN_OPTS=1 nice -n 5 .venv-tf/bin/python scripts/train_model.py --run v3 \
-        --batch 128 --lr 3e-3 --epochs 27 --width 1.5 --threads 2    # models/MODEL_CARD_v3.md
-    .venv-tf/bin/python scripts/train_model.py --run v3 --export     # models/emotion_v3_int8.tflite
-    .venv/bin/python scripts/eval_emotion_model.py --run v3             # int8 metrics + sidecar
+    TF_ENABLE_ONEDNN_OPTS=1 nice -n 5 .venv-tf/bin/python scripts/train_model.py --run v6 \
+        --width 2.5 --stem 16 --stem-stride 2 --batch 128 --lr 3e-3 --epochs 40 \
+        --erase-prob 0.15 --dropout 0.1 --class-weight-power 0.4 --threads 2  # MODEL_CARD_v6.md
+    .venv-tf/bin/python scripts/train_model.py --run v6 --export     # models/emotion_v6_int8.tflite
+    .venv/bin/python scripts/eval_emotion_model.py --run v6             # int8 metrics + sidecar
 
 The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
 """
