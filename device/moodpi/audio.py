@@ -1,6 +1,8 @@
-"""What the player drives: pygame.mixer.music, or a silent stand-in that keeps the wall clock.
+"""What the player drives: pygame.mixer.music, or a silent stand-in that keeps the wall clock, and
+`AudioOutput`, which keeps one of them open: the mixer while there is a sound device, the silent
+one while there is none, with the device retried on a backoff.
 
-Both are used from the player thread only. Environment (read by SDL when the mixer opens):
+All of it is used from the player thread only. Environment (read by SDL when the mixer opens):
 SDL_AUDIODRIVER (alsa, pulseaudio, pipewire, disk, dummy), AUDIODEV (e.g. hw:1,0),
 SDL_DISKAUDIOFILE / SDL_DISKAUDIODELAY for the disk driver.
 """
@@ -8,11 +10,15 @@ SDL_DISKAUDIOFILE / SDL_DISKAUDIODELAY for the disk driver.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from moodpi.music import Track
+
+log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
@@ -130,3 +136,68 @@ class SilentBackend:
 
     def close(self) -> None:
         self._track = None
+
+
+class AudioOutput:
+    """The backend in use, kept working: the mixer when the device opens, else the silent one.
+
+    Without a device (none at start, or one given up by `lose`) it tries the device again after
+    2 s, doubling up to 60 s (`reopen_s`), whenever the player calls `reopen` between tracks.
+    """
+
+    def __init__(
+        self,
+        mixer_args: tuple[int, int, int, int],
+        *,
+        want_audio: bool = True,
+        reopen_s: tuple[float, float] = (2.0, 60.0),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend: Backend = SilentBackend()
+        self._mixer_args = mixer_args
+        self._want_audio = want_audio
+        self._first_s, self._max_s = reopen_s
+        self._clock = clock
+        self._after_s = self._first_s
+        self._retry_at: float | None = None
+
+    def open(self) -> str:
+        """Open the device; returns why there is no sound ("" when there is, or it is off)."""
+        if not self._want_audio:
+            log.info("audio off: tracks are reported, not played")
+            return ""
+        try:
+            self.backend = MixerBackend(*self._mixer_args)
+        except Exception as exc:  # no device, no driver, pygame missing: keep running silently
+            self._schedule_retry()
+            return f"no audio device: {exc}"
+        return ""
+
+    def lose(self) -> None:
+        """Give the device up (it stopped taking sound): silent from now on, retried."""
+        self.close()
+        self._schedule_retry()
+
+    def reopen(self) -> bool:
+        """Try the device if a retry is due; True when sound is back."""
+        if self._retry_at is None or self._clock() < self._retry_at:
+            return False
+        try:
+            mixer = MixerBackend(*self._mixer_args)
+        except Exception as exc:
+            self._after_s = min(self._after_s * 2, self._max_s)
+            self._retry_at = self._clock() + self._after_s
+            log.debug("audio device still unavailable (%s); next try in %.0f s", exc, self._after_s)
+            return False
+        self.close()
+        self.backend, self._retry_at = mixer, None
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.close()
+        self.backend = SilentBackend()
+
+    def _schedule_retry(self) -> None:
+        self._after_s = self._first_s
+        self._retry_at = self._clock() + self._after_s

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from moodpi.audio import Backend, MixerBackend, SilentBackend
+from moodpi.audio import AudioOutput, Backend
 from moodpi.director import Action, FadeOut, Pause, Play, Resume, Stop
 from moodpi.music import Track
 
@@ -118,8 +118,8 @@ class PygamePlayer:
     ) -> None:
         self._on_event = on_event
         self._volume = min(1.0, max(0.0, volume))
-        self._want_audio = audio
-        self._mixer_args = (frequency_hz, size_bits, channels, buffer_frames)
+        mixer_args = (frequency_hz, size_bits, channels, buffer_frames)
+        self._output = AudioOutput(mixer_args, want_audio=audio, reopen_s=reopen_s)
         self._poll_s = poll_s
         self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -127,16 +127,12 @@ class PygamePlayer:
         self._failed_callback = False
         self.dropped_commands = 0
         # Owned by the player thread from start() on; read elsewhere only as plain attributes.
-        self._backend: Backend | None = None
         self._current: Track | None = None
         self._state = "stopped"
         self._next: tuple[Track, int] | None = None
         self._gain = 1.0  # fade ramps, on top of the user's volume
         self._ramp: tuple[float, float, float, float] | None = None  # t0, length_s, from, to
         self._position_s = 0.0
-        self._reopen_first_s, self._reopen_max_s = reopen_s
-        self._reopen_after_s = self._reopen_first_s
-        self._reopen_at: float | None = None  # when to try the audio device again
         self._stall_s = stall_s
         self._progress_at = 0.0  # when the played position last moved
 
@@ -153,7 +149,7 @@ class PygamePlayer:
     @property
     def audio(self) -> bool:
         """Whether sound really comes out (False: no device, or a NullPlayer)."""
-        return self._backend is not None and self._backend.audio
+        return self._output.backend.audio
 
     def start(self) -> None:
         if self._thread is not None:
@@ -215,7 +211,10 @@ class PygamePlayer:
     # -- the player thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._backend = self._open_backend()
+        problem = self._output.open()
+        if problem:
+            log.error("%s: running without sound, retrying", problem)
+            self._emit({"type": "error", "component": "audio", "message": problem})
         self._ready.set()
         try:
             while True:
@@ -229,43 +228,13 @@ class PygamePlayer:
                 self._step(command)
                 self._maybe_reopen()
         finally:
-            with contextlib.suppress(Exception):
-                self._backend_().close()
-            self._backend = None
-
-    def _open_backend(self) -> Backend:
-        if not self._want_audio:
-            log.info("audio off: tracks are reported, not played")
-            return SilentBackend()
-        try:
-            return MixerBackend(*self._mixer_args)
-        except Exception as exc:  # no device, no driver, pygame missing: keep running silently
-            log.error("no audio device (%s): running without sound, retrying", exc)
-            message = f"no audio device: {exc}"
-            self._emit({"type": "error", "component": "audio", "message": message})
-            self._reopen_at = time.monotonic() + self._reopen_after_s
-            return SilentBackend()
+            self._output.close()
 
     def _maybe_reopen(self) -> None:
         """Silent for want of a device: try it again, between tracks only (no jump mid-song)."""
-        if self._reopen_at is None or self._current is not None:
-            return
-        if time.monotonic() < self._reopen_at:
-            return
-        try:
-            mixer = MixerBackend(*self._mixer_args)
-        except Exception as exc:
-            self._reopen_after_s = min(self._reopen_after_s * 2, self._reopen_max_s)
-            self._reopen_at = time.monotonic() + self._reopen_after_s
-            log.debug(
-                "audio device still unavailable (%s); next try in %.0f s", exc, self._reopen_after_s
-            )
-            return
-        self._reopen_at = None
-        self._backend_().close()
-        self._backend = mixer
-        log.warning("audio device available again: playing with sound")
-        self._emit({"type": "recovered", "component": "audio", "message": "audio device open"})
+        if self._current is None and self._output.reopen():
+            log.warning("audio device available again: playing with sound")
+            self._emit({"type": "recovered", "component": "audio", "message": "audio device open"})
 
     def _step(self, command: tuple[Any, ...] | None) -> None:
         try:
@@ -365,13 +334,9 @@ class PygamePlayer:
     def _lose_device(self, why: str) -> None:
         track = self._current
         self._drop_current()
-        with contextlib.suppress(Exception):
-            self._backend_().close()
-        self._backend = SilentBackend()
+        self._output.lose()
         log.error("%s (unplugged?): playing on without sound, retrying the device", why)
         self._emit({"type": "error", "component": "audio", "message": why})
-        self._reopen_after_s = self._reopen_first_s
-        self._reopen_at = time.monotonic() + self._reopen_after_s
         if track is not None:
             self._start(track, 0)  # the same track, silently, so the director's plan holds
 
@@ -442,8 +407,7 @@ class PygamePlayer:
         self._backend_().set_volume(self._volume * self._gain)
 
     def _backend_(self) -> Backend:
-        assert self._backend is not None, "player not started"
-        return self._backend
+        return self._output.backend
 
     def _emit_track(self, kind: str, track: Track, **extra: Any) -> None:
         self._emit({
