@@ -12,6 +12,8 @@ the newest one. Each epoch's data order and augmentation draw from stateless RNG
     .venv-tf/bin/python scripts/train_model.py --run v6 --export     # models/emotion_v6_int8.tflite
     .venv/bin/python scripts/eval_emotion_model.py --run v6             # int8 metrics + sidecar
 
+The default model, v7, is the same network distilled from v6, v3 and v2 (MODEL_CARD_v7.md).
+
 The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
 """
 
