@@ -198,6 +198,14 @@ def summarise(z: np.ndarray, zf: np.ndarray, labels: np.ndarray) -> dict[str, An
     }
 
 
+def epoch_note(export_info: dict) -> str:
+    """Which weights were exported: the best epoch, or the mean of a span of epochs."""
+    span = export_info.get("averaged_epochs")
+    if span:
+        return f"mean of epochs {span[0]}-{span[1]}"
+    return f"best epoch {export_info['best_epoch']}"
+
+
 def stem_note(hp: dict[str, Any]) -> str:
     """How the stem differs from the plain width-scaled one (runs before v5 had no such keys)."""
     parts = []
@@ -250,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         "temperature": int8["temperature_flip"],
         "flip_average": True,
         "source": (f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
-                   f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, best epoch "
-                   f"{export_info['best_epoch']} of {hp['epochs']}), trained on FER-2013 Training "
+                   f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
+                   f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "
                    "(research use only), selected and calibrated on PublicTest"),
         "metrics": metrics,
     }

@@ -14,6 +14,11 @@ the newest one. Each epoch's data order and augmentation draw from stateless RNG
 
 The default model, v7, is the same network distilled from v6, v3 and v2 (MODEL_CARD_v7.md).
 
+A finishing step: `--average FIRST_EPOCH` (with `--keep-checkpoints 0` while training) takes the
+mean of the late epochs' weights and re-estimates the batch-norm statistics on clean training
+faces, which the moving averages, gathered under augmentation, do not describe; `--export
+--weights averaged` converts the result.
+
 The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
 """
 
@@ -79,7 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--threads", type=int, default=1, help="TF intra/inter op threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (throughput test)")
+    p.add_argument("--keep-checkpoints", type=int, default=2,
+                   help="epoch checkpoints kept in ckpt/ (0: all, for --average)")
+    p.add_argument("--average", type=int, metavar="FIRST_EPOCH",
+                   help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5")
     p.add_argument("--export", action="store_true", help="export the best epoch to models/")
+    p.add_argument("--weights", choices=("best", "averaged"), default="best",
+                   help="what --export converts: the best epoch or the --average result")
     p.add_argument("--calib-faces", type=int, default=500)
     p.add_argument("--out", type=Path, help="export to (default: models/emotion_<run>_int8.tflite)")
     a = p.parse_args(argv)
@@ -335,7 +346,8 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     model.compile(optimizer=opt, loss=loss, metrics=["accuracy"], jit_compile=False)
     epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"), max_to_keep=2)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"),
+                                         max_to_keep=a.keep_checkpoints or None)
     if manager.latest_checkpoint and a.max_steps == 0:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         LOG.info("restored %s at epoch %d", manager.latest_checkpoint, int(epoch_var.numpy()))
@@ -382,17 +394,79 @@ def write_history(path: Path, row: dict) -> None:
         w.writerow(row)
 
 
+def rebuild_model(a: argparse.Namespace, run_dir: Path) -> tf.keras.Model:
+    """The run's network from its saved hyper-parameters (which also set `a`'s input options)."""
+    hp = json.loads((run_dir / "hparams.json").read_text())
+    for key in ("size", "width", "dropout", "scale_mode"):
+        setattr(a, key, hp[key])
+    a.stem, a.stem_stride = hp.get("stem", 0), hp.get("stem_stride", 1)  # not in runs before v5
+    return build_model(a.size, a.width, a.dropout, a.stem, a.stem_stride)
+
+
+# ---------------------------------------------------------------- weight averaging
+
+
+def average(a: argparse.Namespace, run_dir: Path) -> None:
+    """Mean of the weights of epochs a.average..last (SWA-style), with fresh BN statistics.
+
+    Late epochs of one cosine run lie in one basin, so their mean is a flatter point than any
+    of them. The averaged moving statistics do not match the averaged weights, so they are
+    re-estimated on the un-augmented training faces (and their mirrors, which the runtime also
+    sees) as an exact running mean over batches.
+    """
+    model = rebuild_model(a, run_dir)
+    paths = checkpoints_from(run_dir / "ckpt", a.average)
+    ckpt = tf.train.Checkpoint(model=model)
+    total = None
+    for path in paths.values():
+        ckpt.restore(str(path)).expect_partial()
+        ws = [w.astype(np.float64) for w in model.get_weights()]
+        total = ws if total is None else [t + w for t, w in zip(total, ws, strict=True)]
+    model.set_weights([t / len(paths) for t in total])
+    x_tr, _ = load_split(a.data_dir, "train")
+    refresh_batchnorm(model, x_tr, a)
+    x_va, y_va = load_split(a.data_dir, "public_test")
+    metrics = evaluate(model, x_va, y_va, a)
+    model.save_weights(run_dir / "averaged.weights.h5")
+    info = {"epochs": [min(paths), max(paths)], "n": len(paths), **metrics}
+    (run_dir / "averaged.json").write_text(json.dumps(info, indent=2))
+    LOG.info("averaged %d checkpoints: %s", len(paths), json.dumps(info))
+
+
+def checkpoints_from(ckpt_dir: Path, first: int) -> dict[int, Path]:
+    """Epoch -> checkpoint prefix for every kept epoch from `first` on."""
+    found = {int(p.name[5:-6]): p.with_suffix("") for p in ckpt_dir.glob("ckpt-*.index")}
+    chosen = {e: p for e, p in sorted(found.items()) if e >= first}
+    if not chosen:
+        raise SystemExit(f"no checkpoint from epoch {first} on in {ckpt_dir}; "
+                         f"kept: {sorted(found)} (train with --keep-checkpoints 0)")
+    return chosen
+
+
+def refresh_batchnorm(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
+                      batch: int = 256) -> None:
+    bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    saved = [bn.momentum for bn in bns]
+    x = images[..., None].astype(np.float32)
+    x = np.concatenate([x, x[:, :, ::-1]])
+    x = x[np.random.default_rng(a.seed).permutation(len(x))]
+    for i, start in enumerate(range(0, len(x) - batch + 1, batch)):
+        for bn in bns:
+            bn.momentum = i / (i + 1)  # moving = mean of the batch statistics so far
+        model(normalise(resize(tf.constant(x[start:start + batch]), a.size), a.scale_mode),
+              training=True)
+    for bn, momentum in zip(bns, saved, strict=True):
+        bn.momentum = momentum
+
+
 # ---------------------------------------------------------------- export
 
 
 def export(a: argparse.Namespace, run_dir: Path) -> None:
     """Best epoch -> full-integer int8 TFLite (int8 in, int8 logits out) + float logits."""
     hp = json.loads((run_dir / "hparams.json").read_text())
-    for key in ("size", "width", "dropout", "scale_mode"):
-        setattr(a, key, hp[key])
-    a.stem, a.stem_stride = hp.get("stem", 0), hp.get("stem_stride", 1)  # not in runs before v5
-    model = build_model(a.size, a.width, a.dropout, a.stem, a.stem_stride)
-    model.load_weights(run_dir / "best.weights.h5")
+    model = rebuild_model(a, run_dir)
+    model.load_weights(run_dir / f"{a.weights}.weights.h5")
     x_tr, y_tr = load_split(a.data_dir, "train")
     x_va, y_va = load_split(a.data_dir, "public_test")
 
@@ -424,8 +498,10 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     z = predict_logits(model, x_va, a)
     zf = predict_logits(model, x_va, a, flip=True)
     np.savez(run_dir / "float_logits.npz", logits=z, logits_flip=zf, labels=y_va)
-    state = json.loads((run_dir / "state.json").read_text())
-    info = {"run": a.run, "best_epoch": state.get("epoch"), "params": model.count_params(),
+    state = json.loads((run_dir / ("averaged.json" if a.weights == "averaged" else "state.json"))
+                       .read_text())
+    info = {"run": a.run, "weights": a.weights, "best_epoch": state.get("epoch"),
+            "averaged_epochs": state.get("epochs"), "params": model.count_params(),
             "float_accuracy": float((z.argmax(1) == y_va).mean()),
             "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
             "hparams": hp}
@@ -437,7 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     run_dir = ROOT / "train-runs" / a.run
     setup(a, run_dir)
-    if a.export:
+    if a.average is not None:
+        average(a, run_dir)
+    elif a.export:
         export(a, run_dir)
     else:
         train(a, run_dir)
