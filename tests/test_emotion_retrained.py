@@ -1,5 +1,5 @@
 """Golden tests of our retrained emotion models (models/emotion_v2_int8.tflite, emotion_v3_int8,
-emotion_v6_int8, emotion_v7_int8: the default) and of the pure metrics in
+emotion_v6_int8, emotion_v7_int8, emotion_v8_int8: the default) and of the pure metrics in
 scripts/eval_emotion_model.py behind their model cards."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from moodpi.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[1]
-RETRAINED = [REPO / "models" / f"emotion_{v}_int8.tflite" for v in ("v2", "v3", "v6", "v7")]
+RETRAINED = [REPO / "models" / f"emotion_{v}_int8.tflite" for v in ("v2", "v3", "v6", "v7", "v8")]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 

@@ -133,7 +133,7 @@ class FacesConfig:
 class EmotionConfig:
     # Our retrained model (models/MODEL_CARD_v7.md); earlier runs ("emotion_v6_int8.tflite",
     # "emotion_v3_int8.tflite", ...) and the inherited weights ("emotion_int8.tflite") stay.
-    model: str = _opt("emotion_v7_int8.tflite", "emotion classifier (relative: in the models dir)")
+    model: str = _opt("emotion_v8_int8.tflite", "emotion classifier (relative: in the models dir)")
     flip_average: bool = _opt(
         True, "average predictions of the face and its mirror image (2x cost, +1.2 pt accuracy)"
     )
