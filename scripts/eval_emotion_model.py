@@ -10,7 +10,9 @@ averaging, macro-F1, per-class recall, ECE (15 bins) before and after scaling, s
 latency of one invoke, and the median time of the runtime's whole per-face classification with
 and without flip averaging (one thread). The float model's logits saved by
 `train_model.py --export` give the int8-vs-float comparison. The results go to
-models/<model>.json (read by the runtime classifier) and to stdout.
+models/<model>.json (read by the runtime classifier) and to stdout. The sidecar's temperature is
+the one fitted for the mode the model is meant to run in: with flip averaging, or on single faces
+(`--single`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--latency-runs", type=int, default=2000)
     p.add_argument("--no-sidecar", action="store_true", help="print only, write no JSON")
+    p.add_argument("--single", action="store_true",
+                   help="the model is meant to run without flip averaging: the sidecar gets the "
+                        "single-face temperature and flip_average false")
     a = p.parse_args(argv)
     a.model = a.model or ROOT / "models" / f"emotion_{a.run}_int8.tflite"
     return a
@@ -255,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         "labels": list(LABELS),
         "input": {"size": model.size, "scale": hp["scale_mode"]},
         "output": "logits",
-        "temperature": int8["temperature_flip"],
-        "flip_average": True,
+        "temperature": int8["temperature_single" if a.single else "temperature_flip"],
+        "flip_average": not a.single,
         "source": (f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
                    f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
                    f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "

@@ -12,8 +12,9 @@ the newest one. Each epoch's data order and augmentation draw from stateless RNG
     .venv-tf/bin/python scripts/train_model.py --run v6 --export     # models/emotion_v6_int8.tflite
     .venv/bin/python scripts/eval_emotion_model.py --run v6             # int8 metrics + sidecar
 
-The default model, v8, is the same network distilled from v7, v6, v3 and v2 and finished with
-`--average 46` (MODEL_CARD_v8.md).
+The default model, v10, is the same network at `--size 64`, distilled from v8, v7, v6, v3 and
+v2 and finished with `--average 46`; its sidecar comes from `eval_emotion_model.py --run v10
+--single`, as it runs without flip averaging (MODEL_CARD_v10.md).
 
 A finishing step: `--average FIRST_EPOCH` (with `--keep-checkpoints 0` while training) takes the
 mean of the late epochs' weights and re-estimates the batch-norm statistics on clean training
