@@ -4,6 +4,7 @@ a generated music library, a real Mosquitto broker, and fake sysfs files for the
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -75,6 +76,16 @@ def test_failures_name_the_problem_and_give_a_hint(tmp_path: Path) -> None:
     assert model.level == "fail" and "missing.tflite" in model.detail
     music = doctor.check_music(config)
     assert music.level == "warn" and "music.root" in music.detail
+
+
+def test_a_model_run_outside_its_calibrated_flip_mode_is_a_warning(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    sidecar = config.model_path(config.emotion.model).with_suffix(".json")
+    calibrated = json.loads(sidecar.read_text())
+    assert doctor.check_emotion_model(config).level == "ok"
+    other = _config(tmp_path, emotion={"flip_average": not calibrated["flip_average"]})
+    check = doctor.check_emotion_model(other)
+    assert check.level == "warn" and "emotion.flip_average" in check.line()
 
 
 def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -166,10 +167,27 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
     assert classifier.temperature == 1.0 and classifier.labels == EMOTIONS
 
 
+@pytest.mark.parametrize("flip", [True, False])
+def test_running_a_model_outside_its_calibrated_flip_mode_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, flip: bool
+) -> None:
+    model = _copy_with_sidecar(tmp_path, {"temperature": 1.2, "flip_average": flip})
+    assert read_sidecar(model).flip_average is flip
+    with caplog.at_level(logging.WARNING, logger="moodpi.emotion"):
+        EmotionClassifier.from_file(model, flip_average=flip)
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="moodpi.emotion"):
+        EmotionClassifier.from_file(model, flip_average=not flip)
+    (record,) = caplog.records
+    assert "model.tflite" in record.getMessage()
+    assert f"emotion.flip_average = {str(flip).lower()}" in record.getMessage()
+
+
 @pytest.mark.parametrize(
     ("sidecar", "match"),
     [
         ("{not json", "cannot read"),
+        ({"flip_average": "yes"}, "flip_average"),
         ({"input": {"size": 48}}, "says 48"),
         (
             {"input": {"scale": "zero_1"}},

@@ -112,7 +112,9 @@ def check_emotion_model(config: cfg.Config) -> Check:
     path = config.model_path(config.emotion.model)
     hint = f"emotion.model = {config.emotion.model!r} in {path.parent}; reinstall the models"
     try:
-        classifier = EmotionClassifier.from_file(path, num_threads=config.emotion.num_threads)
+        classifier = EmotionClassifier.from_file(
+            path, flip_average=config.emotion.flip_average, num_threads=config.emotion.num_threads
+        )
     except (OSError, ValueError, ImportError) as exc:
         return Check("model", FAIL, f"cannot load {path}: {exc}", hint)
     if tuple(classifier.labels) != EMOTIONS:
@@ -130,6 +132,10 @@ def check_emotion_model(config: cfg.Config) -> Check:
     )
     if top != "happy":
         return Check("model", WARN, detail, "the model misreads a clear face: check the model file")
+    calibrated = classifier.sidecar.flip_average
+    if calibrated is not None and calibrated != config.emotion.flip_average:
+        hint = f"set emotion.flip_average = {str(calibrated).lower()} (its calibrated mode)"
+        return Check("model", WARN, detail + "; confidences slightly off", hint)
     return Check("model", OK, detail)
 
 

@@ -52,6 +52,8 @@ class Sidecar:
     output: str = "probs"
     source: str = ""
     path: Path | None = None  # the file it was read from, None for defaults
+    # the mode the temperature was fitted in (flip averaging on or off); None: not stated
+    flip_average: bool | None = None
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -108,8 +110,20 @@ def _parse_sidecar(data: Any, path: Path) -> Sidecar:
         raise ValueError(
             f"model sidecar {path}: 'output' must be one of {list(OUTPUTS)}, got {output!r}"
         )
+    flip_average = data.get("flip_average")
+    if flip_average is not None and not isinstance(flip_average, bool):
+        raise ValueError(
+            f"model sidecar {path}: 'flip_average' must be true or false, got {flip_average!r}"
+        )
     return Sidecar(
-        tuple(labels), size, scale, float(temperature), output, str(data.get("source", "")), path
+        tuple(labels),
+        size,
+        scale,
+        float(temperature),
+        output,
+        str(data.get("source", "")),
+        path,
+        flip_average,
     )
 
 
@@ -265,6 +279,17 @@ class EmotionClassifier:
             classifier.temperature,
             flip_average,
         )
+        calibrated = sidecar.flip_average
+        if calibrated is not None and calibrated != flip_average and temperature is None:
+            # the temperature holds for the mode it was fitted in; the argmax is fine either way
+            log.warning(
+                "emotion model %s was calibrated %s flip averaging but runs %s it: its "
+                "confidences are slightly off (set emotion.flip_average = %s)",
+                Path(path).name,
+                "with" if calibrated else "without",
+                "with" if flip_average else "without",
+                "true" if calibrated else "false",
+            )
         return classifier
 
     # -- checks at load -----------------------------------------------------------------------
