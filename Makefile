@@ -50,7 +50,7 @@ build/replay-mood-%/truth.json: | $(STAMP)
 
 mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
 	$(PY) -m moodpi bench --mood $(MOOD_REPLAYS) --json > bench/mood.json
-	$(PY) -c 'import json; from moodpi.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
+	$(PY) -c 'import json; from moodpi.lab.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check device tests scripts

@@ -336,7 +336,7 @@ smoke_test() {
   if on_pi; then
     check+=(--require-picamera2)
   fi
-  run "$DESTDIR$PREFIX/venv/bin/python" -m moodpi.doctor "${check[@]}"
+  run "$DESTDIR$PREFIX/venv/bin/python" -m moodpi.cli.doctor "${check[@]}"
 }
 
 enable_service() {

@@ -62,7 +62,7 @@ CHILD_TIMEOUT_S = 900.0
 
 
 def make_replay(out: Path) -> Path:
-    from moodpi.replaygen import load_fixture_faces, make_labelled_replay
+    from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
 
     make_labelled_replay(
         load_fixture_faces(FACES_DIR), out, fps=REPLAY_FPS, segments=SEGMENTS, seed=5
@@ -284,9 +284,9 @@ def child_main(argv: Sequence[str]) -> int:
 
 def build(pipeline: str) -> Any:
     from moodpi import config as config_mod
-    from moodpi.emotion import EmotionClassifier
-    from moodpi.faces import HaarDetector
-    from moodpi.perception import Perception, build_perception
+    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.faces import HaarDetector
+    from moodpi.perception.pipeline import Perception, build_perception
 
     config = config_mod.load(None, environ={})  # the defaults, whatever the environment says
     if pipeline == "moodpi":

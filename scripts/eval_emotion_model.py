@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from moodpi.emotion import EmotionClassifier, input_lut, resize_face
-from moodpi.tflite import load_interpreter, runtime
+from moodpi.perception.emotion import EmotionClassifier, input_lut, resize_face
+from moodpi.perception.tflite import load_interpreter, runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
@@ -44,9 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--latency-runs", type=int, default=2000)
     p.add_argument("--no-sidecar", action="store_true", help="print only, write no JSON")
-    p.add_argument("--single", action="store_true",
-                   help="the model is meant to run without flip averaging: the sidecar gets the "
-                        "single-face temperature and flip_average false")
+    p.add_argument(
+        "--single",
+        action="store_true",
+        help="the model is meant to run without flip averaging: the sidecar gets the "
+        "single-face temperature and flip_average false",
+    )
     a = p.parse_args(argv)
     a.model = a.model or ROOT / "models" / f"emotion_{a.run}_int8.tflite"
     return a
@@ -103,14 +106,17 @@ def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, An
     recall = tp / np.maximum(cm.sum(axis=1), 1)
     precision = tp / np.maximum(cm.sum(axis=0), 1)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+
     def per_class(values: np.ndarray) -> dict[str, float]:
         return {n: round(float(v), 4) for n, v in zip(LABELS, values, strict=True)}
 
-    return {"accuracy": round(float((pred == labels).mean()), 4),
-            "macro_f1": round(float(f1.mean()), 4),
-            "per_class_recall": per_class(recall),
-            "per_class_f1": per_class(f1),
-            "confusion": cm.tolist()}
+    return {
+        "accuracy": round(float((pred == labels).mean()), 4),
+        "macro_f1": round(float(f1.mean()), 4),
+        "per_class_recall": per_class(recall),
+        "per_class_f1": per_class(f1),
+        "confusion": cm.tolist(),
+    }
 
 
 # ---------------------------------------------------------------- int8 inference
@@ -156,9 +162,11 @@ class Int8Model:
             self.interp.get_tensor(self.out_index)
             times.append(time.perf_counter_ns() - t0)
         ms = np.array(times[50:]) / 1e6
-        return {"latency_ms_median": round(float(np.median(ms)), 4),
-                "latency_ms_p90": round(float(np.percentile(ms, 90)), 4),
-                "latency_runs": runs}
+        return {
+            "latency_ms_median": round(float(np.median(ms)), 4),
+            "latency_ms_p90": round(float(np.percentile(ms, 90)), 4),
+            "latency_runs": runs,
+        }
 
 
 def classify_latency_ms(path: Path, faces: np.ndarray, flip: bool, runs: int) -> float:
@@ -187,13 +195,16 @@ def summarise(z: np.ndarray, zf: np.ndarray, labels: np.ndarray) -> dict[str, An
     plain = classification_metrics(softmax(z).argmax(1), labels)
     flip = classification_metrics(probs(z, zf, 1.0).argmax(1), labels)
     return {
-        "accuracy": plain["accuracy"], "accuracy_flip": flip["accuracy"],
-        "macro_f1": plain["macro_f1"], "macro_f1_flip": flip["macro_f1"],
+        "accuracy": plain["accuracy"],
+        "accuracy_flip": flip["accuracy"],
+        "macro_f1": plain["macro_f1"],
+        "macro_f1_flip": flip["macro_f1"],
         "per_class_recall": plain["per_class_recall"],
         "per_class_recall_flip": flip["per_class_recall"],
         "per_class_f1_flip": flip["per_class_f1"],
         "confusion_flip": flip["confusion"],
-        "temperature_single": round(t_single, 4), "temperature_flip": round(t_flip, 4),
+        "temperature_single": round(t_single, 4),
+        "temperature_flip": round(t_flip, 4),
         "ece_before": round(ece(softmax(z), labels), 4),
         "ece_after": round(ece(softmax(z, t_single), labels), 4),
         "ece_before_flip": round(ece(probs(z, zf, 1.0), labels), 4),
@@ -244,17 +255,36 @@ def main(argv: list[str] | None = None) -> int:
         latency[key] = classify_latency_ms(a.model, faces, flip, a.latency_runs)
     blob = a.model.read_bytes()
     metrics = {
-        **{k: int8[k] for k in ("accuracy", "accuracy_flip", "macro_f1", "macro_f1_flip",
-                                "per_class_recall", "per_class_recall_flip", "per_class_f1_flip",
-                                "ece_before", "ece_after", "ece_before_flip", "ece_after_flip",
-                                "nll_before_flip", "nll_after_flip", "temperature_single",
-                                "confusion_flip")},
-        "size_bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
-        **latency, "runtime": runtime().describe(),
-        "float_accuracy": flt["accuracy"], "float_accuracy_flip": flt["accuracy_flip"],
+        **{
+            k: int8[k]
+            for k in (
+                "accuracy",
+                "accuracy_flip",
+                "macro_f1",
+                "macro_f1_flip",
+                "per_class_recall",
+                "per_class_recall_flip",
+                "per_class_f1_flip",
+                "ece_before",
+                "ece_after",
+                "ece_before_flip",
+                "ece_after_flip",
+                "nll_before_flip",
+                "nll_after_flip",
+                "temperature_single",
+                "confusion_flip",
+            )
+        },
+        "size_bytes": len(blob),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        **latency,
+        "runtime": runtime().describe(),
+        "float_accuracy": flt["accuracy"],
+        "float_accuracy_flip": flt["accuracy_flip"],
         "float_macro_f1_flip": flt["macro_f1_flip"],
         "int8_float_top1_agreement": round(agreement, 4),
-        "eval_split": "FER-2013 PublicTest (3589 faces)", "ece_bins": ECE_BINS,
+        "eval_split": "FER-2013 PublicTest (3589 faces)",
+        "ece_bins": ECE_BINS,
     }
     sidecar = {
         "labels": list(LABELS),
@@ -262,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         "output": "logits",
         "temperature": int8["temperature_single" if a.single else "temperature_flip"],
         "flip_average": not a.single,
-        "source": (f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
-                   f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
-                   f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "
-                   "(research use only), selected and calibrated on PublicTest"),
+        "source": (
+            f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
+            f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
+            f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "
+            "(research use only), selected and calibrated on PublicTest"
+        ),
         "metrics": metrics,
     }
     print(json.dumps(sidecar, indent=2))

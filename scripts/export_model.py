@@ -144,7 +144,7 @@ def convert(args: argparse.Namespace) -> None:
 
 
 def predict(model: Path, images: np.ndarray, flip: bool) -> np.ndarray:
-    from moodpi.emotion import EmotionClassifier
+    from moodpi.perception.emotion import EmotionClassifier
 
     classifier = EmotionClassifier.from_file(model, flip_average=flip, temperature=1.0)
     return np.stack(classifier.classify_many(list(images)))
@@ -152,7 +152,7 @@ def predict(model: Path, images: np.ndarray, flip: bool) -> np.ndarray:
 
 def cross_fitted_ece(probs: np.ndarray, labels: np.ndarray, floor: float) -> float:
     """ECE with T fitted on the other half (2-fold): the in-sample fit is a little optimistic."""
-    from moodpi.metrics import expected_calibration_error, fit_temperature, temper
+    from moodpi.lab.metrics import expected_calibration_error, fit_temperature, temper
 
     halves = np.arange(len(labels)) % 2
     calibrated = np.empty_like(probs)
@@ -164,8 +164,7 @@ def cross_fitted_ece(probs: np.ndarray, labels: np.ndarray, floor: float) -> flo
 
 
 def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    from moodpi.emotion import EmotionClassifier
-    from moodpi.metrics import (
+    from moodpi.lab.metrics import (
         accuracy,
         confusion_matrix,
         expected_calibration_error,
@@ -174,6 +173,7 @@ def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str
         negative_log_likelihood,
         temper,
     )
+    from moodpi.perception.emotion import EmotionClassifier
 
     floor = EmotionClassifier.from_file(model).output_floor  # half an output step; 1e-7 for float
     started = time.perf_counter()
@@ -209,7 +209,7 @@ def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str
 
 def measure(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO / "device"))
-    from moodpi.tflite import runtime
+    from moodpi.perception.tflite import runtime
 
     with np.load(args.test) as data:
         images, labels = data["images"], data["labels"].astype(np.int64)

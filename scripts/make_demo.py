@@ -16,8 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "device"))
 
-from moodpi.musicgen import generate_library  # noqa: E402
-from moodpi.replaygen import load_fixture_faces, make_labelled_replay  # noqa: E402
+from moodpi.lab.musicgen import generate_library  # noqa: E402
+from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay  # noqa: E402
 
 # (emotion or None for an empty room, seconds): the story the demo tells.
 SEGMENTS: list[tuple[str | None, float]] = [

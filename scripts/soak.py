@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "device"))
 
-from moodpi.service import STALE_AFTER_S, read_status, status_path  # noqa: E402
+from moodpi.system.status import STALE_AFTER_S, read_status, status_path  # noqa: E402
 
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 # Several moods with empty rooms between: the tracker publishes changes on every pass.
@@ -139,8 +139,8 @@ class Broker:
 
 def make_inputs(work: Path, music_seconds: float) -> tuple[Path, Path]:
     """The replay frames folder and the music root, generated once per work folder."""
-    from moodpi.musicgen import generate_library
-    from moodpi.replaygen import load_fixture_faces, make_labelled_replay
+    from moodpi.lab.musicgen import generate_library
+    from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
 
     replay = work / "replay"
     if not (replay / "truth.json").exists():

@@ -23,15 +23,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "device"))
 
-from moodpi.emotion import EmotionClassifier  # noqa: E402
+from moodpi.perception.emotion import EmotionClassifier  # noqa: E402
 
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--model", action="append", required=True,
-                   help="a teacher: a .tflite path or a name in models/ (repeat for an ensemble)")
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="a teacher: a .tflite path or a name in models/ (repeat for an ensemble)",
+    )
     p.add_argument("--split", default="train", help="train (targets) or public_test (a report)")
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--out", type=Path, help="write probs here (.npz)")
@@ -55,8 +59,10 @@ def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         tp = np.sum((top == c) & (labels == c))
         denom = np.sum(top == c) + np.sum(labels == c)
         f1.append(2 * tp / denom if denom else 0.0)
-    return {"accuracy": round(float((top == labels).mean()), 4),
-            "macro_f1": round(float(np.mean(f1)), 4)}
+    return {
+        "accuracy": round(float((top == labels).mean()), 4),
+        "macro_f1": round(float(np.mean(f1)), 4),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         probs = teacher_probs(model_path(name), faces)
         members.append(probs)
-        print(json.dumps({"model": name, **summary(probs, labels),
-                          "seconds": round(time.monotonic() - t0, 1)}))
+        print(
+            json.dumps(
+                {
+                    "model": name,
+                    **summary(probs, labels),
+                    "seconds": round(time.monotonic() - t0, 1),
+                }
+            )
+        )
     ensemble = np.mean(members, axis=0)
     print(json.dumps({"model": "ensemble", **summary(ensemble, labels)}))
     if a.out:

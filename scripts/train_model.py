@@ -58,10 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--size", type=int, choices=(48, 64), default=48, help="input side in pixels")
     p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    p.add_argument("--stem", type=int, default=0,
-                   help="channels of the two stem convs (0: scale with --width)")
-    p.add_argument("--stem-stride", type=int, choices=(1, 2), default=1,
-                   help="2: the second stem conv halves the resolution (about 1/3 the cost)")
+    p.add_argument(
+        "--stem", type=int, default=0, help="channels of the two stem convs (0: scale with --width)"
+    )
+    p.add_argument(
+        "--stem-stride",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: the second stem conv halves the resolution (about 1/3 the cost)",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -69,8 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--class-weight-power", type=float, default=0.3,
-                   help="loss weight per class (n_max/n_c)**power; 0 = unweighted")
+    p.add_argument(
+        "--class-weight-power",
+        type=float,
+        default=0.3,
+        help="loss weight per class (n_max/n_c)**power; 0 = unweighted",
+    )
     p.add_argument("--shift-px", type=float, default=4.0, help="random shift (crop), pixels at 48")
     p.add_argument("--rotate-deg", type=float, default=10.0)
     p.add_argument("--scale", type=float, default=0.1, help="random zoom in [1-s, 1+s]")
@@ -78,21 +88,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--contrast", type=float, default=0.2)
     p.add_argument("--erase-prob", type=float, default=0.3, help="random erasing probability")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a); 0 = off")
-    p.add_argument("--distill", type=Path,
-                   help="soft targets from scripts/teacher_targets.py (.npz with probs)")
-    p.add_argument("--distill-alpha", type=float, default=0.5,
-                   help="weight of the teacher's probabilities against the one-hot label")
+    p.add_argument(
+        "--distill",
+        type=Path,
+        help="soft targets from scripts/teacher_targets.py (.npz with probs)",
+    )
+    p.add_argument(
+        "--distill-alpha",
+        type=float,
+        default=0.5,
+        help="weight of the teacher's probabilities against the one-hot label",
+    )
     p.add_argument("--scale-mode", choices=("minus1_1", "zero_1"), default="minus1_1")
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--threads", type=int, default=1, help="TF intra/inter op threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (throughput test)")
-    p.add_argument("--keep-checkpoints", type=int, default=2,
-                   help="epoch checkpoints kept in ckpt/ (0: all, for --average)")
-    p.add_argument("--average", type=int, metavar="FIRST_EPOCH",
-                   help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5")
+    p.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=2,
+        help="epoch checkpoints kept in ckpt/ (0: all, for --average)",
+    )
+    p.add_argument(
+        "--average",
+        type=int,
+        metavar="FIRST_EPOCH",
+        help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5",
+    )
     p.add_argument("--export", action="store_true", help="export the best epoch to models/")
-    p.add_argument("--weights", choices=("best", "averaged"), default="best",
-                   help="what --export converts: the best epoch or the --average result")
+    p.add_argument(
+        "--weights",
+        choices=("best", "averaged"),
+        default="best",
+        help="what --export converts: the best epoch or the --average result",
+    )
     p.add_argument("--calib-faces", type=int, default=500)
     p.add_argument("--out", type=Path, help="export to (default: models/emotion_<run>_int8.tflite)")
     a = p.parse_args(argv)
@@ -144,8 +173,13 @@ def _affine(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="REFLECT")
+        images=x,
+        transforms=transforms,
+        output_shape=tf.shape(x)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
 
 
 def _erase(x: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
@@ -196,13 +230,23 @@ def load_targets(labels: np.ndarray, a: argparse.Namespace) -> np.ndarray:
         probs, teacher_labels = z["probs"].astype(np.float32), z["labels"]
     if probs.shape != onehot.shape or not np.array_equal(teacher_labels, labels):
         raise SystemExit(f"{a.distill} does not match the training split")
-    LOG.info("distilling from %s (alpha %.2f): teacher accuracy on train %.4f", a.distill,
-             a.distill_alpha, float((probs.argmax(1) == labels).mean()))
+    LOG.info(
+        "distilling from %s (alpha %.2f): teacher accuracy on train %.4f",
+        a.distill,
+        a.distill_alpha,
+        float((probs.argmax(1) == labels).mean()),
+    )
     return (1.0 - a.distill_alpha) * onehot + a.distill_alpha * probs
 
 
-def train_dataset(images: np.ndarray, targets: np.ndarray, labels: np.ndarray, cw: np.ndarray,
-                  epoch: int, a: argparse.Namespace) -> tf.data.Dataset:
+def train_dataset(
+    images: np.ndarray,
+    targets: np.ndarray,
+    labels: np.ndarray,
+    cw: np.ndarray,
+    epoch: int,
+    a: argparse.Namespace,
+) -> tf.data.Dataset:
     """One epoch of augmented batches; order and augmentation depend only on (seed, epoch)."""
     order = np.random.default_rng([a.seed, epoch]).permutation(len(images))
     n_batches = len(order) // a.batch
@@ -231,8 +275,9 @@ def train_dataset(images: np.ndarray, targets: np.ndarray, labels: np.ndarray, c
 # ---------------------------------------------------------------- model
 
 
-def build_model(size: int, width: float, dropout: float, stem: int = 0,
-                stem_stride: int = 1) -> tf.keras.Model:
+def build_model(
+    size: int, width: float, dropout: float, stem: int = 0, stem_stride: int = 1
+) -> tf.keras.Model:
     """mini-XCEPTION (Arriaga et al. 2017) with BN, a width multiplier and a dense logit head.
 
     `stem` fixes the channels of the two stem convolutions (0: scale with width). At full
@@ -276,8 +321,12 @@ def make_optimizer(a: argparse.Namespace, steps_per_epoch: int) -> tf.keras.opti
     total = max(1, a.epochs * steps_per_epoch)
     warm = min(int(a.warmup_epochs * steps_per_epoch), total - 1)
     schedule = tf.keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=a.lr * 0.01, decay_steps=total - warm, alpha=0.0,
-        warmup_target=a.lr, warmup_steps=warm)
+        initial_learning_rate=a.lr * 0.01,
+        decay_steps=total - warm,
+        alpha=0.0,
+        warmup_target=a.lr,
+        warmup_steps=warm,
+    )
     opt = tf.keras.optimizers.AdamW(learning_rate=schedule, weight_decay=a.weight_decay)
     # no decay on BN parameters and biases: they are scales, not filters
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
@@ -287,8 +336,9 @@ def make_optimizer(a: argparse.Namespace, steps_per_epoch: int) -> tf.keras.opti
 # ---------------------------------------------------------------- evaluation
 
 
-def predict_logits(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
-                   flip: bool = False) -> np.ndarray:
+def predict_logits(
+    model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace, flip: bool = False
+) -> np.ndarray:
     x = images[..., None].astype(np.float32)
     if flip:
         x = x[:, :, ::-1]
@@ -301,16 +351,19 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def evaluate(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray,
-             a: argparse.Namespace) -> dict[str, float]:
+def evaluate(
+    model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, a: argparse.Namespace
+) -> dict[str, float]:
     z = predict_logits(model, images, a)
     zf = predict_logits(model, images, a, flip=True)
     p = softmax(z)
     pf = softmax((z + zf) / 2)  # the runtime averages the two logit vectors
     nll = -np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean()
-    return {"val_acc": float((p.argmax(1) == labels).mean()),
-            "val_acc_flip": float((pf.argmax(1) == labels).mean()),
-            "val_nll": float(nll)}
+    return {
+        "val_acc": float((p.argmax(1) == labels).mean()),
+        "val_acc_flip": float((pf.argmax(1) == labels).mean()),
+        "val_nll": float(nll),
+    }
 
 
 # ---------------------------------------------------------------- training
@@ -318,9 +371,11 @@ def evaluate(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray,
 
 def setup(a: argparse.Namespace, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.StreamHandler(sys.stdout),
-                                  logging.FileHandler(run_dir / "train.log")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(run_dir / "train.log")],
+    )
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(a.threads)
     tf.keras.utils.set_random_seed(a.seed)
@@ -343,13 +398,15 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     model = build_model(a.size, a.width, a.dropout, a.stem, a.stem_stride)
     LOG.info("model %s: %d parameters", model.name, model.count_params())
     opt = make_optimizer(a, steps)
-    loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                   label_smoothing=a.label_smoothing)
+    loss = tf.keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=a.label_smoothing
+    )
     model.compile(optimizer=opt, loss=loss, metrics=["accuracy"], jit_compile=False)
     epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"),
-                                         max_to_keep=a.keep_checkpoints or None)
+    manager = tf.train.CheckpointManager(
+        ckpt, str(run_dir / "ckpt"), max_to_keep=a.keep_checkpoints or None
+    )
     if manager.latest_checkpoint and a.max_steps == 0:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         LOG.info("restored %s at epoch %d", manager.latest_checkpoint, int(epoch_var.numpy()))
@@ -364,16 +421,26 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
         hist = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=2)
         train_s = time.monotonic() - t0
         if a.max_steps:
-            LOG.info("throughput: %d steps of %d in %.1f s = %.1f ms/step; %.1f min/epoch",
-                     a.max_steps, a.batch, train_s, 1000 * train_s / a.max_steps,
-                     train_s / a.max_steps * steps / 60)
+            LOG.info(
+                "throughput: %d steps of %d in %.1f s = %.1f ms/step; %.1f min/epoch",
+                a.max_steps,
+                a.batch,
+                train_s,
+                1000 * train_s / a.max_steps,
+                train_s / a.max_steps * steps / 60,
+            )
             return
         metrics = evaluate(model, x_va, y_va, a)
-        row = {"epoch": epoch + 1, "loss": hist.history["loss"][-1],
-               "acc": hist.history["accuracy"][-1], **metrics,
-               "lr": float(opt.learning_rate.numpy()) if hasattr(opt.learning_rate, "numpy")
-               else float(opt._decayed_lr(tf.float32).numpy()),
-               "epoch_s": round(time.monotonic() - t0, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "loss": hist.history["loss"][-1],
+            "acc": hist.history["accuracy"][-1],
+            **metrics,
+            "lr": float(opt.learning_rate.numpy())
+            if hasattr(opt.learning_rate, "numpy")
+            else float(opt._decayed_lr(tf.float32).numpy()),
+            "epoch_s": round(time.monotonic() - t0, 1),
+        }
         LOG.info("epoch %s", json.dumps(row))
         write_history(run_dir / "history.csv", row)
         score = metrics["val_acc_flip"]
@@ -440,13 +507,16 @@ def checkpoints_from(ckpt_dir: Path, first: int) -> dict[int, Path]:
     found = {int(p.name[5:-6]): p.with_suffix("") for p in ckpt_dir.glob("ckpt-*.index")}
     chosen = {e: p for e, p in sorted(found.items()) if e >= first}
     if not chosen:
-        raise SystemExit(f"no checkpoint from epoch {first} on in {ckpt_dir}; "
-                         f"kept: {sorted(found)} (train with --keep-checkpoints 0)")
+        raise SystemExit(
+            f"no checkpoint from epoch {first} on in {ckpt_dir}; "
+            f"kept: {sorted(found)} (train with --keep-checkpoints 0)"
+        )
     return chosen
 
 
-def refresh_batchnorm(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
-                      batch: int = 256) -> None:
+def refresh_batchnorm(
+    model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace, batch: int = 256
+) -> None:
     bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
     saved = [bn.momentum for bn in bns]
     x = images[..., None].astype(np.float32)
@@ -455,8 +525,10 @@ def refresh_batchnorm(model: tf.keras.Model, images: np.ndarray, a: argparse.Nam
     for i, start in enumerate(range(0, len(x) - batch + 1, batch)):
         for bn in bns:
             bn.momentum = i / (i + 1)  # moving = mean of the batch statistics so far
-        model(normalise(resize(tf.constant(x[start:start + batch]), a.size), a.scale_mode),
-              training=True)
+        model(
+            normalise(resize(tf.constant(x[start : start + batch]), a.size), a.scale_mode),
+            training=True,
+        )
     for bn, momentum in zip(bns, saved, strict=True):
         bn.momentum = momentum
 
@@ -475,10 +547,12 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     # calibration: faces drawn evenly from every class (disgust is rare)
     rng = np.random.default_rng(a.seed)
     per = a.calib_faces // NUM_CLASSES
-    idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), per, replace=False)
-                          for c in range(NUM_CLASSES)])
-    calib = normalise(resize(tf.constant(x_tr[idx][..., None].astype(np.float32)), a.size),
-                      a.scale_mode).numpy()
+    idx = np.concatenate(
+        [rng.choice(np.flatnonzero(y_tr == c), per, replace=False) for c in range(NUM_CLASSES)]
+    )
+    calib = normalise(
+        resize(tf.constant(x_tr[idx][..., None].astype(np.float32)), a.size), a.scale_mode
+    ).numpy()
 
     def representative():
         for face in calib:
@@ -500,13 +574,19 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     z = predict_logits(model, x_va, a)
     zf = predict_logits(model, x_va, a, flip=True)
     np.savez(run_dir / "float_logits.npz", logits=z, logits_flip=zf, labels=y_va)
-    state = json.loads((run_dir / ("averaged.json" if a.weights == "averaged" else "state.json"))
-                       .read_text())
-    info = {"run": a.run, "weights": a.weights, "best_epoch": state.get("epoch"),
-            "averaged_epochs": state.get("epochs"), "params": model.count_params(),
-            "float_accuracy": float((z.argmax(1) == y_va).mean()),
-            "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
-            "hparams": hp}
+    state = json.loads(
+        (run_dir / ("averaged.json" if a.weights == "averaged" else "state.json")).read_text()
+    )
+    info = {
+        "run": a.run,
+        "weights": a.weights,
+        "best_epoch": state.get("epoch"),
+        "averaged_epochs": state.get("epochs"),
+        "params": model.count_params(),
+        "float_accuracy": float((z.argmax(1) == y_va).mean()),
+        "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
+        "hparams": hp,
+    }
     (run_dir / "export.json").write_text(json.dumps(info, indent=2))
     LOG.info("float reference: %s", json.dumps({k: v for k, v in info.items() if k != "hparams"}))
 

@@ -25,7 +25,7 @@ E2E_SEGMENTS: list[tuple[str | None, float]] = [("happy", 6.0), (None, 4.0), ("s
 @pytest.fixture(scope="session")
 def e2e_replay(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A labelled replay of real fixture faces at 10 fps: its folder (frames/ + truth.json)."""
-    from moodpi.replaygen import load_fixture_faces, make_labelled_replay
+    from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
 
     out = tmp_path_factory.mktemp("replay")
     faces = load_fixture_faces(FIXTURE_FACES)
@@ -35,7 +35,7 @@ def e2e_replay(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from moodpi.musicgen import generate_library
+    from moodpi.lab.musicgen import generate_library
 
     root = tmp_path_factory.mktemp("music")
     generate_library(root, seconds=4.0, seed=0)

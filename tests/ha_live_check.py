@@ -34,10 +34,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "device")]
 
-from moodpi.commands import Command  # noqa: E402
+from moodpi.cli.mqtt import cleanup  # noqa: E402
 from moodpi.config import from_dict  # noqa: E402
-from moodpi.mqtt import MqttLink  # noqa: E402
-from moodpi.mqtt_cleanup import cleanup  # noqa: E402
+from moodpi.link.commands import Command  # noqa: E402
+from moodpi.link.mqtt import MqttLink  # noqa: E402
 from moodpi.types import EMOTIONS  # noqa: E402
 from tests.broker import Broker  # noqa: E402
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 from moodpi.config import from_dict
-from moodpi.mqtt import MqttLink
+from moodpi.link.mqtt import MqttLink
 
 LIFETIME_S = 60.0
 CONNECT_TIMEOUT_S = 10.0

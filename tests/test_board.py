@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from moodpi.board import cpu_temperature_c, throttle_reasons, throttled_flags
+from moodpi.system.board import cpu_temperature_c, throttle_reasons, throttled_flags
 
 
 def test_cpu_temperature_is_read_in_degrees(tmp_path: Path) -> None:

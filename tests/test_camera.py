@@ -20,17 +20,11 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.camera import (
-    CameraError,
-    FrameSource,
-    Picamera2Source,
-    SourceEnded,
-    V4L2Source,
-    open_source,
-    probe_picamera2,
-)
-from moodpi.capture import CaptureThread
-from moodpi.replay import ReplaySource
+from moodpi.perception.capture import CaptureThread
+from moodpi.perception.sources import CameraError, FrameSource, SourceEnded, open_source
+from moodpi.perception.sources.picamera import Picamera2Source, probe_picamera2
+from moodpi.perception.sources.replay import ReplaySource
+from moodpi.perception.sources.v4l2 import V4L2Source
 from moodpi.types import Frame
 
 W, H = 64, 48
@@ -576,7 +570,7 @@ def test_latest_frame_mode_drops_stale_frames_and_counts_them() -> None:
 
 
 def test_failing_source_backs_off_logs_once_and_recovers(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="moodpi.capture")
+    caplog.set_level(logging.DEBUG, logger="moodpi.perception.capture")
     clock = FakeClock()
     script = ["frame"] * 3 + [CameraError("USB reset")] + ["float", "colour", "array", "none"]
     source = ScriptedSource(script, fail_starts={2}, clock=clock)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moodpi import config as cfg
-from moodpi.config_cli import render_effective, render_example, toml_value
+from moodpi.cli.config import render_effective, render_example, toml_value
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "deploy" / "config.example.toml"

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.director import Action, FadeOut, MusicDirector, Pause, Play, Resume, Stop
-from moodpi.music import Library, Track
+from moodpi.music.actions import Action, Pause, Play, Resume
+from moodpi.music.director import MusicDirector
+from moodpi.music.library import Library, Track
 from moodpi.types import MoodChange
 
 CATEGORIES = ("sad", "happy", "calming", "upbeat", "relaxing", "angry", "ambient", "neutral")
@@ -239,13 +240,3 @@ def test_empty_library_is_silence() -> None:
 def test_set_policy_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown policy"):
         _director().set_policy("loud")
-
-
-def test_shutdown_and_status() -> None:
-    director = _director(policy="iso")
-    director.on_mood(MoodChange("sad", 0.9, 0.0), 0.0)
-    status = director.status()
-    assert status["policy"] == "iso" and status["emotion"] == "sad" and status["category"] == "sad"
-    assert status["plan"] == ["sad", "sad", "calming", "calming"]
-    assert director.shutdown() == [Stop(2000)]
-    assert FadeOut(100) == FadeOut(100)  # actions are values

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from moodpi import config as cfg
-from moodpi import doctor
-from moodpi.service import StatusFile, make_status, read_status
+from moodpi.cli import doctor
+from moodpi.system.status import StatusFile, make_status, read_status
 
 pytest_plugins = ["tests.broker"]  # the broker fixtures
 
@@ -219,7 +219,7 @@ def test_moodpi_doctor_command(tmp_path: Path, music_root: Path) -> None:
 
     config.write_text(config.read_text() + '[emotion]\nmodel = "nope.tflite"\n')
     failing = subprocess.run(
-        [sys.executable, "-m", "moodpi.doctor", "--smoke", "--config", str(config)],
+        [sys.executable, "-m", "moodpi.cli.doctor", "--smoke", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=120,

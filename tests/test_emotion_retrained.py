@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from moodpi.emotion import EmotionClassifier, read_sidecar
-from moodpi.tflite import load_interpreter
+from moodpi.perception.emotion import EmotionClassifier, read_sidecar
+from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +26,8 @@ FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 def _load_eval_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "eval_emotion_model", REPO / "scripts" / "eval_emotion_model.py")
+        "eval_emotion_model", REPO / "scripts" / "eval_emotion_model.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -58,8 +59,10 @@ def test_the_default_model_is_the_newest_retrained_one() -> None:
     config = from_dict({}).emotion
     assert config.model == RETRAINED[-1].name
     # the sidecar's temperature was fitted for one mode: the default must run the model in it
-    assert config.flip_average == json.loads(RETRAINED[-1].with_suffix(".json").read_text())[
-        "flip_average"]
+    assert (
+        config.flip_average
+        == json.loads(RETRAINED[-1].with_suffix(".json").read_text())["flip_average"]
+    )
 
 
 def test_model_is_full_integer_with_a_matching_sidecar(model: Path) -> None:
@@ -125,7 +128,7 @@ PUBLIC_TEST = REPO.parent / "shared" / "data" / "fer2013" / "public_test.npz"
 def test_runtime_reproduces_the_model_card_on_public_test(model: Path) -> None:
     """The shipped model, through moodpi's own classifier, scores what its sidecar claims in the
     mode the sidecar was calibrated for (flip averaging, or single faces)."""
-    from moodpi.evaluate import evaluate, load_dataset
+    from moodpi.lab.evaluate import evaluate, load_dataset
 
     sidecar = json.loads(model.with_suffix(".json").read_text())
     flip = sidecar["flip_average"]
@@ -142,7 +145,8 @@ def test_runtime_reproduces_the_model_card_on_public_test(model: Path) -> None:
 
 def test_teacher_targets_average_the_members_calibrated_probabilities(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location(
-        "teacher_targets", REPO / "scripts" / "teacher_targets.py")
+        "teacher_targets", REPO / "scripts" / "teacher_targets.py"
+    )
     assert spec is not None and spec.loader is not None
     tt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tt)

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moodpi.cli import main
+from moodpi.cli.main import main
 from moodpi.config import from_dict
-from moodpi.emotion import EmotionClassifier
-from moodpi.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
-from moodpi.metrics import (
+from moodpi.lab.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
+from moodpi.lab.metrics import (
     accuracy,
     confusion_matrix,
     expected_calibration_error,
@@ -23,6 +22,7 @@ from moodpi.metrics import (
     per_class_metrics,
     temper,
 )
+from moodpi.perception.emotion import EmotionClassifier
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL = REPO / "tests" / "fixtures" / "eval"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.faces import (
+from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces
+from moodpi.perception.faces import (
     BlazeFaceDetector,
     HaarDetector,
     HaarUnavailable,
@@ -26,7 +27,6 @@ from moodpi.faces import (
     ssd_anchors,
     weighted_nms,
 )
-from moodpi.replaygen import compose_frame, face_box, load_fixture_faces
 from moodpi.types import Face
 
 REPO = Path(__file__).resolve().parents[1]

@@ -33,14 +33,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from moodpi import config as config_mod
-from moodpi import ha
 from moodpi.app import EX_UNAVAILABLE, Daemon
-from moodpi.camera import CameraError, SourceBase
-from moodpi.commands import validate_command
-from moodpi.config_cli import toml_value
-from moodpi.mqtt import MqttLink
-from moodpi.replay import ReplaySource
-from moodpi.service import read_status
+from moodpi.cli.config import toml_value
+from moodpi.link import discovery as ha
+from moodpi.link.commands import validate_command
+from moodpi.link.mqtt import MqttLink
+from moodpi.perception.sources.base import CameraError, SourceBase
+from moodpi.perception.sources.replay import ReplaySource
+from moodpi.system.status import read_status
 from moodpi.types import Frame
 from tests.broker import Broker, mosquitto_binary
 from tests.conftest import REPO, daemon_command, daemon_env, run_daemon
@@ -236,7 +236,11 @@ def test_camera_that_fails_and_sends_garbage_is_retried_with_backoff_and_resumes
         runner.join(timeout=10)
     assert not runner.is_alive() and result == [0]
     # Logged once per outage, however many retries; then one recovery line.
-    failing = [r for r in caplog.records if r.name == "moodpi.capture" and "failing" in r.message]
+    failing = [
+        r
+        for r in caplog.records
+        if r.name == "moodpi.perception.capture" and "failing" in r.message
+    ]
     assert len(failing) == 1 and failing[0].levelno == logging.WARNING
     assert sum("recovered" in r.message for r in caplog.records) == 1
     # Backoff: the gaps between reopen attempts grow (0.5 s, 1 s, 2 s).
@@ -581,7 +585,7 @@ def live_music(
 ) -> Iterator[Any]:
     """A real Jukebox (silent player thread, real library) that commands act on."""
     from moodpi.events import EventHub
-    from moodpi.jukebox import Jukebox
+    from moodpi.music.stage import Jukebox
 
     tmp = tmp_path_factory.mktemp("fuzz-music")
     config = config_mod.from_dict(

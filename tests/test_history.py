@@ -17,8 +17,14 @@ from typing import Any
 
 import pytest
 
-from moodpi.history import SEQ_BLOCK, Journal
-from moodpi.history_report import cli_history, connect_readonly, parse_since
+from moodpi.cli.history import (
+    cli_history,
+    connect_readonly,
+    mood_durations,
+    parse_since,
+    top_tracks,
+)
+from moodpi.link.journal import SEQ_BLOCK, Journal
 
 DAY_S = 86400.0
 T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight
@@ -198,12 +204,12 @@ def test_mood_durations_per_day_across_midnight(tmp_path: Path) -> None:
     with journal_at(path, clock) as run3:
         run3.record(event(run3, "mood", day("2024-05-02T04:00:20"), emotion="happy"))
         until = day("2024-05-02T04:10")  # run 3 is still going: its mood lasts until now
-        durations = run3.mood_durations(until_s=until, tz=UTC)
+        durations = mood_durations(connect_readonly(path), None, until, tz=UTC)
         assert durations == {
             "2024-05-01": {"happy": 5395.0, "sad": 1800.0},
             "2024-05-02": {"sad": 1800.0, "neutral": 3590.0, "angry": 3590.0, "happy": 580.0},
         }
-        since = run3.mood_durations(since_s=day("2024-05-02T00:15"), until_s=until, tz=UTC)
+        since = mood_durations(connect_readonly(path), day("2024-05-02T00:15"), until, tz=UTC)
         assert since == {
             "2024-05-02": {"sad": 900.0, "neutral": 3590.0, "angry": 3590.0, "happy": 580.0}
         }
@@ -216,18 +222,20 @@ def test_top_tracks(tmp_path: Path) -> None:
         ("track_started", "a.ogg"), ("track_skipped", "a.ogg"), ("track_started", "c.ogg"),
         ("track_skipped", "c.ogg"), ("track_started", "b.ogg"),
     ]  # fmt: skip
-    with journal_at(tmp_path / "j.sqlite3") as journal:
+    path = tmp_path / "j.sqlite3"
+    with journal_at(path) as journal:
         for kind, track in plays:
             journal.record(event(journal, kind, T0, path=track, category="calming"))
         journal.record(
             event(journal, "track_started", T0 - DAY_S, path="old.ogg", category="upbeat")
         )
         # Most plays first; among equals, the less skipped.
-        assert [(t["path"], t["plays"], t["skips"]) for t in journal.top_tracks()] == [
+        top = top_tracks(connect_readonly(path), None)
+        assert [(t["path"], t["plays"], t["skips"]) for t in top] == [
             ("b.ogg", 2, 0), ("a.ogg", 2, 1), ("old.ogg", 1, 0), ("c.ogg", 1, 1),
         ]  # fmt: skip
-        assert journal.top_tracks()[2]["category"] == "upbeat"
-        assert [t["path"] for t in journal.top_tracks(since_s=T0 - 60, limit=2)] == [
+        assert top[2]["category"] == "upbeat"
+        assert [t["path"] for t in top_tracks(connect_readonly(path), T0 - 60, limit=2)] == [
             "b.ogg",
             "a.ogg",
         ]
@@ -268,7 +276,7 @@ def test_read_only_directory_degrades_without_raising(
         last_seq = journal.next_seq()
     before = stored(path)
     with read_only(folder):
-        with caplog.at_level(logging.ERROR, logger="moodpi.history"):
+        with caplog.at_level(logging.ERROR, logger="moodpi.link.journal"):
             journal = journal_at(path)
             journal.open()
             seq = journal.next_seq()
@@ -297,7 +305,7 @@ def test_disk_full_mid_run_then_recovers(tmp_path: Path, caplog: pytest.LogCaptu
         assert conn is not None
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
-        with caplog.at_level(logging.ERROR, logger="moodpi.history"):
+        with caplog.at_level(logging.ERROR, logger="moodpi.link.journal"):
             for i in range(5):
                 journal.record(event(journal, "error", T0, message="x" * 20000, i=i))
                 journal.enqueue(event(journal, "mood", T0, emotion="sad", padding="y" * 20000))

@@ -140,7 +140,7 @@ def test_install_dry_run_on_the_real_system_changes_nothing(tmp_path: Path) -> N
     out = result.stdout
     assert "-m venv --system-site-packages" in out
     assert "pip install --upgrade --constraint" in out
-    assert "moodpi.doctor --smoke" in out
+    assert "moodpi.cli.doctor --smoke" in out
     assert ("useradd" in out or "usermod" in out) or not shutil.which("useradd")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from moodpi.moodbench import (
+from moodpi.lab.moodbench import (
     cli_mood_bench,
     daemon_command,
     load_truth,

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moodpi import ha
-from moodpi.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
+from moodpi.cli.mqtt import cli_mqtt
 from moodpi.config import ConfigError, from_dict
-from moodpi.mqtt import MqttLink
-from moodpi.mqtt_cleanup import cli_mqtt
-from moodpi.mqtt_client import read_password
-from moodpi.outbox import MemoryOutbox
+from moodpi.link import discovery as ha
+from moodpi.link.client import read_password
+from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
+from moodpi.link.mqtt import MqttLink
+from moodpi.link.outbox import MemoryOutbox
 from tests.conftest import REPO
 
 pytest.register_assert_rewrite("tests.broker")  # before the import below: it is a plugin too
@@ -446,7 +446,9 @@ def test_wrong_password_is_reported_clearly_and_never_logged(
     assert "rejected the username or password" in health["last_error"]
     assert "mqtt.password_file" in health["last_error"]
     errors = [
-        r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("moodpi.mqtt")
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name.startswith("moodpi.link.mqtt")
     ]
     assert len(errors) == 1, "logged once, not at every retry"
     assert "rejected the username or password" in errors[0].getMessage()

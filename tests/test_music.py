@@ -21,11 +21,11 @@ from mutagen.id3 import TIT2, TPE1
 from mutagen.wave import WAVE
 
 from moodpi import config as config_mod
-from moodpi import music
-from moodpi.library_cli import cli_library
-from moodpi.music import Library, Track
-from moodpi.musicgen import CATEGORIES, STYLES, generate_library, write_clip
-from moodpi.policy import TrackPicker, iso_plan, plan
+from moodpi.cli.library import cli_library
+from moodpi.lab.musicgen import CATEGORIES, STYLES, generate_library, write_clip
+from moodpi.music import library as music
+from moodpi.music.library import Library, Track
+from moodpi.music.policy import TrackPicker, iso_plan, plan
 from moodpi.types import EMOTIONS
 
 CLIP_S = 1.0
@@ -166,7 +166,7 @@ def test_unreadable_files_are_skipped_logged_once_and_counted(
         path.write_bytes(data)
     library = Library(library_copy, None, tmp_path / "cache.sqlite3")
 
-    with caplog.at_level(logging.WARNING, logger="moodpi.music"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.music.library"):
         report = library.scan()
     assert report.unreadable == 4 and report.tracks == 28
     for path in bad:
@@ -342,7 +342,7 @@ def test_picks_are_reproducible_with_a_seed() -> None:
 def test_empty_category_falls_back_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     library = Library.from_tracks(_tracks("neutral", 2) + _tracks("happy", 5))
     picker = TrackPicker(library, random.Random(0))
-    with caplog.at_level(logging.WARNING, logger="moodpi.policy"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.music.policy"):
         picks = [picker.pick("calming") for _ in range(4)]
     assert {t.category for t in picks} == {"neutral"}  # ambient is empty too; neutral next
     assert len([r for r in caplog.records if "calming" in r.getMessage()]) == 1
@@ -351,7 +351,7 @@ def test_empty_category_falls_back_and_says_so_once(caplog: pytest.LogCaptureFix
     assert only_happy.pick("sad").category == "happy"  # else the largest category
     caplog.clear()
     nothing = TrackPicker(Library.from_tracks([]), random.Random(0))
-    with caplog.at_level(logging.WARNING, logger="moodpi.policy"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.music.policy"):
         assert [nothing.pick(e) for e in EMOTIONS] == [None] * len(EMOTIONS)
     assert len(caplog.records) == 1  # an empty library is said once, not once per category
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.emotion import EmotionClassifier, Sidecar
-from moodpi.faces import BlazeFaceDetector
-from moodpi.perception import Perception, build_perception, to_grey
-from moodpi.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
-from moodpi.tflite import load_interpreter
+from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
+from moodpi.perception.emotion import EmotionClassifier, Sidecar
+from moodpi.perception.faces import BlazeFaceDetector
+from moodpi.perception.image import to_grey
+from moodpi.perception.pipeline import Perception, build_perception
+from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS, Frame
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,19 +91,21 @@ def test_colour_frames_are_converted(
     assert from_bgr.face == from_grey.face
     np.testing.assert_allclose(from_bgr.probs, from_grey.probs, atol=1e-6)
     assert to_grey(grey[:, :, None]).shape == (480, 640)
+    bgra = np.concatenate([bgr, np.full_like(grey[:, :, None], 255)], axis=2)
+    np.testing.assert_array_equal(to_grey(bgra), to_grey(bgr))  # one rule for every source
 
 
 @pytest.mark.parametrize(
     "image",
     [
         np.zeros((480, 640), np.float32),
-        np.zeros((480, 640, 4), np.uint8),
+        np.zeros((480, 640, 2), np.uint8),
         np.zeros(640, np.uint8),
         np.zeros((8, 8), np.uint8),
         [[0, 1], [2, 3]],
         None,
     ],
-    ids=["float", "4-channel", "1-d", "tiny", "list", "none"],
+    ids=["float", "2-channel", "1-d", "tiny", "list", "none"],
 )
 def test_bad_frames_raise_value_error_and_change_nothing(
     perception: Perception, image: object

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.director import MusicDirector
-from moodpi.music import Library, Track
-from moodpi.musicgen import write_clip
-from moodpi.player import NullPlayer, PygamePlayer, apply, make_player
+from moodpi.lab.musicgen import write_clip
+from moodpi.music.actions import apply
+from moodpi.music.director import MusicDirector
+from moodpi.music.library import Library, Track
+from moodpi.music.player import PygamePlayer, make_player
 from moodpi.types import MoodChange
 
 RATE_HZ = 44100
@@ -392,7 +393,7 @@ def test_a_paused_track_is_not_a_stalled_device(disk_audio, clips):
 
 
 def test_audio_output_retries_with_doubling_backoff(monkeypatch):
-    from moodpi.audio import AudioOutput
+    from moodpi.music.audio import AudioOutput
 
     monkeypatch.setenv("SDL_AUDIODRIVER", "no_such_driver")
     now = [100.0]
@@ -415,7 +416,7 @@ def test_null_player_reports_without_sound(clips):
     events = Events()
     p = make_player(0.5, events, no_audio=True)
     assert isinstance(p, PygamePlayer)
-    null = NullPlayer(events)
+    null = PygamePlayer(events, audio=False)
     for player in (p, null):
         player.start()
         player.play(track(clips["short"], "upbeat", 30.0))

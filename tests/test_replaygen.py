@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from moodpi.replaygen import (
+from moodpi.lab.replaygen import (
     _segment_shots,
     compose_frame,
     face_box,

@@ -19,17 +19,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from moodpi import service
-from moodpi.service import (
-    Notifier,
-    StatusFile,
-    make_status,
-    read_status,
-    status_line,
-    status_path,
-    watchdog_interval_s,
-)
-from moodpi.status_view import TailView, render_status, run_tail
+from moodpi.cli.status import EX_NOT_RUNNING, TailView, render_status, run_tail
+from moodpi.system.notify import Notifier, watchdog_interval_s
+from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, status_path
+from moodpi.system.status import summary as status_line
 from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -253,7 +246,7 @@ def test_status_path_prefers_the_runtime_directory(tmp_path: Path) -> None:
     assert status_path(tmp_path, {"RUNTIME_DIRECTORY": "/run/moodpi:/run/x"}) == Path(
         "/run/moodpi/status.json"
     )
-    if not service.RUN_DIR.is_dir():
+    if not RUN_DIR.is_dir():
         assert status_path(tmp_path, {}) == tmp_path / "status.json"
 
 
@@ -290,12 +283,12 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(service.RUN_DIR.is_dir(), reason="a moodpi service runs on this machine")
+@pytest.mark.skipif(RUN_DIR.is_dir(), reason="a moodpi service runs on this machine")
 def test_moodpi_status_json(tmp_path: Path) -> None:
     config = _config(tmp_path)
     command = [sys.executable, "-m", "moodpi", "status", "--json", "--config", str(config)]
     stopped = subprocess.run(command, capture_output=True, text=True, env=_cli_env(), timeout=60)
-    assert stopped.returncode == service.EX_NOT_RUNNING
+    assert stopped.returncode == EX_NOT_RUNNING
     assert json.loads(stopped.stdout)["state"] == "stopped"
 
     StatusFile(tmp_path / "state" / "status.json").write(_status())
@@ -374,7 +367,7 @@ def test_run_tail_on_a_pipe_prints_lines(tmp_path: Path) -> None:
     assert "\x1b[H" in screen.getvalue() and "happy" in screen.getvalue()
 
 
-@pytest.mark.skipif(service.RUN_DIR.is_dir(), reason="a moodpi service runs on this machine")
+@pytest.mark.skipif(RUN_DIR.is_dir(), reason="a moodpi service runs on this machine")
 def test_moodpi_tail_process_exits_on_ctrl_c(tmp_path: Path) -> None:
     config = _config(tmp_path)
     StatusFile(tmp_path / "state" / "status.json").write(_status())

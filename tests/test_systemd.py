@@ -163,11 +163,11 @@ MDWE_PROBE = textwrap.dedent(
     except OSError:
         pass
     import cv2, numpy as np
-    from moodpi.emotion import EmotionClassifier
+    from moodpi.perception.emotion import EmotionClassifier
     models = sys.argv[1]
     face = cv2.imread(sys.argv[2], cv2.IMREAD_GRAYSCALE)
     probs = EmotionClassifier.from_file(os.path.join(models, "emotion_int8.tflite")).classify(face)
-    from moodpi.tflite import load_interpreter
+    from moodpi.perception.tflite import load_interpreter
     detector = load_interpreter(os.path.join(models, "face_detection_short_range.tflite"))
     detector.invoke()
     os.environ.update(SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=os.devnull)

@@ -11,7 +11,7 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.app import Daemon
-from moodpi.replay import ReplaySource
+from moodpi.perception.sources.replay import ReplaySource
 from moodpi.types import Frame
 
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from moodpi.cli import main
+from moodpi.cli.main import main
 
 sys.exit(main())

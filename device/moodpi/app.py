@@ -8,11 +8,8 @@ bounded and every loop checks the stop event, so SIGTERM ends the run within a s
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import logging
 import queue
-import signal
 import threading
 import time
 from collections import deque
@@ -20,58 +17,24 @@ from collections.abc import Callable
 from typing import Any
 
 from moodpi import __version__
-from moodpi import config as config_mod
-from moodpi.board import cpu_temperature_c, throttled_flags
-from moodpi.camera import CameraError, FrameSource, open_source
-from moodpi.capture import CaptureThread
 from moodpi.config import EX_CONFIG, Config
 from moodpi.events import EventHub, JsonlSink
-from moodpi.jukebox import Jukebox
+from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
-from moodpi.perception import build_perception
-from moodpi.service import Notifier, StatusFile, make_status, status_line, status_path
+from moodpi.music.stage import Jukebox
+from moodpi.perception.capture import CaptureThread
+from moodpi.perception.pipeline import build_perception
+from moodpi.perception.sources import CameraError, FrameSource, open_source
+from moodpi.system.board import cpu_temperature_c, throttled_flags
+from moodpi.system.notify import Notifier
+from moodpi.system.status import StatusFile, make_status, status_path, summary
 from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
-from moodpi.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 EX_UNAVAILABLE = 69  # sysexits.h: the camera has been gone past its deadline; systemd restarts us
 STATUS_PERIOD_S = 1.0
 FRAME_WAIT_S = 0.2
-
-
-def cli_run(args: argparse.Namespace) -> int:
-    config = apply_cli_overrides(config_mod.load(args.config), args)
-    daemon = Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
-    _install_signal_handlers(daemon.stop_event)
-    return daemon.run()
-
-
-def apply_cli_overrides(config: Config, args: argparse.Namespace) -> Config:
-    camera = config.camera
-    changes: dict[str, Any] = {}
-    if args.source:
-        changes["source"] = args.source
-    if args.fps:
-        changes["fps"] = args.fps
-    if args.realtime:
-        changes["realtime"] = True
-    if args.loop:
-        changes["loop"] = True
-    if not changes:
-        return config
-    # Re-validate through the loader so a bad --fps is reported like a bad config value.
-    merged = {**config_mod.as_dict(camera), **changes}
-    return dataclasses.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
-
-
-def _install_signal_handlers(stop_event: threading.Event) -> None:
-    def handle(signum: int, _frame: object) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop_event.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
 
 
 class Daemon:
@@ -292,7 +255,7 @@ class Daemon:
             self._last_status = now
             status = self._write_status()
             if status is not None:
-                self._notifier.status(status_line(status))
+                self._notifier.status(summary(status))
             self.uplink.tick(self.state(), self.diagnostics())
 
     def _pipeline_alive(self, now: float) -> bool:

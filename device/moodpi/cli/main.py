@@ -1,0 +1,184 @@
+"""Command line: parse, then hand over to the module that owns the command.
+
+Handlers are imported lazily so that `moodpi status` does not pay for OpenCV and TFLite.
+Each handler takes the parsed namespace and returns an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from moodpi import __version__
+from moodpi.config import EX_CONFIG, ConfigError
+
+EX_USAGE = 64
+DEVICE_CONFIG = Path("/etc/moodpi/config.toml")
+
+
+def _handler(target: str) -> Callable[[argparse.Namespace], int]:
+    """'module:function' → a callable that imports moodpi.module on first use."""
+    module_name, func_name = target.split(":")
+
+    def call(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"moodpi.{module_name}")
+        return int(getattr(module, func_name)(args) or 0)
+
+    return call
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moodpi", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"moodpi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, target: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=_handler(target))
+        return p
+
+    run = command(
+        "run", "cli.run:cli_run", "run the daemon: camera → faces → emotion → mood → music → MQTT"
+    )
+    _add_config(run)
+    run.add_argument(
+        "--source", help="auto | picamera2 | v4l2:DEV | replay:PATH (overrides camera.source)"
+    )
+    run.add_argument(
+        "--fps", type=float, help="camera or replay frames per second (overrides camera.fps)"
+    )
+    run.add_argument("--realtime", action="store_true", default=None, help="replay in real time")
+    run.add_argument("--loop", action="store_true", default=None, help="replay: loop at the end")
+    run.add_argument("--events-jsonl", metavar="PATH|-", help="write every event as a JSON line")
+    run.add_argument("--no-audio", action="store_true", help="run without playback")
+
+    evaluate = command(
+        "evaluate", "lab.evaluate:cli_evaluate", "accuracy of the emotion model on FER-2013 data"
+    )
+    _add_config(evaluate)
+    evaluate.add_argument(
+        "--dataset", required=True, help="fer2013.csv, an image folder, or a .npz"
+    )
+    evaluate.add_argument(
+        "--usage", default="PublicTest", help="CSV split: PublicTest | PrivateTest | Training"
+    )
+    evaluate.add_argument("--model", help="model file (overrides emotion.model)")
+    evaluate.add_argument(
+        "--compare",
+        metavar="MODEL",
+        action="append",
+        help="also evaluate this model on the same faces, side by side (repeatable)",
+    )
+    evaluate.add_argument(
+        "--flip", action="store_true", default=None, help="flip test-time averaging"
+    )
+    evaluate.add_argument("--limit", type=int, help="evaluate at most N faces")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    bench = command(
+        "bench", "lab.bench:cli_bench", "per-stage latency, throughput, memory and cold start"
+    )
+    _add_config(bench)
+    bench.add_argument(
+        "--source", help="replay:PATH; default: a generated 640x480 replay with faces"
+    )
+    bench.add_argument("--frames", type=int, default=300, help="frames to time")
+    bench.add_argument(
+        "--mood",
+        metavar="REPLAY_DIR",
+        nargs="+",
+        help="run the daemon on labelled replays and score the moods (several: pooled)",
+    )
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+
+    config = command("config", "cli.config:cli_config", "check or show the configuration")
+    config.add_argument("action", choices=("check", "show", "example"))
+    config.add_argument(
+        "file", nargs="?", help="config file (default: --config or built-in defaults)"
+    )
+    _add_config(config)
+
+    library = command("library", "cli.library:cli_library", "scan or show the music library")
+    library.add_argument("action", choices=("scan", "show"))
+    library.add_argument("--json", action="store_true")
+    _add_config(library)
+
+    history = command(
+        "history", "cli.history:cli_history", "time in each mood per day, most played tracks"
+    )
+    _add_config(history)
+    history.add_argument("--since", help="ISO date or a number of days (e.g. 7)")
+    history.add_argument("--json", action="store_true")
+
+    mqtt = command("mqtt", "cli.mqtt:cli_mqtt", "MQTT maintenance")
+    mqtt.add_argument(
+        "action", choices=("cleanup",), help="cleanup: remove retained discovery configs"
+    )
+    _add_config(mqtt)
+
+    doctor = command(
+        "doctor", "cli.doctor:cli_doctor", "check camera, models, audio, library, broker, disk"
+    )
+    _add_config(doctor)
+
+    status = command("status", "cli.status:cli_status", "what the running daemon sees now")
+    _add_config(status)
+    status.add_argument("--json", action="store_true")
+
+    tail = command("tail", "cli.status:cli_tail", "live view of probabilities, mood and events")
+    _add_config(tail)
+
+    snapshot = command(
+        "snapshot",
+        "cli.snapshot:cli_snapshot",
+        "write one annotated frame to FILE (camera placement)",
+    )
+    _add_config(snapshot)
+    snapshot.add_argument("file", help="output image (.jpg or .png)")
+    snapshot.add_argument("--source", help="camera source (overrides camera.source)")
+    return parser
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c", "--config", metavar="FILE", help="TOML config (default: built-in defaults)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "config", "unset") is None and DEVICE_CONFIG.is_file():
+        args.config = str(DEVICE_CONFIG)  # on a device, every command reads the installed config
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format=_log_format(),
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        logging.getLogger("moodpi").error("%s", exc)
+        return EX_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `moodpi status | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+
+
+def _log_format() -> str:
+    import os
+
+    # journald stamps each line itself; elsewhere a timestamp helps.
+    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
+        return "%(levelname)s %(name)s: %(message)s"
+    return "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

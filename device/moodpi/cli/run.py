@@ -1,0 +1,50 @@
+"""`moodpi run`: the daemon from the command line (config, overrides, signals)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import threading
+from typing import Any
+
+from moodpi import config as config_mod
+from moodpi.app import Daemon
+from moodpi.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def cli_run(args: argparse.Namespace) -> int:
+    config = apply_cli_overrides(config_mod.load(args.config), args)
+    daemon = Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
+    _install_signal_handlers(daemon.stop_event)
+    return daemon.run()
+
+
+def apply_cli_overrides(config: Config, args: argparse.Namespace) -> Config:
+    camera = config.camera
+    changes: dict[str, Any] = {}
+    if args.source:
+        changes["source"] = args.source
+    if args.fps:
+        changes["fps"] = args.fps
+    if args.realtime:
+        changes["realtime"] = True
+    if args.loop:
+        changes["loop"] = True
+    if not changes:
+        return config
+    # Re-validate through the loader so a bad --fps is reported like a bad config value.
+    merged = {**config_mod.as_dict(camera), **changes}
+    return dataclasses.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
+
+
+def _install_signal_handlers(stop_event: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,339 @@
+"""Text views of the daemon's status file: `moodpi status` and the live `moodpi tail`.
+
+Everything here reads a status document written by another process (and perhaps another
+version), so every field is optional and of any type: a missing or odd field shows as '-',
+never as a traceback in the middle of an SSH session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from moodpi.system.status import (
+    StatusReading,
+    field_dict,
+    field_number,
+    mood_of,
+    now_playing,
+    presence,
+    read_status,
+    status_path,
+    summary,
+)
+from moodpi.types import EMOTIONS
+
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+_HIDDEN_EVENT_KEYS = frozenset({"type", "seq", "t", "at"})
+_EXTRA_KEYS = ("policy", "note")  # shown by `moodpi status` when present
+_CLEAR_TO_END = "\x1b[J"
+_CLEAR_LINE = "\x1b[K"
+_HOME = "\x1b[H"
+
+
+# ---------------------------------------------------------------------------------------------
+# Field access and formatting
+
+
+def probabilities(status: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """(emotion, p) in EMOTIONS order, then any other names the daemon sent."""
+    probs = field_dict(status.get("probs"))
+    names = [e for e in EMOTIONS] + sorted(str(k) for k in probs if k not in EMOTIONS)
+    return [(name, field_number(probs.get(name)) or 0.0) for name in names]
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(max(0.0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def local_time(iso: Any) -> str:
+    """'2025-01-02T12:01:33.123Z' → '13:01:33' in the device's time zone."""
+    if not isinstance(iso, str):
+        return "--:--:--"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return iso[:19]
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """'12:01:33 mood emotion=happy confidence=0.82' for any event."""
+    fields = " ".join(f"{k}={_short(v)}" for k, v in event.items() if k not in _HIDDEN_EVENT_KEYS)
+    return f"{local_time(event.get('at'))} {event.get('type', '?')} {fields}".rstrip()
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, (dict, list)):
+        return "{…}" if isinstance(value, dict) else "[…]"
+    text = str(value)
+    return text if len(text) <= 48 else text[:45] + "..."
+
+
+def mqtt_summary(value: Any) -> str:
+    """'connected (2 reconnects, backlog 0)' from the daemon's MQTT health, or a plain value."""
+    if not isinstance(value, dict):
+        return _short(value)
+    if not value.get("enabled", True):
+        return "off"
+    if value.get("connected"):
+        text = "connected"
+    else:
+        error = value.get("last_error")
+        text = "disconnected" + (f": {_short(error)}" if error else "")
+    details = [
+        f"{value[k]} {label}"
+        for k, label in (("reconnects", "reconnects"), ("outbox_backlog", "waiting in the outbox"))
+        if field_number(value.get(k))
+    ]
+    return text + (f" ({', '.join(details)})" if details else "")
+
+
+def frames_summary(status: Mapping[str, Any]) -> str:
+    """'1234 (5 dropped, 0 bad)' from diagnostics, or the top-level frames_dropped."""
+    diagnostics = field_dict(status.get("diagnostics"))
+    frames = field_number(diagnostics.get("frames"))
+    dropped = field_number(diagnostics.get("frames_dropped", status.get("frames_dropped")))
+    bad = field_number(diagnostics.get("frames_bad"))
+    if frames is None and dropped is None:
+        return ""
+    parts = [f"{int(dropped or 0)} dropped"] + ([f"{int(bad)} bad"] if bad is not None else [])
+    head = f"{int(frames)} " if frames is not None else ""
+    return f"{head}({', '.join(parts)})"
+
+
+def bar(p: float, width: int, unicode: bool = True) -> str:
+    p = min(1.0, max(0.0, p))
+    if not unicode:
+        return ("#" * round(p * width)).ljust(width, ".")
+    eighths = round(p * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[part] if part else "")
+    return text.ljust(width)
+
+
+# ---------------------------------------------------------------------------------------------
+# moodpi status
+
+
+def render_status(reading: StatusReading, unicode: bool = True) -> str:
+    if reading.state in ("stopped", "unreadable") and reading.data is None:
+        return _not_running(reading)
+    status = reading.data or {}
+    head = {
+        "running": f"moodpi: running (pid {status.get('pid', '?')}, up "
+        f"{duration(field_number(status.get('uptime_s')))}, "
+        f"updated {reading.age_s or 0:.1f} s ago)",
+        "stale": f"moodpi: STALE: no update for {duration(reading.age_s)} ({reading.error}; "
+        "see journalctl -u moodpi)",
+        "stopped": f"moodpi: not running ({reading.error}); last status from "
+        f"{duration(reading.age_s)} ago:",
+    }.get(reading.state, f"moodpi: {reading.state}")
+    emotion, confidence, since = mood_of(status)
+    conf = f" ({confidence:.2f})" if confidence is not None else ""
+    fps = field_number(status.get("fps"))
+    fields = {
+        "state": str(status.get("state", "-")),
+        "mood": f"{emotion}{conf}" + (f" since {local_time(since)}" if since else ""),
+        "presence": presence(status),
+        "detection": "on" if status.get("detection", True) else "off (camera released)",
+        "now playing": now_playing(status),
+        "fps": f"{fps:.1f}" if fps is not None else "-",
+    }
+    fields.update({key: _short(status[key]) for key in _EXTRA_KEYS if key in status})
+    if "mqtt" in status:
+        fields["mqtt"] = mqtt_summary(status["mqtt"])
+    frames = frames_summary(status)
+    if frames:
+        fields["frames"] = frames
+    lines = [head] + [f"{name + ':':<16}{value}" for name, value in fields.items()]
+    lines.append("probabilities:")
+    lines += [f"  {name:<9} {bar(p, 30, unicode)} {p:.2f}" for name, p in probabilities(status)]
+    events = [e for e in status.get("events") or [] if isinstance(e, dict)]
+    lines.append("recent events:" if events else "recent events: none")
+    lines += [f"  {event_line(e)}" for e in events[-10:]]
+    return "\n".join(lines)
+
+
+def _not_running(reading: StatusReading) -> str:
+    return (
+        f"moodpi: not running: {reading.error}\n"
+        "  see: systemctl status moodpi; journalctl -u moodpi -n 50"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# moodpi tail
+
+
+class TailView:
+    """Turns successive readings into output: a redrawn screen on a TTY, else new lines only."""
+
+    def __init__(self, width: int = 80, height: int = 24, unicode: bool = True) -> None:
+        self.width = width
+        self.height = height
+        self.unicode = unicode
+        self._last_seq: float = -1.0
+        self._instance: Any = None
+        self._last_summary: str | None = None
+        self._last_state: str | None = None
+
+    def new_events(self, reading: StatusReading) -> list[dict[str, Any]]:
+        """Events not shown yet (by seq; a restarted daemon starts a new sequence)."""
+        status = reading.data or {}
+        instance = (status.get("pid"), status.get("started_at"))
+        if instance != self._instance:
+            self._instance, self._last_seq = instance, -1.0
+        fresh = []
+        for event in status.get("events") or []:
+            seq = field_number(event.get("seq")) if isinstance(event, dict) else None
+            if seq is not None and seq > self._last_seq:
+                fresh.append(event)
+                self._last_seq = seq
+        return fresh
+
+    def plain_lines(self, reading: StatusReading) -> list[str]:
+        """For a pipe or a log: state changes, each event once, the mood line when it changes."""
+        lines = []
+        if reading.state != self._last_state:
+            self._last_state = reading.state
+            if reading.state != "running":
+                lines.append(f"{time.strftime('%H:%M:%S')} daemon {reading.state}: {reading.error}")
+        if reading.data is None:
+            return lines
+        lines += [event_line(e) for e in self.new_events(reading)]
+        line = summary(reading.data)
+        if line != self._last_summary and reading.state == "running":
+            self._last_summary = line
+            probs = " ".join(f"{n}={p:.2f}" for n, p in probabilities(reading.data))
+            lines.append(f"{time.strftime('%H:%M:%S')} {line} | {probs}")
+        return lines
+
+    def screen(self, reading: StatusReading) -> list[str]:
+        """The full-screen view: header, one bar per emotion, the latest events."""
+        if reading.data is None:
+            return [f"moodpi tail: waiting for the daemon ({reading.error})", "", "Ctrl-C to quit"]
+        status = reading.data
+        self.new_events(reading)
+        width = max(40, self.width)
+        emotion, confidence, since = mood_of(status)
+        state = reading.state if reading.state != "running" else status.get("state", "running")
+        uptime = duration(field_number(status.get("uptime_s")))
+        head = f"moodpi {state}  up {uptime}  {time.strftime('%H:%M:%S')}"
+        conf = f" {confidence:.2f}" if confidence is not None else ""
+        mood = f"mood: {emotion.upper()}{conf}" + (f" since {local_time(since)}" if since else "")
+        lines = [
+            head[:width],
+            f"{mood}   presence: {presence(status)}"[:width],
+            f"playing: {now_playing(status)}"[:width],
+            "",
+        ]
+        bar_width = max(10, width - 18)
+        for name, p in probabilities(status):
+            mark = "▶" if name == emotion and self.unicode else ">" if name == emotion else " "
+            lines.append(f"{mark}{name:<9} {bar(p, bar_width, self.unicode)} {p:4.2f}"[:width])
+        lines += ["", "events:"]
+        events = [e for e in status.get("events") or [] if isinstance(e, dict)]
+        room = max(1, self.height - len(lines) - 1)
+        lines += [f" {event_line(e)}"[:width] for e in events[-room:]]
+        return lines
+
+
+def run_tail(
+    path: Path,
+    interval_s: float = 0.5,
+    out: TextIO | None = None,
+    tty: bool | None = None,
+    max_polls: int | None = None,
+) -> int:
+    """Poll the status file until Ctrl-C (or max_polls, for tests). Needs no camera."""
+    out = sys.stdout if out is None else out
+    tty = out.isatty() if tty is None else tty
+    unicode = "utf" in (getattr(out, "encoding", None) or "utf-8").lower()
+    size = shutil.get_terminal_size((80, 24))
+    view = TailView(size.columns, size.lines, unicode)
+    polls = 0
+    try:
+        if tty:
+            out.write("\x1b[?25l\x1b[2J")  # hide the cursor, clear once; then redraw in place
+        while max_polls is None or polls < max_polls:
+            reading = read_status(path)
+            if tty:
+                size = shutil.get_terminal_size((80, 24))
+                view.width, view.height = size.columns, size.lines
+                body = _CLEAR_LINE + "\n".join(view.screen(reading)).replace(
+                    "\n", _CLEAR_LINE + "\n"
+                )
+                out.write(_HOME + body + _CLEAR_TO_END)
+            else:
+                for line in view.plain_lines(reading):
+                    out.write(line + "\n")
+            out.flush()
+            polls += 1
+            if max_polls is None or polls < max_polls:
+                time.sleep(interval_s)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `moodpi tail | head`: the reader left, which is fine
+        with contextlib.suppress(OSError, ValueError):
+            # Python flushes stdout again at exit; point it at /dev/null so that does not fail.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+        return 0
+    finally:
+        if tty:
+            with contextlib.suppress(OSError):
+                out.write("\x1b[?25h\n")
+                out.flush()
+    return 0
+
+
+# Exit statuses of `moodpi status`, as systemctl's: 3 is the LSB "program is not running".
+EX_STALE = 1
+EX_NOT_RUNNING = 3
+EX_UNKNOWN = 4
+
+
+def _status_file_for(args: argparse.Namespace) -> Path:
+    from moodpi import config as cfg
+    from moodpi.cli.config import config_file
+
+    config = cfg.load(config_file(args))
+    return status_path(config.state_path)
+
+
+def cli_status(args: argparse.Namespace) -> int:
+    reading = read_status(_status_file_for(args))
+    if getattr(args, "json", False):
+        print(json.dumps(reading.as_json(), indent=2))
+    else:
+        print(render_status(reading))
+    return {"running": 0, "stale": EX_STALE, "stopped": EX_NOT_RUNNING}.get(
+        reading.state, EX_UNKNOWN
+    )
+
+
+def cli_tail(args: argparse.Namespace) -> int:
+    return run_tail(_status_file_for(args), interval_s=float(getattr(args, "interval", 0.5) or 0.5))

@@ -1,0 +1,92 @@
+"""Classification metrics as pure functions of arrays: accuracy, confusion, per-class precision,
+recall and F1, macro-F1, expected calibration error, NLL, and the fit of a softmax temperature.
+
+Used by `moodpi evaluate` and by the model export and training scripts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float((y_true == y_pred).mean()) if y_true.size else 0.0
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return matrix
+
+
+def per_class_metrics(confusion: np.ndarray) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support per class; 0 where undefined (nothing predicted/true)."""
+    tp = np.diag(confusion).astype(np.float64)
+    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(tp), where=denominator > 0
+    )
+    return [
+        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for p, r, f, s in zip(precision, recall, f1, support, strict=True)
+    ]
+
+
+def macro_f1(confusion: np.ndarray) -> float:
+    """Unweighted mean F1 over the classes present in the true labels."""
+    rows = [m for m in per_class_metrics(confusion) if m["support"] > 0]
+    return float(np.mean([m["f1"] for m in rows])) if rows else 0.0
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Sum over equal-width confidence bins of |accuracy - mean confidence| x bin share."""
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    bins = np.clip(
+        np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1
+    )  # (k/n, (k+1)/n]
+    ece = 0.0
+    for b in range(n_bins):
+        members = bins == b
+        if members.any():
+            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(ece)
+
+
+def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray, floor: float = 1e-7) -> float:
+    picked = np.asarray(probs, dtype=np.float64)[np.arange(len(labels)), labels]
+    return float(-np.log(np.maximum(picked, floor)).mean())
+
+
+def temper(probs: np.ndarray, temperature: float, floor: float) -> np.ndarray:
+    """The classifier's temperature step on rows of raw probabilities."""
+    from moodpi.perception.emotion import to_probabilities
+
+    return to_probabilities(probs, temperature, "probs", floor)
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray, floor: float = 1e-7) -> float:
+    """T minimising the NLL of temper(probs, T): a log-spaced grid, then golden-section search."""
+
+    def nll(log_t: float) -> float:
+        return negative_log_likelihood(temper(probs, math.exp(log_t), floor), labels, floor)
+
+    grid = np.linspace(math.log(0.05), math.log(20.0), 61)
+    best = int(np.argmin([nll(g) for g in grid]))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        if nll(a) < nll(b):
+            high = b
+        else:
+            low = a
+    return math.exp((low + high) / 2)

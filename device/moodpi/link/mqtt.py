@@ -1,0 +1,464 @@
+"""MQTT link: availability, retained state, outbox drain, Home Assistant discovery, commands in.
+
+Threads: paho's network thread runs the callbacks; they only flip flags, publish small retained
+messages and queue work. One worker thread owns the outbox: it reads pending events, publishes
+them in `seq` order (QoS `qos`, never retained), and acknowledges each to the outbox only after the
+broker's PUBACK. Events still unacknowledged when the connection drops stay in paho's session
+queue and are re-sent first on reconnect; new events wait until those are through, so order holds.
+
+Retained latest-value topics (availability, discovery, state, diagnostics) go out at QoS 0 and are
+all re-published on every connect: a QoS 1 copy left in paho's queue across a reconnect would be
+re-sent after the fresh one and overwrite a newer state with an older one.
+
+Commands are parsed and rate-limited by moodpi.commands; the paho client is built by
+moodpi.mqtt_client, which `moodpi mqtt cleanup` (moodpi.mqtt_cleanup) shares.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from moodpi.config import MqttConfig
+from moodpi.link.client import AUTH_REFUSALS, base_topic, make_client, refusal_message
+from moodpi.link.commands import (
+    Command,
+    CommandRejected,
+    LogThrottle,
+    TokenBucket,
+    validate_command,
+)
+from moodpi.link.discovery import (
+    PAYLOAD_OFFLINE,
+    PAYLOAD_ONLINE,
+    DeviceInfo,
+    Topics,
+    discovery_messages,
+)
+from moodpi.link.outbox import MemoryOutbox, Outbox
+
+log = logging.getLogger(__name__)
+
+EVENT_WINDOW = 16  # events in flight at once; below paho's default max_inflight of 20
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 15
+INFLIGHT_STALL_S = 60.0  # connected, yet no PUBACK for this long: send the outbox again
+STOP_TIMEOUT_S = 3.0
+WARN_EVERY_S = 10.0  # at most one warning per kind per interval (a barrage must not flood journald)
+
+_STAT_KEYS = (
+    "connects", "disconnects", "callback_errors", "worker_errors", "events_sent", "events_acked",
+    "commands_accepted", "commands_rejected", "commands_rate_limited",
+)  # fmt: skip
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: Home Assistant's parser would reject the whole message."""
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(
+        _finite(data), sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The link
+
+
+class MqttLink:
+    """The daemon's MQTT connection: inert when built, connected in start(), closed in stop()."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        *,
+        device_id: str,
+        device_name: str,
+        version: str,
+        outbox: Outbox | None,
+        on_command: Callable[[Command], None],
+        password: str | None,
+        clock: Callable[[], float] = time.monotonic,
+        command_rate_per_s: float = 2.0,
+        command_burst: int = 10,
+        rediscovery_delay_s: tuple[float, float] = (0.5, 3.0),
+    ) -> None:
+        self._config = config
+        self._password = password
+        self._on_command = on_command
+        self.topics = Topics(base_topic(config, device_id), config.discovery_prefix)
+        self.info = DeviceInfo(device_id, device_name, version, self.topics, qos=config.qos)
+        self._client_id = config.client_id or f"moodpi-{self.info.node_id}"
+        self._memory_outbox = MemoryOutbox() if outbox is None else None
+        self._outbox: Outbox = outbox if outbox is not None else self._memory_outbox  # type: ignore[assignment]
+        self._bucket = TokenBucket(command_rate_per_s, command_burst, clock)
+        self._throttle = LogThrottle(WARN_EVERY_S, clock)
+        self._rediscovery_delay_s = rediscovery_delay_s
+        self._client: Any = None
+        self._worker: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._timer_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._state_json: str | None = None
+        self._diagnostics_json: str | None = None
+        self._connected = False
+        self._generation = 0  # successful connects; the worker notices a new one
+        self._published_mids: deque[int] = deque()  # from paho's thread to the worker
+        # Owned by the worker thread only.
+        self._inflight: dict[int, int] = {}  # paho mid -> event seq, awaiting PUBACK
+        self._to_ack: deque[int] = deque()  # confirmed by the broker, not yet acked in the outbox
+        self._sent_upto = 0  # highest seq handed to paho
+        self._seen_generation = 0
+        self._resend_pending = False
+        self._progress_at = 0.0
+        self._backlog = 0
+        # Health.
+        self._stats_lock = threading.Lock()
+        self._stats = dict.fromkeys(_STAT_KEYS, 0)
+        self._last_error: str | None = None
+        self._auth_failed = False
+        self._listening = False  # the broker granted the command subscription (SUBACK)
+        self._subscribe_mid: int | None = None
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        if self._client is not None:
+            raise RuntimeError("MqttLink already started")
+        cfg = self._config
+        client = make_client(cfg, self._client_id, self._password)
+        client.will_set(self.topics.availability, PAYLOAD_OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        client.on_connect = self._guard("on_connect", self._handle_connect)
+        client.on_connect_fail = self._guard("on_connect_fail", self._handle_connect_fail)
+        client.on_disconnect = self._guard("on_disconnect", self._handle_disconnect)
+        client.on_message = self._guard("on_message", self._handle_message)
+        client.on_publish = self._guard("on_publish", self._handle_publish)
+        client.on_subscribe = self._guard("on_subscribe", self._handle_subscribe)
+        self._client = client
+        self._worker = threading.Thread(
+            target=self._run_worker, name="moodpi-mqtt-outbox", daemon=True
+        )
+        self._worker.start()
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
+        client.loop_start()
+        log.info(
+            "MQTT: connecting to %s:%s as %s%s, base topic %s, discovery %s",
+            cfg.host,
+            cfg.port,
+            self._client_id,
+            " over TLS" if cfg.tls_ca else "",
+            self.topics.base,
+            cfg.discovery,
+        )
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Retained `offline` (the broker sends no will on a clean disconnect), then disconnect."""
+        client = self._client
+        if client is None or self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        with self._timer_lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+        if self._connected:
+            try:
+                info = client.publish(self.topics.availability, PAYLOAD_OFFLINE, qos=1, retain=True)
+                info.wait_for_publish(timeout=timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("MQTT: could not publish offline before disconnecting: %s", exc)
+        client.disconnect()
+        stopper = threading.Thread(target=client.loop_stop, name="moodpi-mqtt-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout_s)
+        self._connected = False
+        log.info("MQTT link stopped")
+
+    # ----------------------------------------------------------------------------- publishing API
+
+    def publish_state(self, state: dict[str, Any]) -> None:
+        """Retained JSON on `<base>/state`; the latest is kept and re-sent after every connect."""
+        self._state_json = to_json(state)
+        self._publish_retained(self.topics.state, self._state_json)
+
+    def publish_diagnostics(self, diagnostics: dict[str, Any]) -> None:
+        self._diagnostics_json = to_json(diagnostics)
+        self._publish_retained(self.topics.diagnostics, self._diagnostics_json)
+
+    def events_pending(self) -> None:
+        """New events are in the outbox: wake the worker (never blocks)."""
+        self._wake.set()
+
+    def publish_event(self, event: dict[str, Any]) -> None:
+        """Without an outbox the link keeps events in memory until the broker confirms them."""
+        if self._memory_outbox is not None:
+            self._memory_outbox.enqueue(event)
+        self._wake.set()
+
+    def health(self) -> dict[str, Any]:
+        with self._stats_lock:
+            stats = dict(self._stats)
+        health: dict[str, Any] = {
+            "connected": self._connected,
+            "listening": self._connected and self._listening,  # commands can arrive
+            "reconnects": max(0, stats["connects"] - 1),
+            "last_error": self._last_error,
+            "auth_failed": self._auth_failed,
+            "outbox_backlog": self._backlog,
+            "events_in_flight": len(self._inflight),
+            **stats,
+        }
+        if self._memory_outbox is not None:
+            health["outbox_dropped"] = self._memory_outbox.dropped
+        return health
+
+    def _publish_retained(self, topic: str, payload: str) -> None:
+        client = self._client
+        if client is not None and self._connected:
+            client.publish(topic, payload, qos=0, retain=True)
+
+    def _publish_all_retained(self) -> None:
+        """Everything a fresh broker or Home Assistant needs: discovery, availability, state."""
+        client = self._client
+        if client is None or not self._connected:
+            return
+        if self._config.discovery != "off":
+            for topic, payload in discovery_messages(self.info, self._config.discovery):
+                client.publish(topic, payload, qos=0, retain=True)
+        client.publish(self.topics.availability, PAYLOAD_ONLINE, qos=0, retain=True)
+        for topic, payload in (
+            (self.topics.state, self._state_json),
+            (self.topics.diagnostics, self._diagnostics_json),
+        ):
+            if payload is not None:
+                client.publish(topic, payload, qos=0, retain=True)
+
+    # ----------------------------------------------------------------------------- paho callbacks
+
+    def _guard(self, name: str, fn: Callable[..., None]) -> Callable[..., None]:
+        """An exception escaping into paho's network thread could end it: count, log, carry on."""
+
+        def guarded(*args: Any) -> None:
+            try:
+                fn(*args)
+            except Exception:
+                self._count("callback_errors")
+                log.exception("MQTT %s failed (the network thread carries on)", name)
+
+        return guarded
+
+    def _handle_connect(
+        self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._connected = False
+            self._auth_failed = reason.getName() in AUTH_REFUSALS
+            self._set_error(refusal_message(reason, self._config), logging.ERROR)
+            return
+        self._count("connects")
+        self._last_error = None
+        self._auth_failed = False
+        self._connected = True
+        self._generation += 1
+        log.info(
+            "MQTT connected to %s:%s (connect #%d)",
+            self._config.host,
+            self._config.port,
+            self._generation,
+        )
+        self._listening = False
+        _result, self._subscribe_mid = client.subscribe(
+            [(self.topics.command_filter, 1), (self.topics.ha_status, 1)]
+        )
+        self._publish_all_retained()
+        self._wake.set()
+
+    def _handle_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        self._set_error(
+            f"cannot connect to {self._config.host}:{self._config.port} "
+            f"(broker down or unreachable, or TLS failed); retrying up to {RECONNECT_MAX_S} s apart"
+        )
+
+    def _handle_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        was_connected, self._connected = self._connected, False
+        if self._stopping.is_set() or not was_connected:
+            return
+        self._count("disconnects")
+        self._set_error(
+            f"connection to {self._config.host}:{self._config.port} lost ({reason}); reconnecting"
+        )
+
+    def _handle_subscribe(
+        self, _client: Any, _userdata: Any, mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(r) for r in reasons if r.is_failure]
+        self._listening = not refused
+        if refused:  # typically an ACL that lets moodpi publish but not read its command topics
+            self._set_error(
+                f"broker refused the command subscription ({', '.join(refused)}): "
+                "Home Assistant controls will do nothing; check the broker's ACL",
+                logging.ERROR,
+            )
+
+    def _handle_publish(
+        self, _client: Any, _userdata: Any, mid: int, _reason: Any, _props: Any
+    ) -> None:
+        self._published_mids.append(mid)  # resolved to a seq by the worker, which owns the map
+        self._wake.set()
+
+    def _handle_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        topic = msg.topic
+        if topic == self.topics.ha_status:
+            # A retained "online" was already answered by the publish on connect.
+            if not msg.retain and msg.payload.strip() == PAYLOAD_ONLINE.encode():
+                self._schedule_rediscovery()
+            return
+        prefix = self.topics.command_prefix
+        if topic.startswith(prefix):
+            self._handle_command(topic[len(prefix) :], bytes(msg.payload), bool(msg.retain))
+
+    def _handle_command(self, suffix: str, payload: bytes, retained: bool) -> None:
+        try:
+            command = validate_command(suffix, payload, retained)
+        except CommandRejected as exc:
+            self._count("commands_rejected")
+            self._warn("rejected", "MQTT: ignored command %r: %s", suffix[:60], exc)
+            return
+        if not self._bucket.take():
+            self._count("commands_rate_limited")
+            self._warn(
+                "rate", "MQTT: command %s dropped: more than the rate limit allows", command.name
+            )
+            return
+        self._count("commands_accepted")
+        log.debug("MQTT command %s %r", command.name, command.value)
+        self._on_command(command)
+
+    def _schedule_rediscovery(self) -> None:
+        delay_s = random.uniform(*self._rediscovery_delay_s)  # spread the load of many devices
+        timer = threading.Timer(delay_s, self._guard("rediscovery", self._publish_all_retained))
+        timer.daemon = True
+        with self._timer_lock:
+            if self._stopping.is_set():
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = timer
+            timer.start()
+        log.info("Home Assistant came online: re-publishing discovery in %.1f s", delay_s)
+
+    # ----------------------------------------------------------------------------- outbox worker
+
+    def _run_worker(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self._pump()
+            except Exception:
+                self._count("worker_errors")
+                if self._throttle.allow("worker") is not None:
+                    log.exception("MQTT outbox worker failed; retrying")
+
+    def _pump(self) -> None:
+        now = time.monotonic()
+        while self._published_mids:
+            seq = self._inflight.pop(self._published_mids.popleft(), None)
+            if seq is not None:
+                self._to_ack.append(seq)
+                self._progress_at = now
+        while self._to_ack:
+            self._outbox.ack(self._to_ack[0])  # on failure the rest stays queued for the next pump
+            self._to_ack.popleft()
+            self._count("events_acked")
+        if not self._inflight:
+            self._resend_pending = False
+        if not self._connected:
+            return
+        if self._generation != self._seen_generation:
+            # paho re-sends what was in flight when the connection dropped; new events queue behind.
+            self._seen_generation = self._generation
+            self._resend_pending = bool(self._inflight)
+            self._progress_at = now
+        if self._inflight and now - self._progress_at > INFLIGHT_STALL_S:
+            log.warning(
+                "MQTT: %d events unconfirmed for %.0f s; sending the outbox again",
+                len(self._inflight),
+                now - self._progress_at,
+            )
+            self._inflight.clear()
+            self._sent_upto = 0
+            self._resend_pending = False
+        if not self._resend_pending:
+            self._send_more()
+
+    def _send_more(self) -> None:
+        from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
+
+        room = EVENT_WINDOW - len(self._inflight)
+        if room <= 0:
+            return
+        events = self._outbox.pending(limit=len(self._inflight) + len(self._to_ack) + room)
+        self._backlog = len(events)
+        qos = self._config.qos
+        for event in [e for e in events if _seq(e) > self._sent_upto][:room]:
+            if not self._connected:
+                return
+            info = self._client.publish(self.topics.event, to_json(event), qos=qos, retain=False)
+            if info.rc != MQTT_ERR_SUCCESS and not (qos > 0 and info.rc == MQTT_ERR_NO_CONN):
+                return  # not queued by paho: try again on the next wake
+            if not self._inflight:
+                self._progress_at = time.monotonic()  # the stall clock starts with the first
+            self._inflight[info.mid] = _seq(event)
+            self._sent_upto = _seq(event)
+            self._count("events_sent")
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self._stats[key] += 1
+
+    def _set_error(self, message: str, level: int = logging.WARNING) -> None:
+        """Log a connection problem once when it appears, not at every retry."""
+        if message != self._last_error:
+            log.log(level, "MQTT: %s", message)
+        self._last_error = message
+
+    def _warn(self, key: str, fmt: str, *args: Any) -> None:
+        held = self._throttle.allow(key)
+        if held is None:
+            return
+        if held:
+            fmt += " (%d similar held back)"
+            args = (*args, held)
+        log.warning(fmt, *args)
+
+
+def _seq(event: dict[str, Any]) -> int:
+    seq = event.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else -1

@@ -1,0 +1,154 @@
+"""What to play and when: mood, presence and track ends in, player actions out.
+
+Pure logic, no pygame, no clock of its own: every input carries `now` (seconds on the daemon's
+clock) and every output is a list of small frozen actions for the player
+(`moodpi.music.actions.apply` carries them out). Not thread-safe: the daemon calls it from its
+main loop only, and hands player events over to it from there (the player thread puts them on a
+queue).
+
+Transition rules (config `music`):
+- first mood: play the policy's first category, fading in over `fade_ms`;
+- mood change, `on_change = "fade"`: fade across within `fade_ms` (see `Play`); `"finish"`: the
+  current track plays to its end and the next one comes from the new mood's plan; a change
+  whose first category is the one already playing keeps the track either way;
+- presence off for `pause_after_absent_s`: fade out and pause (the position is kept); presence
+  back: resume with a fade-in, or start the new mood's music if the mood changed meanwhile;
+- track ended (or skipped): the next track of the plan, each step of an iso plan once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from moodpi.config import MusicConfig
+from moodpi.music.actions import Action, Pause, Play, Resume
+from moodpi.music.library import Track, TrackSource
+from moodpi.music.policy import POLICIES, TrackPicker, plan
+from moodpi.types import MoodChange
+
+log = logging.getLogger(__name__)
+
+
+class MusicDirector:
+    def __init__(
+        self,
+        config: MusicConfig,
+        library: TrackSource,
+        picker: TrackPicker | None = None,
+        rng: random.Random | None = None,
+        *,
+        policy: str | None = None,
+    ) -> None:
+        self.config = config
+        self.picker = picker or TrackPicker(library, rng)
+        self.policy = policy or config.policy
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r} (one of {', '.join(POLICIES)})")
+        self.emotion: str | None = None
+        self.current: Track | None = None  # what the player was last told to play
+        self.paused = False
+        self.present = True
+        self._plan: tuple[str, ...] = ()
+        self._step = 0  # index in the plan of the next track to start
+        self._absent_since: float | None = None
+        self._replan_on_resume = False
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def on_mood(self, change: MoodChange, now: float) -> list[Action]:
+        self.emotion = change.emotion
+        self._replan()
+        if self.paused:  # nobody to play to; resuming starts the new mood's music
+            self._replan_on_resume = True
+            return []
+        return self._transition()
+
+    def on_presence(self, present: bool, now: float) -> list[Action]:
+        self.present = present
+        if not present:
+            self._absent_since = now
+            return self.tick(now)  # pause_after_absent_s may be 0
+        self._absent_since = None
+        if not self.paused:
+            return []
+        self.paused = False
+        if self._replan_on_resume or self.current is None:
+            self._replan_on_resume = False
+            return self._play_next(fade_in_ms=self.config.fade_ms)
+        return [Resume(self.config.fade_ms)]
+
+    def tick(self, now: float) -> list[Action]:
+        if self.present or self.paused or self.current is None or self._absent_since is None:
+            return []
+        if now - self._absent_since < self.config.pause_after_absent_s:
+            return []
+        self.paused = True
+        log.info("nobody here for %.0f s: pausing the music", now - self._absent_since)
+        return [Pause(self.config.fade_ms)]
+
+    def on_track_ended(self, now: float, path: Path | str | None = None) -> list[Action]:
+        """The current track is over. A `path` that is not the current track is stale: ignored."""
+        if path is not None and (self.current is None or Path(path) != self.current.path):
+            return []
+        self.current = None
+        if self.paused or self.emotion is None:
+            return []
+        return self._play_next()
+
+    def on_player_event(self, event: Mapping[str, Any], now: float) -> list[Action]:
+        """A player event: natural ends and skips advance; a file that failed is not tried again."""
+        kind, path = event.get("type"), event.get("path")
+        if kind == "track_ended" and event.get("reason") == "finished":
+            return self.on_track_ended(now, path)
+        if kind == "track_skipped":
+            if path and event.get("reason") != "user":
+                self.picker.exclude(path)
+            return self.on_track_ended(now, path)
+        return []
+
+    def set_policy(self, name: str) -> list[Action]:
+        """Switch policy at run time; applied like a mood change (fade or finish)."""
+        if name not in POLICIES:
+            raise ValueError(f"unknown policy {name!r} (one of {', '.join(POLICIES)})")
+        if name == self.policy:
+            return []
+        self.policy = name
+        log.info("music policy: %s", name)
+        if self.emotion is None:
+            return []
+        self._replan()
+        if self.paused:
+            self._replan_on_resume = True
+            return []
+        return self._transition()
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _replan(self) -> None:
+        assert self.emotion is not None
+        self._plan = plan(self.policy, self.emotion, self.config)
+        self._step = 0
+
+    def _transition(self) -> list[Action]:
+        if self.current is None:
+            return self._play_next(fade_in_ms=self.config.fade_ms)
+        if self.current.category == self.picker.resolve(self._plan[0]):
+            self._step = 1  # the music already fits: keep it, it counts as the plan's first track
+            return []
+        if self.config.on_change == "finish":
+            return []  # on_track_ended takes the next track from the new plan
+        fade_in_ms = self.config.fade_ms // 2
+        return self._play_next(fade_in_ms=fade_in_ms, crossfade_ms=self.config.fade_ms - fade_in_ms)
+
+    def _play_next(self, fade_in_ms: int = 0, crossfade_ms: int = 0) -> list[Action]:
+        category = self._plan[min(self._step, len(self._plan) - 1)]
+        track = self.picker.pick(category)
+        if track is None:  # empty library; the picker has said so
+            return []
+        self._step += 1
+        self.current = track
+        return [Play(track, fade_in_ms, crossfade_ms)]
