@@ -1,6 +1,6 @@
 """A process holding one MqttLink, for tests that kill it: prints READY once connected.
 
-Usage: python tests/mqtt_link_proc.py HOST PORT KEEPALIVE_S DEVICE_ID
+Usage: python tests/support/mqtt_link_proc.py HOST PORT KEEPALIVE_S DEVICE_ID
 It exits by itself after LIFETIME_S so that a failed test never leaves it behind.
 """
 

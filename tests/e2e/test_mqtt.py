@@ -25,12 +25,11 @@ from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
 from moodpi.link.mqtt import MqttLink
 from moodpi.link.outbox import MemoryOutbox
-from tests.conftest import REPO
+from tests.support.daemon import REPO
 
-pytest.register_assert_rewrite("tests.broker")  # before the import below: it is a plugin too
-from tests.broker import PASSWORD, USERNAME, Broker, BrokerFactory, Observer, Seen  # noqa: E402
+pytest.register_assert_rewrite("tests.support.broker")  # before the import below: it is a plugin too
+from tests.support.broker import PASSWORD, USERNAME, Broker, BrokerFactory, Observer, Seen  # noqa: E402
 
-pytest_plugins = ["tests.broker"]  # the broker fixtures; harmless once conftest registers them too
 pytestmark = pytest.mark.broker
 
 DEVICE = "testpi"
@@ -196,7 +195,7 @@ def test_sigkill_turns_availability_offline(mqtt_broker: Broker) -> None:
     device = "killme"
     availability = f"moodpi/{device}/availability"
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "mqtt_link_proc.py"), mqtt_broker.host,
+        [sys.executable, str(REPO / "tests" / "support" / "mqtt_link_proc.py"), mqtt_broker.host,
          str(mqtt_broker.port), str(keepalive_s), device],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO / "device")},
@@ -456,8 +455,8 @@ def test_wrong_password_is_reported_clearly_and_never_logged(
 
 
 def test_no_broker_is_reported_and_stop_stays_bounded(make_link, tmp_path: Path) -> None:
-    from tests.broker import Broker as _Broker
-    from tests.broker import free_port
+    from tests.support.broker import Broker as _Broker
+    from tests.support.broker import free_port
 
     absent = _Broker(tmp_path / "absent")  # configured, never started
     absent.port = free_port()

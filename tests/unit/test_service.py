@@ -25,7 +25,7 @@ from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, 
 from moodpi.system.status import summary as status_line
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STARTED_AT = time.time() - 3725  # one daemon instance for every status built here
 
 

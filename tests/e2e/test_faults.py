@@ -42,8 +42,8 @@ from moodpi.perception.sources.base import CameraError, SourceBase
 from moodpi.perception.sources.replay import ReplaySource
 from moodpi.system.status import read_status
 from moodpi.types import Frame
-from tests.broker import Broker, mosquitto_binary
-from tests.conftest import REPO, daemon_command, daemon_env, run_daemon
+from tests.support.broker import Broker, mosquitto_binary
+from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon
 
 STOP_LIMIT_S = 5.0
 

@@ -13,7 +13,7 @@ import pytest
 
 from moodpi import config as cfg
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "deploy" / "install.sh"
 UNINSTALL = REPO / "deploy" / "uninstall.sh"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 
-from tests.conftest import REPO
+from tests.support.daemon import REPO
 
 
 def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(

@@ -18,9 +18,8 @@ from moodpi import config as cfg
 from moodpi.cli import doctor
 from moodpi.system.status import StatusFile, make_status, read_status
 
-pytest_plugins = ["tests.broker"]  # the broker fixtures
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "fixtures" / "faces"
 
 
@@ -138,7 +137,7 @@ def test_broker_with_tls_and_credentials(tmp_path: Path, mqtt_broker_tls: Any) -
 
 
 def test_broker_that_does_not_answer(tmp_path: Path) -> None:
-    from tests.broker import free_port
+    from tests.support.broker import free_port
 
     config = _config(tmp_path, mqtt={"host": "127.0.0.1", "port": free_port()})
     check = doctor.check_broker(config, timeout_s=1.0)

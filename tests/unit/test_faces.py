@@ -29,7 +29,7 @@ from moodpi.perception.faces import (
 )
 from moodpi.types import Face
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "face_detection_short_range.tflite"
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 

@@ -24,7 +24,7 @@ from moodpi.perception.emotion import (
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
 INT8 = MODELS / "emotion_int8.tflite"
 FLOAT32 = MODELS / "emotion_float32.tflite"

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from tests.broker import mosquitto_binary
-from tests.conftest import REPO
+from tests.support.broker import mosquitto_binary
+from tests.support.daemon import REPO
 
 
 def load_script(name: str) -> ModuleType:

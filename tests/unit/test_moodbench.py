@@ -222,7 +222,7 @@ def test_make_replay_plans_calm_but_varied_segments() -> None:
 
     import numpy as np
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "make_replay.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_replay.py"
     spec = importlib.util.spec_from_file_location("make_replay", script)
     assert spec is not None and spec.loader is not None
     make_replay = importlib.util.module_from_spec(spec)

@@ -1,6 +1,6 @@
 """A real Mosquitto broker for tests: free loopback port, generated config, killed at teardown.
 
-Fixtures (register with `pytest_plugins = ["tests.broker"]` in conftest.py):
+Fixtures (register with `pytest_plugins = ["tests.support.broker"]` in conftest.py):
 - `broker_factory`: `make(users=..., tls=..., persistence=...) -> Broker`, started; all are
   stopped at teardown.
 - `mqtt_broker`: anonymous, plain TCP.

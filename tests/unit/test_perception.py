@@ -19,7 +19,7 @@ from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS, Frame
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
 BENCH_KEYS = {

@@ -17,7 +17,7 @@ from moodpi.perception.emotion import EmotionClassifier, read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RETRAINED = [
     REPO / "models" / f"emotion_{v}_int8.tflite" for v in ("v2", "v3", "v6", "v7", "v8", "v10")
 ]

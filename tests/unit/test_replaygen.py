@@ -21,7 +21,7 @@ from moodpi.lab.replaygen import (
 )
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 

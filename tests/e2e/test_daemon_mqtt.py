@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker, Observer
-from tests.conftest import REPO, daemon_command, daemon_env
+from tests.support.broker import Broker, Observer
+from tests.support.daemon import REPO, daemon_command, daemon_env
 
 DEVICE = "testpi"
 BASE = f"moodpi/{DEVICE}"

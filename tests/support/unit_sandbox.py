@@ -1,6 +1,6 @@
 """Run `python -m moodpi ...` under the sandbox systemd/moodpi.service asks for, without systemd.
 
-    python tests/unit_sandbox.py ALLOWED_SYSCALLS_FILE -- run --source replay:...
+    python tests/support/unit_sandbox.py ALLOWED_SYSCALLS_FILE -- run --source replay:...
 
 Applies, in this process and before moodpi is imported, what the unit's directives become in the
 kernel: the seccomp allow-list of SystemCallFilter= (everything else fails with EPERM, as

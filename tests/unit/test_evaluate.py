@@ -24,7 +24,7 @@ from moodpi.lab.metrics import (
 )
 from moodpi.perception.emotion import EmotionClassifier
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO / "tests" / "fixtures" / "eval"
 CSV = EVAL / "fer2013.csv"
 FOLDER = EVAL / "folder"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from moodpi.types import EMOTIONS
-from tests.conftest import REPO, daemon_command, daemon_env, run_daemon
+from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon
 
 
 def read_events(path: Path) -> list[dict]:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from moodpi import config as cfg
 from moodpi.cli.config import render_effective, render_example, toml_value
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "config.example.toml"
 
 

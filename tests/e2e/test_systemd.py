@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "moodpi.service"
 EXEC_START = "/opt/moodpi/venv/bin/moodpi"
 MAX_EXPOSURE = 2.0
@@ -264,7 +264,7 @@ def test_the_daemon_runs_inside_the_units_sandbox(
         "RUNTIME_DIRECTORY": str(tmp_path / "run"),
     }
     result = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "unit_sandbox.py"), str(allowed_file), "--",
+        [sys.executable, str(REPO / "tests" / "support" / "unit_sandbox.py"), str(allowed_file), "--",
          "run", "--config", str(config), "--source", f"replay:{e2e_replay / 'frames'}",
          "--events-jsonl", "-"],
         capture_output=True, text=True, timeout=180, env=env, check=False,
