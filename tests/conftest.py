@@ -15,7 +15,8 @@ SHARED_FER = REPO.parent / "shared" / "data" / "fer2013"
 # pygame/SDL must never open a window or a real sound card in tests.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-pytest_plugins = ["tests.support.broker"]  # a real mosquitto per test: mqtt_broker, broker_factory, ...
+# a real mosquitto per test: mqtt_broker, broker_factory, ...
+pytest_plugins = ["tests.support.broker"]
 
 # (emotion or None, seconds) for the end-to-end replay: two moods with an empty room between.
 E2E_SEGMENTS: list[tuple[str | None, float]] = [("happy", 6.0), (None, 4.0), ("surprise", 6.0)]

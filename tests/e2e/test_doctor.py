@@ -18,7 +18,6 @@ from moodpi import config as cfg
 from moodpi.cli import doctor
 from moodpi.system.status import StatusFile, make_status, read_status
 
-
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "fixtures" / "faces"
 

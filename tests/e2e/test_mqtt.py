@@ -27,7 +27,8 @@ from moodpi.link.mqtt import MqttLink
 from moodpi.link.outbox import MemoryOutbox
 from tests.support.daemon import REPO
 
-pytest.register_assert_rewrite("tests.support.broker")  # before the import below: it is a plugin too
+# before the import below: it is a plugin too
+pytest.register_assert_rewrite("tests.support.broker")
 from tests.support.broker import PASSWORD, USERNAME, Broker, BrokerFactory, Observer, Seen  # noqa: E402
 
 pytestmark = pytest.mark.broker

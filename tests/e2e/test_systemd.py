@@ -264,7 +264,7 @@ def test_the_daemon_runs_inside_the_units_sandbox(
         "RUNTIME_DIRECTORY": str(tmp_path / "run"),
     }
     result = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "support" / "unit_sandbox.py"), str(allowed_file), "--",
+        [sys.executable, str(REPO / "tests/support/unit_sandbox.py"), str(allowed_file), "--",
          "run", "--config", str(config), "--source", f"replay:{e2e_replay / 'frames'}",
          "--events-jsonl", "-"],
         capture_output=True, text=True, timeout=180, env=env, check=False,

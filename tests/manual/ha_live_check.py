@@ -34,12 +34,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "device")]
 
+from tests.support.broker import Broker  # noqa: E402
+
 from moodpi.cli.mqtt import cleanup  # noqa: E402
 from moodpi.config import from_dict  # noqa: E402
 from moodpi.link.commands import Command  # noqa: E402
 from moodpi.link.mqtt import MqttLink  # noqa: E402
 from moodpi.types import EMOTIONS  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
 
 DUMPER_MANIFEST = {
     "domain": "dumpstates", "name": "Dump states", "version": "0.0.1", "documentation": "https://example.invalid",
