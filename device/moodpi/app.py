@@ -8,6 +8,7 @@ bounded and every loop checks the stop event, so SIGTERM ends the run within a s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -17,13 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 from moodpi import __version__
-from moodpi.config import EX_CONFIG, Config
+from moodpi.config import EX_CONFIG, Config, ConfigError
 from moodpi.events import EventHub, JsonlSink
+from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.stage import Jukebox
 from moodpi.perception.capture import CaptureThread
-from moodpi.perception.pipeline import build_perception
+from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
@@ -32,12 +34,37 @@ from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
 
 log = logging.getLogger(__name__)
 
+EX_SOFTWARE = 1  # an unexpected error: systemd restarts the daemon (rate-limited by the unit)
 EX_UNAVAILABLE = 69  # sysexits.h: the camera has been gone past its deadline; systemd restarts us
 STATUS_PERIOD_S = 1.0
 FRAME_WAIT_S = 0.2
 
 
+class SetupError(Exception):
+    """The installation cannot work as configured (a missing or unusable model): restarting the
+    daemon will not help, so it exits EX_CONFIG, which the unit does not restart."""
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for an error that ended a run: its type decides, never where it came from.
+
+    Only errors of setup are final (78); a camera gone past its deadline asks for a restart (69);
+    anything else is a bug or a passing fault, and exit 1 lets systemd restart the daemon.
+    """
+    if isinstance(exc, (ConfigError, SetupError)):
+        log.error("cannot start: %s", exc)
+        return EX_CONFIG
+    if isinstance(exc, CameraError):
+        log.error("cannot open the camera: %s", exc)
+        return EX_UNAVAILABLE
+    log.critical("unexpected error, exiting for a restart", exc_info=exc)
+    return EX_SOFTWARE
+
+
 class Daemon:
+    """Every part is built here without I/O; `run()` starts them in order, runs the main loop and
+    stops them in reverse order, whatever ended the run."""
+
     def __init__(
         self,
         config: Config,
@@ -52,11 +79,21 @@ class Daemon:
             lambda: open_source(config.camera.source, config.camera)
         )
         self.stop_event = threading.Event()
-        self._events_jsonl = events_jsonl
-        self._audio = audio
         self._notifier = Notifier()
         self._status_file = StatusFile(status_path(config.state_path))
-        self._commands: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self._commands: queue.Queue[Command] = queue.Queue(maxsize=64)
+        self.uplink = Uplink(config, self._commands)  # journal, outbox, MQTT
+        self.hub = EventHub(next_seq=self.uplink.next_seq)
+        self._jsonl = JsonlSink(events_jsonl) if events_jsonl else None
+        self.mood = MoodTracker(config.mood)
+        self.jukebox = Jukebox(
+            config,
+            self.hub,
+            audio=audio,
+            clock=lambda: self._clock_t,
+            stop_event=self.stop_event,
+        )
+        self._perception: Perception | None = None  # loaded by a start step: it reads model files
         self._capture: CaptureThread | None = None
         self._detection = True
         self._t0: float | None = None
@@ -65,52 +102,77 @@ class Daemon:
         self._frames_bad = 0
         self._frame_walls: deque[float] = deque(maxlen=50)
         self._last_frame_wall = 0.0
+        self._last_status = 0.0
         self._ready = False
+        self._started = False
         self._started_wall = time.monotonic()
         self._started_at = time.time()
         self._last_obs: Observation | None = None
         self._mood_since: dict[str, Any] | None = None  # the last mood event
 
+    @property
+    def perception(self) -> Perception:
+        if self._perception is None:
+            raise RuntimeError("perception is loaded by run()")
+        return self._perception
+
     # ----------------------------------------------------------------------------- lifecycle
 
     def run(self) -> int:
+        """Start, loop until stopped or a fatal condition, stop; the exit status for the unit."""
         try:
-            self._start()
-            return self._loop()
-        except (FileNotFoundError, ValueError) as exc:
-            # A missing or unusable model, or an unknown camera spec: restarting will not help.
-            log.error("cannot start: %s", exc)
-            return EX_CONFIG
-        except CameraError as exc:
-            log.error("cannot open the camera: %s", exc)
-            return EX_UNAVAILABLE
+            with contextlib.ExitStack() as running:
+                device_id = self.config.effective_device_id
+                log.info("moodpi %s starting (device id %s)", __version__, device_id)
+                for name, start, stop in self._steps():
+                    start()
+                    running.callback(self._stop_quietly, name, stop)
+                running.callback(self._begin_stop)  # the first thing done when the run ends
+                self._started = True
+                return self._loop()
+        except Exception as exc:
+            return exit_status(exc)
         finally:
-            self._shutdown()
+            log.info("stopped after %d frames", self._frames)
 
-    def _start(self) -> None:
-        cfg = self.config
-        log.info("moodpi %s starting (device id %s)", __version__, cfg.effective_device_id)
-        self._notifier.open()
-        self.uplink = Uplink(cfg, self._commands)  # journal, outbox, MQTT
-        self.uplink.start()
-        self.hub = EventHub(next_seq=self.uplink.next_seq)
+    def _steps(self) -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
+        """(name, start, stop) in start order; a run stops them in reverse."""
+        return [
+            ("systemd notifier", self._notifier.open, self._notifier.close),
+            ("final status", _nothing, self._write_status),
+            ("uplink", self.uplink.start, self.uplink.stop),
+            ("event sinks", self._open_sinks, self._close_sinks),
+            ("models", self._load_models, _nothing),
+            ("music", self.jukebox.start, self.jukebox.stop),
+            ("camera", self._open_camera, self._close_camera),
+        ]
+
+    def _begin_stop(self) -> None:
+        self._notifier.stopping()
+        self.stop_event.set()
+
+    @staticmethod
+    def _stop_quietly(name: str, stop: Callable[[], object]) -> None:
+        try:
+            stop()
+        except Exception:  # one part failing to stop must not keep the others running
+            log.exception("stopping %s failed", name)
+
+    def _open_sinks(self) -> None:
         self.uplink.attach(self.hub)
-        if self._events_jsonl:
-            self._jsonl = JsonlSink(self._events_jsonl)
+        if self._jsonl is not None:
             self._jsonl.open()
             self.hub.add_sink("jsonl", self._jsonl)
-        self.perception = build_perception(cfg)
-        self.mood = MoodTracker(cfg.mood)
-        self.jukebox = Jukebox(
-            cfg,
-            self.hub,
-            audio=self._audio,
-            clock=lambda: self._clock_t,
-            stop_event=self.stop_event,
-        )
-        self.jukebox.start()
-        self._open_camera()
-        self._last_status = 0.0
+
+    def _close_sinks(self) -> None:
+        if self._jsonl is not None:
+            self._jsonl.close()
+
+    def _load_models(self) -> None:
+        try:
+            self._perception = build_perception(self.config)
+        except (OSError, ValueError) as exc:  # a missing or unusable model file
+            raise SetupError(str(exc)) from exc
 
     def _open_camera(self) -> None:
         source = self._source_factory()
@@ -126,23 +188,6 @@ class Daemon:
         if self._capture is not None:
             self._capture.stop()
             self._capture = None
-
-    def _shutdown(self) -> None:
-        self._notifier.stopping()
-        self.stop_event.set()
-        self._close_camera()
-        for name in ("jukebox", "uplink"):
-            part = getattr(self, name, None)
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:
-                    log.exception("stopping %s failed", name)
-        if getattr(self, "_jsonl", None) is not None:
-            self._jsonl.close()
-        self._write_status()
-        self._notifier.close()
-        log.info("stopped after %d frames", self._frames)
 
     # ----------------------------------------------------------------------------- main loop
 
@@ -273,8 +318,8 @@ class Daemon:
         return (len(walls) - 1) / (walls[-1] - walls[0])
 
     def state(self) -> dict[str, Any]:
-        current = self.mood.current if hasattr(self, "mood") else None
-        smoothed = self.mood.smoothed if hasattr(self, "mood") else None
+        current = self.mood.current
+        smoothed = self.mood.smoothed
         probabilities = (
             {e: round(float(p), 3) for e, p in zip(EMOTIONS, smoothed, strict=True)}
             if smoothed is not None
@@ -284,7 +329,7 @@ class Daemon:
             "emotion": current.emotion if current else None,
             "confidence": round(current.confidence, 3) if current else None,
             "probabilities": probabilities,
-            "presence": self.mood.present if hasattr(self, "mood") else False,
+            "presence": self.mood.present,
             "since": current.t if current else None,
             "detection": self._detection,
             **self.jukebox.state(),
@@ -302,12 +347,10 @@ class Daemon:
             "uptime_s": round(time.monotonic() - self._started_wall, 1),
             "cpu_temp_c": cpu_temperature_c(),
             "throttled": throttled_flags(),
-            **self.perception.timings(),
+            **(self._perception.timings() if self._perception is not None else {}),
         }
 
     def _write_status(self) -> dict[str, Any] | None:
-        if not hasattr(self, "mood"):
-            return None
         state = self.state()
         current = self.mood.current
         status = make_status(
@@ -338,3 +381,7 @@ class Daemon:
         if self._capture is not None and self._capture.failing_since is not None:
             return "degraded"
         return "running"
+
+
+def _nothing() -> None:
+    pass

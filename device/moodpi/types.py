@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
+# Every name that more than one stage knows is declared here, once: a Literal for the type
+# checker and the config, and the tuple of its values for code that lists them.
+
 # FER-2013 label order; the classifier's output index i is EMOTIONS[i].
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+Emotion = Literal["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+EMOTIONS: tuple[Emotion, ...] = get_args(Emotion)
+
+# How the music answers a mood: play the mood itself, its target, or walk from one to the other.
+Policy = Literal["mirror", "uplift", "iso"]
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+
+# Home Assistant discovery: one config topic per entity, one per device (HA >= 2024.12), or none.
+DiscoveryMode = Literal["component", "device", "off"]
+DISCOVERY_MODES: tuple[DiscoveryMode, ...] = get_args(DiscoveryMode)
+
+# What may be sent to <base>/cmd/<name> (docs/mqtt.md).
+CommandName = Literal["detection", "policy", "volume", "pause", "resume", "skip"]
+COMMAND_NAMES: tuple[CommandName, ...] = get_args(CommandName)
 
 
 @dataclass(frozen=True)
