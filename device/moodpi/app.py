@@ -19,7 +19,7 @@ from typing import Any
 
 from moodpi import __version__
 from moodpi.config import EX_CONFIG, Config, ConfigError
-from moodpi.events import EventHub, JsonlSink
+from moodpi.events import Event, EventHub, JsonlSink, MoodEvent, PresenceEvent
 from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
@@ -108,7 +108,7 @@ class Daemon:
         self._started_wall = time.monotonic()
         self._started_at = time.time()
         self._last_obs: Observation | None = None
-        self._mood_since: dict[str, Any] | None = None  # the last mood event
+        self._mood_since: Event | None = None  # the last mood event
 
     @property
     def perception(self) -> Perception:
@@ -245,12 +245,11 @@ class Daemon:
 
     def _on_change(self, change: MoodChange | PresenceChange) -> None:
         if isinstance(change, MoodChange):
-            self._mood_since = self.hub.emit(
-                "mood", change.t, emotion=change.emotion, confidence=round(change.confidence, 3)
-            )
+            mood = MoodEvent(emotion=change.emotion, confidence=round(change.confidence, 3))
+            self._mood_since = self.hub.emit(mood, change.t)
             self.jukebox.on_mood(change)
         else:
-            self.hub.emit("presence", change.t, present=change.present)
+            self.hub.emit(PresenceEvent(present=change.present), change.t)
             self.jukebox.on_presence(change)
         self.uplink.publish_state(self.state())
 
@@ -358,12 +357,12 @@ class Daemon:
             fps=round(self.fps(), 2),
             mood=state["emotion"],
             confidence=state["confidence"],
-            mood_since=self._mood_since["at"] if current and self._mood_since else None,
+            mood_since=self._mood_since.at if current and self._mood_since else None,
             presence=state["presence"],
             faces=len(self._last_obs.predictions) if self._last_obs else 0,
             probs=state["probabilities"],
             now_playing=state.get("now_playing"),
-            events=list(self.hub.recent),
+            events=[event.as_dict() for event in self.hub.recent],
             state=self._run_state(),
             detection=self._detection,
             policy=state.get("policy"),

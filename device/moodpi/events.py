@@ -1,5 +1,8 @@
 """Events: one numbered, timestamped record for all worth telling (mood, presence, plays, errors).
 
+Each kind is a small frozen dataclass (its `TYPE` is the JSON "type"); the hub wraps it in an
+`Event`, and only the sinks (JSON lines, journal, MQTT) turn it into a dict.
+
 The hub gives each event its `seq` (from the journal when there is one, so numbering survives a
 restart and MQTT subscribers can de-duplicate), `t` (seconds on the frame clock since the first
 frame) and `at` (ISO 8601 UTC), then hands it to every sink. A failing sink is logged once and never
@@ -8,6 +11,7 @@ stops the others: the pipeline must not die because a disk filled up or stdout w
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -15,17 +19,130 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, ClassVar
+
+from moodpi.types import Emotion
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
-Sink = Callable[[Event], None]
+# JSON values as they leave the device (docs/events.md).
+Json = None | bool | int | float | str | list["Json"] | dict[str, "Json"]
 
+
+@dataclass(frozen=True)
+class MoodEvent:
+    """The debounced mood changed; `confidence` is the smoothed probability."""
+
+    TYPE: ClassVar[str] = "mood"
+    emotion: Emotion
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PresenceEvent:
+    """The first face appeared, or nobody was seen for mood.absent_after_s."""
+
+    TYPE: ClassVar[str] = "presence"
+    present: bool
+
+
+@dataclass(frozen=True)
+class TrackStarted:
+    TYPE: ClassVar[str] = "track_started"
+    path: str
+    category: str
+    title: str
+    artist: str
+    duration_s: float
+    audio: bool  # False: no sound device, playing silently
+    fade_in_ms: int
+
+
+@dataclass(frozen=True)
+class TrackEnded:
+    """`reason`: finished (natural end) | faded | replaced (by another track) | stopped."""
+
+    TYPE: ClassVar[str] = "track_ended"
+    path: str
+    category: str
+    title: str
+    artist: str
+    duration_s: float
+    audio: bool
+    reason: str
+    played_s: float
+
+
+@dataclass(frozen=True)
+class TrackSkipped:
+    """`reason`: "user", or why the file could not be played (missing file, empty file, ...)."""
+
+    TYPE: ClassVar[str] = "track_skipped"
+    path: str
+    category: str
+    title: str
+    artist: str
+    duration_s: float
+    audio: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ComponentError:
+    """A component degraded (e.g. no audio device); said once per loss."""
+
+    TYPE: ClassVar[str] = "error"
+    component: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Recovered:
+    TYPE: ClassVar[str] = "recovered"
+    component: str
+    message: str
+
+
+PlayerEvent = TrackStarted | TrackEnded | TrackSkipped | ComponentError | Recovered
+Payload = MoodEvent | PresenceEvent | PlayerEvent
 # Events that change what the room "is"; only these go to the MQTT outbox.
-OUTBOX_TYPES = frozenset({"mood", "presence"})
+ROOM_EVENTS = (MoodEvent, PresenceEvent)
+
+
+def payload_fields(payload: Payload) -> dict[str, Json]:
+    """{"type": ..., **fields}: a payload as plain data."""
+    return {"type": payload.TYPE, **dataclasses.asdict(payload)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One numbered, timestamped payload: `seq` (journal-backed, grows across restarts), `t`
+    (frame-clock seconds since the first frame) and `at` (ISO 8601 UTC)."""
+
+    seq: int
+    t: float
+    at: str
+    payload: Payload
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+    def as_dict(self) -> dict[str, Json]:
+        """The event's JSON object (docs/events.md): type, seq, t, at, then the payload's fields."""
+        return {
+            "type": self.payload.TYPE,
+            "seq": self.seq,
+            "t": self.t,
+            "at": self.at,
+            **dataclasses.asdict(self.payload),
+        }
+
+
+Sink = Callable[[Event], None]
 
 
 def utc_now_iso() -> str:
@@ -44,15 +161,9 @@ class EventHub:
     def add_sink(self, name: str, sink: Sink) -> None:
         self._sinks.append((name, sink))
 
-    def emit(self, event_type: str, t: float, **fields: Any) -> Event:
+    def emit(self, payload: Payload, t: float) -> Event:
         with self._lock:  # player and MQTT threads emit too; keep seq order == delivery order
-            event: Event = {
-                "type": event_type,
-                "seq": self._next_seq(),
-                "t": round(t, 3),
-                "at": utc_now_iso(),
-            }
-            event.update(fields)
+            event = Event(seq=self._next_seq(), t=round(t, 3), at=utc_now_iso(), payload=payload)
             self.recent.append(event)
             for name, sink in self._sinks:
                 self._deliver(name, sink, event)
@@ -83,7 +194,7 @@ class JsonlSink:
 
     def __call__(self, event: Event) -> None:
         if self._stream is not None:
-            self._stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+            self._stream.write(json.dumps(event.as_dict(), separators=(",", ":")) + "\n")
             self._stream.flush()
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The daemon's lifecycle: the exit status follows the error's type, and a run stops what it started."""
+"""The daemon's lifecycle: the exit status follows the error's type; a run stops what it started."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from moodpi import config as config_mod
+from moodpi.events import TrackEnded, TrackSkipped, TrackStarted
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.director import MusicDirector
 from moodpi.music.library import Library, Track
@@ -187,26 +188,35 @@ def test_stale_track_end_is_ignored() -> None:
     assert len(director.on_track_ended(3.0, second.track.path)) == 1
 
 
+def _ended(path: str, reason: str) -> TrackEnded:
+    return TrackEnded(path, "sad", "t", "", 10.0, audio=True, reason=reason, played_s=1.0)
+
+
+def _skipped(path: str, reason: str) -> TrackSkipped:
+    return TrackSkipped(path, "sad", "t", "", 10.0, audio=True, reason=reason)
+
+
 def test_player_events() -> None:
     director = _director()
     play = director.on_mood(MoodChange("sad", 0.9, 0.0), 0.0)[0]
     assert isinstance(play, Play)
     path = str(play.track.path)
-    replaced = {"type": "track_ended", "path": path, "reason": "replaced"}
+    replaced = _ended(path, "replaced")
     assert director.on_player_event(replaced, 1.0) == []
-    assert director.on_player_event({"type": "track_started", "path": path}, 1.0) == []
+    started = TrackStarted(path, "sad", "t", "", 10.0, audio=True, fade_in_ms=0)
+    assert director.on_player_event(started, 1.0) == []
 
-    broken = {"type": "track_skipped", "path": path, "reason": "cannot play: corrupt"}
+    broken = _skipped(path, "cannot play: corrupt")
     following = director.on_player_event(broken, 2.0)
     assert [_short(a) for a in following] == ["play sad 0/0"]
     seen = [following[0].track]  # type: ignore[union-attr]
     for t in range(3, 12):
-        finished = {"type": "track_ended", "path": str(seen[-1].path), "reason": "finished"}
+        finished = _ended(str(seen[-1].path), "finished")
         seen.append(director.on_player_event(finished, t)[0].track)  # type: ignore[union-attr]
     assert play.track not in seen  # a file that failed is not tried again
     assert {t.category for t in seen} == {"sad"}
 
-    user_skip = {"type": "track_skipped", "path": str(seen[-1].path), "reason": "user"}
+    user_skip = _skipped(str(seen[-1].path), "user")
     assert len(director.on_player_event(user_skip, 20.0)) == 1
     again = [director.on_track_ended(21.0 + i)[0].track for i in range(4)]  # type: ignore[union-attr]
     assert seen[-1] in again  # skipped by choice, not broken: it comes round again
@@ -219,7 +229,7 @@ def test_every_track_broken_ends_in_silence_not_a_loop() -> None:
         if not actions:
             break
         path = str(actions[0].track.path)  # type: ignore[union-attr]
-        broken = {"type": "track_skipped", "path": path, "reason": "cannot play"}
+        broken = _skipped(path, "cannot play")
         actions = director.on_player_event(broken, t)
     assert actions == [] and t == 3
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
+from moodpi.events import PlayerEvent, payload_fields
 from moodpi.lab.musicgen import write_clip
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
@@ -36,12 +37,14 @@ class Events:
     """Collects the player's events (from its thread) and waits for one, with a timeout."""
 
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []  # as plain data, to match on fields
+        self.typed: list[PlayerEvent] = []  # as the player sent them
         self._cond = threading.Condition()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: PlayerEvent) -> None:
         with self._cond:
-            self.items.append(event)
+            self.typed.append(event)
+            self.items.append(payload_fields(event))
             self._cond.notify_all()
 
     def wait(self, type_: str, **fields: Any) -> dict[str, Any]:
@@ -296,7 +299,7 @@ def test_director_drives_the_player(player, clips, disk_audio):
     deadline = time.monotonic() + WAIT_S
     while len([e for e in events.items if e["type"] == "track_started"]) < 3:
         assert time.monotonic() < deadline, events.items
-        for event in events.items[handled:]:
+        for event in events.typed[handled:]:
             apply(p, director.on_player_event(event, time.monotonic()))
         handled = len(events.items)
         time.sleep(0.01)
@@ -436,8 +439,8 @@ def test_null_player_reports_without_sound(clips):
 def test_callback_errors_do_not_stop_playback(disk_audio, clips):
     seen: list[str] = []
 
-    def flaky(event: dict[str, Any]) -> None:
-        seen.append(event["type"])
+    def flaky(event: PlayerEvent) -> None:
+        seen.append(event.TYPE)
         raise RuntimeError("consumer bug")
 
     p = PygamePlayer(flaky, buffer_frames=1024)

@@ -17,7 +17,7 @@ from typing import Any
 
 from moodpi import __version__
 from moodpi.config import Config
-from moodpi.events import OUTBOX_TYPES, Event, EventHub
+from moodpi.events import ROOM_EVENTS, Event, EventHub
 from moodpi.link.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -90,15 +90,16 @@ class Uplink:
     def _journal_sink(self, event: Event) -> None:
         if self.journal is None:
             return
-        self.journal.record(event)
-        if event["type"] in OUTBOX_TYPES and self.mqtt is not None:
-            self.journal.enqueue(event)
+        data = event.as_dict()
+        self.journal.record(data)
+        if isinstance(event.payload, ROOM_EVENTS) and self.mqtt is not None:
+            self.journal.enqueue(data)
 
     def _mqtt_sink(self, event: Event) -> None:
-        if event["type"] not in OUTBOX_TYPES:
+        if not isinstance(event.payload, ROOM_EVENTS):
             return
         if self.journal is None:
-            self.mqtt.publish_event(event)  # no outbox: best effort
+            self.mqtt.publish_event(event.as_dict())  # no outbox: best effort
         else:
             self.mqtt.events_pending()
 

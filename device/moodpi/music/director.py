@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from moodpi.config import MusicConfig
+from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.library import Track, TrackSource
 from moodpi.music.policy import POLICIES, TrackPicker, plan
@@ -99,15 +98,14 @@ class MusicDirector:
             return []
         return self._play_next()
 
-    def on_player_event(self, event: Mapping[str, Any], now: float) -> list[Action]:
+    def on_player_event(self, event: PlayerEvent, now: float) -> list[Action]:
         """A player event: natural ends and skips advance; a file that failed is not tried again."""
-        kind, path = event.get("type"), event.get("path")
-        if kind == "track_ended" and event.get("reason") == "finished":
-            return self.on_track_ended(now, path)
-        if kind == "track_skipped":
-            if path and event.get("reason") != "user":
-                self.picker.exclude(path)
-            return self.on_track_ended(now, path)
+        if isinstance(event, TrackEnded) and event.reason == "finished":
+            return self.on_track_ended(now, event.path)
+        if isinstance(event, TrackSkipped):
+            if event.path and event.reason != "user":
+                self.picker.exclude(event.path)
+            return self.on_track_ended(now, event.path)
         return []
 
     def set_policy(self, name: str) -> list[Action]:

@@ -4,16 +4,14 @@
 bounded queue and return, so a slow audio device never blocks the main loop. The thread polls
 `pygame.mixer.music.get_busy()` to notice the end of a track (no `set_endevent`: pygame events
 need the display/event subsystem, which a headless daemon does not have) and reports what
-happened through `on_event(dict)`, called from the player thread:
+happened through `on_event(event)`, called from the player thread, with the typed events of
+moodpi.events:
 
-    {"type": "track_started", "path", "category", "title", "artist", "duration_s", "audio"}
-    {"type": "track_ended",   "path", "category", "reason", "played_s", "audio"}
-        reason: finished (natural end) | faded (fade_out) | replaced (by play) | stopped (stop)
-    {"type": "track_skipped", "path", "category", "reason", "audio"}
-        reason: "user" (skip()), or why the file could not be played: missing, empty, corrupt or
-        unsupported (pygame cannot open it)
-    {"type": "error", "component": "audio", "message"}   no audio device, or it stopped taking sound
-    {"type": "recovered", "component": "audio", "message"}  when the device opened on a retry
+    TrackStarted; TrackEnded, reason: finished (natural end) | faded (fade_out) | replaced (by
+    play) | stopped (stop); TrackSkipped, reason: "user" (skip()), or why the file could not be
+    played: missing, empty, corrupt or unsupported (pygame cannot open it); ComponentError
+    ("audio"): no audio device, or it stopped taking sound; Recovered ("audio"): the device
+    opened on a retry.
 
 A file that cannot be played is skipped and reported, never fatal. A damaged file that pygame
 still opens plays what it can and ends early, reported as finished (the library scan already
@@ -42,14 +40,31 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from moodpi.events import (
+    ComponentError,
+    PlayerEvent,
+    Recovered,
+    TrackEnded,
+    TrackSkipped,
+    TrackStarted,
+)
 from moodpi.music.audio import AudioOutput, Backend
 from moodpi.music.library import Track
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[dict[str, Any]], None]
+EventCallback = Callable[[PlayerEvent], None]
+
+
+class _TrackFields(TypedDict):
+    path: str
+    category: str
+    title: str
+    artist: str
+    duration_s: float
+    audio: bool
 
 
 class PygamePlayer:
@@ -174,7 +189,7 @@ class PygamePlayer:
         problem = self._output.open()
         if problem:
             log.error("%s: running without sound, retrying", problem)
-            self._emit({"type": "error", "component": "audio", "message": problem})
+            self._emit(ComponentError("audio", problem))
         self._ready.set()
         try:
             while True:
@@ -194,7 +209,7 @@ class PygamePlayer:
         """Silent for want of a device: try it again, between tracks only (no jump mid-song)."""
         if self._current is None and self._output.reopen():
             log.warning("audio device available again: playing with sound")
-            self._emit({"type": "recovered", "component": "audio", "message": "audio device open"})
+            self._emit(Recovered("audio", "audio device open"))
 
     def _step(self, command: tuple[Any, ...] | None) -> None:
         try:
@@ -296,7 +311,7 @@ class PygamePlayer:
         self._drop_current()
         self._output.lose()
         log.error("%s (unplugged?): playing on without sound, retrying the device", why)
-        self._emit({"type": "error", "component": "audio", "message": why})
+        self._emit(ComponentError("audio", why))
         if track is not None:
             self._start(track, 0)  # the same track, silently, so the director's plan holds
 
@@ -334,14 +349,16 @@ class PygamePlayer:
             return
         self._current, self._state, self._position_s = track, "playing", 0.0
         self._progress_at = time.monotonic()
-        self._emit_track("track_started", track, fade_in_ms=fade_in_ms)
+        self._emit(TrackStarted(**self._track_fields(track), fade_in_ms=fade_in_ms))
 
     def _end_current(self, reason: str | None) -> None:
         """Halt the current track; report it ended with `reason` (None: report nothing)."""
         track, played_s = self._current, self._position_s
         self._drop_current()
         if track is not None and reason is not None:
-            self._emit_track("track_ended", track, reason=reason, played_s=round(played_s, 3))
+            self._emit(
+                TrackEnded(**self._track_fields(track), reason=reason, played_s=round(played_s, 3))
+            )
 
     def _drop_current(self) -> None:
         if self._current is not None:
@@ -361,7 +378,7 @@ class PygamePlayer:
     def _skip(self, track: Track, reason: str) -> None:
         if reason != "user":
             log.warning("skipping %s: %s", track.path, reason)
-        self._emit_track("track_skipped", track, reason=reason)
+        self._emit(TrackSkipped(**self._track_fields(track), reason=reason))
 
     def _apply_volume(self) -> None:
         self._backend_().set_volume(self._volume * self._gain)
@@ -369,19 +386,17 @@ class PygamePlayer:
     def _backend_(self) -> Backend:
         return self._output.backend
 
-    def _emit_track(self, kind: str, track: Track, **extra: Any) -> None:
-        self._emit({
-            "type": kind,
+    def _track_fields(self, track: Track) -> _TrackFields:
+        return {
             "path": str(track.path),
             "category": track.category,
             "title": track.title,
             "artist": track.artist,
             "duration_s": track.duration_s,
             "audio": self.audio,
-            **extra,
-        })  # fmt: skip
+        }
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: PlayerEvent) -> None:
         if self._on_event is None:
             return
         try:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moodpi.config import Config
-from moodpi.events import EventHub
+from moodpi.events import EventHub, PlayerEvent
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
 from moodpi.music.library import Library, library_from_config
@@ -42,7 +42,7 @@ class Jukebox:
         self._hub = hub
         self._audio = audio
         self._clock = clock
-        self._events: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=256)
+        self._events: queue.Queue[PlayerEvent] = queue.Queue(maxsize=256)
         # The daemon's stop event: a SIGTERM during a long first scan ends the scan (and the wait
         # for it in start()) at once instead of after up to 10 s.
         self._scan_stop = stop_event if stop_event is not None else threading.Event()
@@ -87,12 +87,12 @@ class Jukebox:
         except Exception:
             log.exception("music library scan failed")
 
-    def _on_player_event(self, event: dict[str, Any]) -> None:
+    def _on_player_event(self, event: PlayerEvent) -> None:
         """Player thread: hand over, never block it."""
         try:
-            self._events.put_nowait(dict(event))
+            self._events.put_nowait(event)
         except queue.Full:
-            log.warning("player event queue full, dropping %s", event.get("type"))
+            log.warning("player event queue full, dropping %s", event.TYPE)
 
     # -- main-loop side ---------------------------------------------------------------------
 
@@ -103,12 +103,9 @@ class Jukebox:
             except queue.Empty:
                 return
             now = self._clock()
-            event_type = event.pop("type")
-            self._hub.emit(event_type, now, **_jsonable(event))
+            self._hub.emit(event, now)
             if self.director is not None and self.player is not None:
-                apply(
-                    self.player, self.director.on_player_event({"type": event_type, **event}, now)
-                )
+                apply(self.player, self.director.on_player_event(event, now))
 
     def on_mood(self, change: MoodChange) -> None:
         if self.director is not None and self.player is not None:
@@ -173,10 +170,3 @@ class Jukebox:
         if self._scan_thread is not None:
             self._scan_thread.join(timeout=2.0)
         self.poll()  # the last track_ended events
-
-
-def _jsonable(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (str(v) if not isinstance(v, (str, int, float, bool, type(None), list, dict)) else v)
-        for k, v in event.items()
-    }
