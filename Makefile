@@ -52,8 +52,11 @@ mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
 	$(PY) -m moodpi bench --mood $(MOOD_REPLAYS) --json > bench/mood.json
 	$(PY) -c 'import json; from moodpi.lab.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
 
-lint: $(STAMP)
+# Style, the package's shape (import contracts in pyproject.toml) and types; CI runs it.
+lint: $(STAMP) test-deps
 	$(VENV)/bin/ruff check device tests scripts
+	PYTHONPATH=device $(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	shellcheck deploy/*.sh .ci/run
 
 clean:

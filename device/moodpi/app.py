@@ -27,9 +27,10 @@ from moodpi.music.stage import Jukebox
 from moodpi.perception.capture import CaptureThread
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
+from moodpi.snapshot import Diagnostics, MoodState, RunState, Snapshot
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
-from moodpi.system.status import StatusFile, make_status, status_path, summary
+from moodpi.system.status import StatusFile, status_document, status_path, summary
 from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ class Daemon:
         else:
             self.hub.emit(PresenceEvent(present=change.present), change.t)
             self.jukebox.on_presence(change)
-        self.uplink.publish_state(self.state())
+        self.uplink.publish_state(self.snapshot())
 
     def _camera_lost_too_long(self) -> bool:
         return (
@@ -278,7 +279,7 @@ class Daemon:
             self._set_detection(bool(value))
         else:
             self.jukebox.command(name, value)
-        self.uplink.publish_state(self.state())
+        self.uplink.publish_state(self.snapshot())
 
     def _set_detection(self, on: bool) -> None:
         if on == self._detection:
@@ -297,10 +298,9 @@ class Daemon:
             self._notifier.watchdog(now)
         if now - self._last_status >= STATUS_PERIOD_S:
             self._last_status = now
-            status = self._write_status()
-            if status is not None:
-                self._notifier.status(summary(status))
-            self.uplink.tick(self.state(), self.diagnostics())
+            snapshot = self.snapshot()
+            self._notifier.status(summary(self._write_status(snapshot)))
+            self.uplink.tick(snapshot)
 
     def _pipeline_alive(self, now: float) -> bool:
         """Ping the watchdog while frames flow, or during a known outage within its deadline."""
@@ -316,65 +316,55 @@ class Daemon:
             return 0.0
         return (len(walls) - 1) / (walls[-1] - walls[0])
 
-    def state(self) -> dict[str, Any]:
-        current = self.mood.current
-        smoothed = self.mood.smoothed
-        probabilities = (
+    def snapshot(self) -> Snapshot:
+        """What the daemon knows now: every reporter (MQTT, status file, systemd) reads this."""
+        current, smoothed = self.mood.current, self.mood.smoothed
+        mood = None
+        if current is not None:
+            since_at = self._mood_since.at if self._mood_since else None
+            mood = MoodState(current.emotion, round(current.confidence, 3), current.t, since_at)
+        probabilities: dict[str, float] = (
             {e: round(float(p), 3) for e, p in zip(EMOTIONS, smoothed, strict=True)}
             if smoothed is not None
             else {}
         )
-        return {
-            "emotion": current.emotion if current else None,
-            "confidence": round(current.confidence, 3) if current else None,
-            "probabilities": probabilities,
-            "presence": self.mood.present,
-            "since": current.t if current else None,
-            "detection": self._detection,
-            **self.jukebox.state(),
-        }
-
-    def diagnostics(self) -> dict[str, Any]:
-        capture = self._capture.stats() if self._capture else {}
-        return {
-            "version": __version__,
-            "fps": round(self.fps(), 2),
-            "frames": self._frames,
-            "frames_bad": self._frames_bad + capture.get("frames_bad", 0),
-            "frames_dropped": capture.get("frames_dropped", 0),
-            "camera_reconnects": capture.get("reconnects", 0),
-            "uptime_s": round(time.monotonic() - self._started_wall, 1),
-            "cpu_temp_c": cpu_temperature_c(),
-            "throttled": throttled_flags(),
-            **(self._perception.timings() if self._perception is not None else {}),
-        }
-
-    def _write_status(self) -> dict[str, Any] | None:
-        state = self.state()
-        current = self.mood.current
-        status = make_status(
+        return Snapshot(
+            run_state=self._run_state(),
             started_at=self._started_at,
-            fps=round(self.fps(), 2),
-            mood=state["emotion"],
-            confidence=state["confidence"],
-            mood_since=self._mood_since.at if current and self._mood_since else None,
-            presence=state["presence"],
+            mood=mood,
+            probabilities=probabilities,
+            presence=self.mood.present,
             faces=len(self._last_obs.predictions) if self._last_obs else 0,
-            probs=state["probabilities"],
-            now_playing=state.get("now_playing"),
-            events=[event.as_dict() for event in self.hub.recent],
-            state=self._run_state(),
             detection=self._detection,
-            policy=state.get("policy"),
-            player=state.get("player"),
-            audio=state.get("audio"),
+            music=self.jukebox.state(),
             diagnostics=self.diagnostics(),
-            mqtt=self.uplink.health(),
+            link=self.uplink.health(),
+            recent_events=tuple(self.hub.recent),
         )
+
+    def diagnostics(self) -> Diagnostics:
+        capture = self._capture.stats() if self._capture else {}
+        timings = self._perception.timings() if self._perception is not None else {}
+        return Diagnostics(
+            version=__version__,
+            fps=round(self.fps(), 2),
+            frames=self._frames,
+            frames_bad=self._frames_bad + capture.get("frames_bad", 0),
+            frames_dropped=capture.get("frames_dropped", 0),
+            camera_reconnects=capture.get("reconnects", 0),
+            uptime_s=round(time.monotonic() - self._started_wall, 1),
+            cpu_temp_c=cpu_temperature_c(),
+            throttled=throttled_flags(),
+            detect_ms=timings.get("detect_ms", 0.0),
+            classify_ms=timings.get("classify_ms", 0.0),
+        )
+
+    def _write_status(self, snapshot: Snapshot | None = None) -> dict[str, Any]:
+        status = status_document(snapshot or self.snapshot())
         self._status_file.write(status)
         return status
 
-    def _run_state(self) -> str:
+    def _run_state(self) -> RunState:
         if not self._detection:
             return "paused"
         if self._capture is not None and self._capture.failing_since is not None:

@@ -1,25 +1,29 @@
 """One frozen, validated configuration tree, loaded from TOML.
 
-Every field carries its doc and bounds beside it. Unknown keys, wrong types and values out of
-bounds are errors that name the dotted key and the bad value. Single keys may be overridden from
-the environment: `MOODPI__SECTION__KEY=value` (the value is read as a TOML literal when it parses
-as one, else as a string), e.g. `MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
+Every field declares its doc and bounds beside it (`msgspec.Meta`) and msgspec validates against
+them: unknown keys, wrong types and values out of bounds are errors that name the dotted key and
+the bad value. Single keys may be overridden from the environment: `MOODPI__SECTION__KEY=value`
+(the value is read as a TOML literal when it parses as one, else as a string; text keys take it as
+it is), e.g. `MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import functools
+import math
 import os
+import re
 import socket
 import tomllib
-import types
-import typing
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from moodpi.types import EMOTIONS
+import msgspec
+import msgspec.inspect as mi
+
+from moodpi.types import EMOTIONS, DiscoveryMode, Emotion, Policy
 
 EX_CONFIG = 78  # sysexits.h: configuration error; the unit tells systemd not to restart on it
 ENV_PREFIX = "MOODPI__"
@@ -54,18 +58,28 @@ def default_state_dir() -> Path:
     return Path(xdg) / "moodpi"
 
 
-def _opt(default: Any, doc: str, **bounds: Any) -> Any:
-    """A config field: default, one-line doc, and optional min/max/choices/secret."""
-    meta = {"doc": doc, **bounds}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
+def doc(
+    text: str, ge: float | None = None, le: float | None = None, **extra: object
+) -> msgspec.Meta:
+    """Meta of a field: its one-line doc and bounds (ge: minimum, le: maximum). Extras:
+    `path=PREFIX` marks a file or folder: a relative value in a config file (after PREFIX) is
+    relative to that file (model names are not paths: they are relative to models_dir);
+    `secret=True` masks the value in `moodpi config show`."""
+    return msgspec.Meta(description=text, ge=ge, le=le, extra=extra or None)
 
+
+# Text has no NUL characters, nor lone surrogates (how undecodable bytes of a variable arrive).
+Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00\ud800-\udfff]*$")]
+# A category is a folder name under music.root: not empty, no separators, not hidden nor '..'.
+_CATEGORY = r"^[^./\\\x00][^/\\\x00]*$"
+Category = Annotated[str, msgspec.Meta(pattern=_CATEGORY)]
+EmotionMap = dict[Emotion, Category]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 # Default mood → category maps. `mirror` plays the mood's own category; `uplift` is the seed
 # systems' music-therapy mapping.
-MIRROR_MAP = {e: e for e in EMOTIONS}
-UPLIFT_MAP = {
+MIRROR_MAP: dict[Emotion, str] = {e: e for e in EMOTIONS}
+UPLIFT_MAP: dict[Emotion, str] = {
     "sad": "calming",
     "angry": "relaxing",
     "fear": "comforting",
@@ -76,181 +90,191 @@ UPLIFT_MAP = {
 }
 
 
-@dataclass(frozen=True)
-class CameraConfig:
-    source: str = _opt(
-        "auto", "auto | picamera2 | v4l2:DEVICE | replay:PATH (video file or image folder)"
-    )
-    fps: float = _opt(
-        10.0, "frames per second asked of the camera, or replay rate", min=0.5, max=60.0
-    )
-    width: int = _opt(640, "capture width in pixels", min=64, max=4096)
-    height: int = _opt(480, "capture height in pixels", min=48, max=4096)
-    realtime: bool = _opt(False, "replay at `fps` in real time instead of as fast as possible")
-    loop: bool = _opt(False, "replay: start again at the end instead of stopping")
-    timeout_s: float = _opt(
-        2.0, "longest wait for one frame before counting a failure", min=0.1, max=60.0
-    )
-    lost_deadline_s: float = _opt(
-        120.0,
-        "camera failing this long makes the daemon exit non-zero (systemd restarts it)",
-        min=1.0,
-        max=86400.0,
-    )
-    hflip: bool = _opt(False, "mirror frames horizontally")
-    resize: bool = _opt(False, "replay: scale frames to width x height (default: their own size)")
+class CameraConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    source: Annotated[
+        Text,
+        doc(
+            "auto | picamera2 | v4l2:DEVICE | replay:PATH (video file or image folder)",
+            path="replay:",
+        ),
+    ] = "auto"
+    fps: Annotated[
+        float, doc("frames per second asked of the camera, or replay rate", 0.5, 60.0)
+    ] = 10.0
+    width: Annotated[int, doc("capture width in pixels", 64, 4096)] = 640
+    height: Annotated[int, doc("capture height in pixels", 48, 4096)] = 480
+    realtime: Annotated[
+        bool, doc("replay at `fps` in real time instead of as fast as possible")
+    ] = False
+    loop: Annotated[bool, doc("replay: start again at the end instead of stopping")] = False
+    timeout_s: Annotated[
+        float, doc("longest wait for one frame before counting a failure", 0.1, 60.0)
+    ] = 2.0
+    lost_deadline_s: Annotated[
+        float,
+        doc(
+            "camera failing this long makes the daemon exit non-zero (systemd restarts it)",
+            1.0,
+            86400.0,
+        ),
+    ] = 120.0
+    hflip: Annotated[bool, doc("mirror frames horizontally")] = False
+    resize: Annotated[
+        bool, doc("replay: scale frames to width x height (default: their own size)")
+    ] = False
 
 
-@dataclass(frozen=True)
-class FacesConfig:
-    detector: str = _opt("blazeface", "face detector", choices=("blazeface", "haar"))
-    model: str = _opt(
-        "face_detection_short_range.tflite", "BlazeFace model file (relative: in the models dir)"
+class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    detector: Annotated[Literal["blazeface", "haar"], doc("face detector")] = "blazeface"
+    model: Annotated[Text, doc("BlazeFace model file (relative: in the models dir)")] = (
+        "face_detection_short_range.tflite"
     )
-    haar_cascade: str = _opt(
-        "", "Haar cascade XML (relative: in the models dir); empty: models dir, then OpenCV's own"
-    )
-    min_score: float = _opt(0.6, "minimum detector score", min=0.05, max=1.0)
-    min_size_px: int = _opt(
-        24, "ignore faces smaller than this (box side, frame pixels)", min=8, max=2048
-    )
-    select: str = _opt("largest", "which faces to classify", choices=("largest", "all"))
-    equalize: str = _opt(
-        "none", "lighting normalisation of the face crop", choices=("none", "hist", "clahe")
-    )
-    margin: float = _opt(
-        0.1, "extra margin around the detected box, as a fraction of its size", min=0.0, max=1.0
-    )
-    shift_up: float = _opt(
-        0.05,
-        "move the crop up by this fraction of the box height (FER faces show the forehead)",
-        min=-0.5,
-        max=0.5,
-    )
+    haar_cascade: Annotated[
+        Text,
+        doc("Haar cascade XML (relative: in the models dir); empty: models dir, then OpenCV's own"),
+    ] = ""
+    min_score: Annotated[float, doc("minimum detector score", 0.05, 1.0)] = 0.6
+    min_size_px: Annotated[
+        int, doc("ignore faces smaller than this (box side, frame pixels)", 8, 2048)
+    ] = 24
+    select: Annotated[Literal["largest", "all"], doc("which faces to classify")] = "largest"
+    equalize: Annotated[
+        Literal["none", "hist", "clahe"], doc("lighting normalisation of the face crop")
+    ] = "none"
+    margin: Annotated[
+        float, doc("extra margin around the detected box, as a fraction of its size", 0.0, 1.0)
+    ] = 0.1
+    shift_up: Annotated[
+        float,
+        doc(
+            "move the crop up by this fraction of the box height (FER faces show the forehead)",
+            -0.5,
+            0.5,
+        ),
+    ] = 0.05
 
 
-@dataclass(frozen=True)
-class EmotionConfig:
-    # Our retrained model (models/MODEL_CARD_v10.md); earlier runs ("emotion_v8_int8.tflite",
-    # "emotion_v6_int8.tflite", ...) and the inherited weights ("emotion_int8.tflite") stay.
-    # v10 is calibrated on single faces; v8 and older were calibrated with flip averaging on.
-    model: str = _opt("emotion_v10_int8.tflite", "emotion classifier (relative: in the models dir)")
-    flip_average: bool = _opt(
-        False, "average predictions of the face and its mirror image (2x cost, v10 +0.3 pt)"
+class EmotionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # flip_average must match the mode the model's temperature was fitted in: its .json sidecar
+    # says which, and the classifier and `moodpi doctor` warn on a mismatch (models/MODEL_CARD_*).
+    model: Annotated[Text, doc("emotion classifier (relative: in the models dir)")] = (
+        "emotion_v10_int8.tflite"
     )
-    num_threads: int = _opt(1, "TFLite interpreter threads", min=1, max=8)
+    flip_average: Annotated[
+        bool, doc("average predictions of the face and its mirror image (2x cost, v10 +0.3 pt)")
+    ] = False
+    num_threads: Annotated[int, doc("TFLite interpreter threads", 1, 8)] = 1
 
 
-@dataclass(frozen=True)
-class MoodConfig:
-    # Defaults tuned on 28 labelled FER-2013 replays (20 for the grid, 8 held out; see mood.py).
-    smoothing_s: float = _opt(
-        1.0, "time constant of the exponential smoothing of probabilities", min=0.0, max=60.0
-    )
-    threshold: float = _opt(
-        0.3, "smoothed probability a mood needs to be accepted", min=0.0, max=1.0
-    )
-    switch_margin: float = _opt(
-        0.4,
-        "a new mood must beat the current one's smoothed probability by this much",
-        min=0.0,
-        max=1.0,
-    )
-    min_dwell_s: float = _opt(
-        0.2, "a candidate mood must lead this long before it is published", min=0.0, max=600.0
-    )
-    min_interval_s: float = _opt(
-        3.0, "minimum time between two published mood changes", min=0.0, max=3600.0
-    )
-    absent_after_s: float = _opt(
-        5.0, "no face for this long turns presence off", min=0.1, max=3600.0
-    )
-    faces: str = _opt(
-        "largest",
-        "several faces: the largest votes, or all weighted by area",
-        choices=("largest", "group"),
-    )
+class MoodConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # The defaults are the best of a grid scored like `moodpi bench --mood` on labelled replays
+    # and checked on replays left out of it (mood.py): change them with a new run, not by hand.
+    smoothing_s: Annotated[
+        float, doc("time constant of the exponential smoothing of probabilities", 0.0, 60.0)
+    ] = 1.0
+    threshold: Annotated[
+        float, doc("smoothed probability a mood needs to be accepted", 0.0, 1.0)
+    ] = 0.3
+    switch_margin: Annotated[
+        float,
+        doc("a new mood must beat the current one's smoothed probability by this much", 0.0, 1.0),
+    ] = 0.4
+    min_dwell_s: Annotated[
+        float, doc("a candidate mood must lead this long before it is published", 0.0, 600.0)
+    ] = 0.2
+    min_interval_s: Annotated[
+        float, doc("minimum time between two published mood changes", 0.0, 3600.0)
+    ] = 3.0
+    absent_after_s: Annotated[
+        float, doc("no face for this long turns presence off", 0.1, 3600.0)
+    ] = 5.0
+    faces: Annotated[
+        Literal["largest", "group"],
+        doc("several faces: the largest votes, or all weighted by area"),
+    ] = "largest"
 
 
-@dataclass(frozen=True)
-class MusicConfig:
-    root: str = _opt("", "music folder holding one sub-folder per category; empty: no playback")
-    playlists: str = _opt(
-        "", "folder of <category>.m3u playlists, used instead of sub-folders when set"
+class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    root: Annotated[
+        Text, doc("music folder holding one sub-folder per category; empty: no playback", path="")
+    ] = ""
+    playlists: Annotated[
+        Text,
+        doc("folder of <category>.m3u playlists, used instead of sub-folders when set", path=""),
+    ] = ""
+    policy: Annotated[Policy, doc("mood → music policy")] = "mirror"
+    iso_steps: Annotated[
+        int, doc("iso policy: tracks taken to step from the mood's music to the target", 1, 20)
+    ] = 3
+    mirror_map: Annotated[EmotionMap, doc("mirror policy: emotion → category")] = msgspec.field(
+        default_factory=lambda: dict(MIRROR_MAP)
     )
-    policy: str = _opt("mirror", "mood → music policy", choices=("mirror", "uplift", "iso"))
-    iso_steps: int = _opt(
-        3, "iso policy: tracks taken to step from the mood's music to the target", min=1, max=20
+    uplift_map: Annotated[EmotionMap, doc("uplift/iso policy: emotion → target category")] = (
+        msgspec.field(default_factory=lambda: dict(UPLIFT_MAP))
     )
-    mirror_map: dict[str, str] = _opt(MIRROR_MAP, "mirror policy: emotion → category")
-    uplift_map: dict[str, str] = _opt(UPLIFT_MAP, "uplift/iso policy: emotion → target category")
-    on_change: str = _opt(
-        "fade",
-        "on a mood change: fade across, or finish the current track",
-        choices=("fade", "finish"),
-    )
-    fade_ms: int = _opt(2000, "fade length in milliseconds", min=0, max=30000)
-    volume: float = _opt(0.8, "initial volume", min=0.0, max=1.0)
-    pause_after_absent_s: float = _opt(
-        30.0, "fade out and pause when nobody was seen this long", min=0.0, max=86400.0
-    )
+    on_change: Annotated[
+        Literal["fade", "finish"], doc("on a mood change: fade across, or finish the current track")
+    ] = "fade"
+    fade_ms: Annotated[int, doc("fade length in milliseconds", 0, 30000)] = 2000
+    volume: Annotated[float, doc("initial volume", 0.0, 1.0)] = 0.8
+    pause_after_absent_s: Annotated[
+        float, doc("fade out and pause when nobody was seen this long", 0.0, 86400.0)
+    ] = 30.0
 
 
-@dataclass(frozen=True)
-class HistoryConfig:
-    enabled: bool = _opt(
-        True, "keep a SQLite journal of moods, presence and plays in the state dir"
-    )
-    retention_days: int = _opt(90, "delete journal rows older than this", min=1, max=3650)
-    outbox_max: int = _opt(
-        10000, "undelivered MQTT events kept at most (oldest dropped first)", min=10, max=1000000
-    )
+class HistoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    enabled: Annotated[
+        bool, doc("keep a SQLite journal of moods, presence and plays in the state dir")
+    ] = True
+    retention_days: Annotated[int, doc("delete journal rows older than this", 1, 3650)] = 90
+    outbox_max: Annotated[
+        int, doc("undelivered MQTT events kept at most (oldest dropped first)", 10, 1000000)
+    ] = 10000
 
 
-@dataclass(frozen=True)
-class MqttConfig:
-    host: str = _opt("", "broker host; empty: MQTT off")
-    port: int = _opt(1883, "broker port", min=1, max=65535)
-    username: str = _opt(
-        "", "username; the password comes from password_file or $MOODPI_MQTT_PASSWORD"
-    )
-    password_file: str = _opt("", "file holding the password (never logged)")
-    tls_ca: str = _opt("", "CA certificate file; set to use TLS")
-    tls_cert: str = _opt("", "client certificate file (mutual TLS)")
-    tls_key: str = _opt("", "client key file (mutual TLS)")
-    client_id: str = _opt("", "MQTT client id; empty: moodpi-<device_id>")
-    base_topic: str = _opt("", "topic prefix; empty: moodpi/<device_id>")
-    discovery_prefix: str = _opt("homeassistant", "Home Assistant discovery prefix")
-    discovery: str = _opt(
-        "component",
-        "discovery topics: one per entity, or one device config (HA >= 2024.12)",
-        choices=("component", "device", "off"),
-    )
-    qos: int = _opt(1, "QoS of events and state", min=0, max=2)
-    keepalive: int = _opt(60, "keepalive in seconds", min=5, max=3600)
-    diagnostics_interval_s: float = _opt(
-        60.0, "period of the retained diagnostics message", min=5.0, max=86400.0
-    )
+class MqttConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    host: Annotated[Text, doc("broker host; empty: MQTT off")] = ""
+    port: Annotated[int, doc("broker port", 1, 65535)] = 1883
+    username: Annotated[
+        Text, doc("username; the password comes from password_file or $MOODPI_MQTT_PASSWORD")
+    ] = ""
+    password_file: Annotated[Text, doc("file holding the password (never logged)", path="")] = ""
+    tls_ca: Annotated[Text, doc("CA certificate file; set to use TLS", path="")] = ""
+    tls_cert: Annotated[Text, doc("client certificate file (mutual TLS)", path="")] = ""
+    tls_key: Annotated[Text, doc("client key file (mutual TLS)", path="")] = ""
+    client_id: Annotated[Text, doc("MQTT client id; empty: moodpi-<device_id>")] = ""
+    base_topic: Annotated[Text, doc("topic prefix; empty: moodpi/<device_id>")] = ""
+    discovery_prefix: Annotated[Text, doc("Home Assistant discovery prefix")] = "homeassistant"
+    discovery: Annotated[
+        DiscoveryMode, doc("discovery topics: one per entity, or one device config (HA >= 2024.12)")
+    ] = "component"
+    qos: Annotated[int, doc("QoS of events and state", 0, 2)] = 1
+    keepalive: Annotated[int, doc("keepalive in seconds", 5, 3600)] = 60
+    diagnostics_interval_s: Annotated[
+        float, doc("period of the retained diagnostics message", 5.0, 86400.0)
+    ] = 60.0
 
 
-@dataclass(frozen=True)
-class Config:
-    device_id: str = _opt(
-        "", "stable id used in topics and unique_ids; empty: derived from the hostname"
-    )
-    device_name: str = _opt("moodpi", "name shown in Home Assistant")
-    state_dir: str = _opt(
-        "", "journal and status files; empty: $STATE_DIRECTORY or ~/.local/state/moodpi"
-    )
-    models_dir: str = _opt("", "where relative model paths are found; empty: the bundled models")
-    log_level: str = _opt("info", "log level", choices=("debug", "info", "warning", "error"))
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    faces: FacesConfig = field(default_factory=FacesConfig)
-    emotion: EmotionConfig = field(default_factory=EmotionConfig)
-    mood: MoodConfig = field(default_factory=MoodConfig)
-    music: MusicConfig = field(default_factory=MusicConfig)
-    history: HistoryConfig = field(default_factory=HistoryConfig)
-    mqtt: MqttConfig = field(default_factory=MqttConfig)
+class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    device_id: Annotated[
+        Text, doc("stable id used in topics and unique_ids; empty: derived from the hostname")
+    ] = ""
+    device_name: Annotated[Text, doc("name shown in Home Assistant")] = "moodpi"
+    state_dir: Annotated[
+        Text,
+        doc("journal and status files; empty: $STATE_DIRECTORY or ~/.local/state/moodpi", path=""),
+    ] = ""
+    models_dir: Annotated[
+        Text, doc("where relative model paths are found; empty: the bundled models", path="")
+    ] = ""
+    log_level: Annotated[LogLevel, doc("log level")] = "info"
+    camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
+    faces: FacesConfig = msgspec.field(default_factory=FacesConfig)
+    emotion: EmotionConfig = msgspec.field(default_factory=EmotionConfig)
+    mood: MoodConfig = msgspec.field(default_factory=MoodConfig)
+    music: MusicConfig = msgspec.field(default_factory=MusicConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
+    mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
 
     # Derived values, computed from the fields above.
     @property
@@ -273,25 +297,7 @@ def _slug(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Loading and validation
-
-# Keys naming files or folders: relative values in a config file are relative to that file, so
-# that `/etc/moodpi/config.toml` means the same thing whatever the working directory. A field may
-# also opt in with `_opt(..., path=True)`. Model names are different: they are relative to the
-# models dir.
-_PATH_KEYS = frozenset(
-    {
-        "state_dir",
-        "models_dir",
-        "music.root",
-        "music.playlists",
-        "mqtt.password_file",
-        "mqtt.tls_ca",
-        "mqtt.tls_cert",
-        "mqtt.tls_key",
-    }
-)
-_REPLAY = "replay:"
+# Loading: the raw tree from TOML and the environment, then msgspec validates
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -300,16 +306,22 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     if path is not None:
         path = Path(path)
         data = _read_toml(path)
-        _resolve_relative_paths(data, path.resolve().parent)
+        for key, _default, meta in iter_fields():  # relative paths: relative to the file
+            node, leaf = _table_of(data, key)
+            prefix, value = meta.get("path"), node.get(leaf) if node else None
+            if prefix is None or not isinstance(value, str) or not value.startswith(prefix):
+                continue
+            if value and not Path(value[len(prefix) :]).is_absolute():
+                node[leaf] = prefix + str(path.resolve().parent / value[len(prefix) :])
     _apply_env(data, os.environ if environ is None else environ)
-    return _build(Config, data, "")
+    return _build(data)
 
 
 def from_dict(data: Mapping[str, Any]) -> Config:
     """Validate an in-memory tree (tests, fuzzing). Only ConfigError ever escapes."""
     if not isinstance(data, Mapping):
         raise ConfigError("<root>", f"expected a table, got {_show(data)}")
-    return _build(Config, dict(data), "")
+    return _build({k: dict(v) if isinstance(v, dict) else v for k, v in data.items()})  # a copy
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -326,188 +338,95 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
     """MOODPI__SECTION__KEY=value overrides one key; unknown names are errors, like in the file."""
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX):
-            continue
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
-        if not parts:
+        if not name.startswith(ENV_PREFIX) or not parts:
             continue
-        key = ".".join(parts)
-        hint = _hint_at(parts)
-        if hint is None:
+        key, kind, node, raw = ".".join(parts), _type_at(parts), data, environ[name]
+        if kind is None:
             raise ConfigError(key, f"unknown key (from the environment variable {name})")
-        node = data
         for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
                 raise ConfigError(key, f"environment variable {name} targets a non-table")
-            node = child
-        # A str field takes the text as it is: MOODPI__MQTT__HOST=10.0.0.2 must not become a number.
-        node[parts[-1]] = environ[name] if hint is str else _parse_env_value(environ[name])
+        # Text (or a choice of words) is taken as it is: MOODPI__MQTT__HOST=10.0.0.2 is no number.
+        if not isinstance(kind, mi.StrType | mi.LiteralType):
+            with contextlib.suppress(tomllib.TOMLDecodeError):
+                raw = tomllib.loads(f"v = {raw}")["v"]
+        node[parts[-1]] = raw
 
 
-def _hint_at(parts: list[str]) -> Any | None:
-    """The type of the field at a dotted path, or None when there is no such field."""
-    cls: Any = Config
-    for depth, part in enumerate(parts):
-        if typing.get_origin(cls) is dict:  # a key inside a map: its value type
-            return typing.get_args(cls)[1] if depth == len(parts) - 1 else None
-        if not dataclasses.is_dataclass(cls):
-            return None
-        hints = typing.get_type_hints(cls)
-        if part not in hints:
-            return None
-        cls = hints[part]
-    return cls
-
-
-def _parse_env_value(raw: str) -> Any:
+def _build(data: dict[str, Any]) -> Config:
+    for key, default, _meta in iter_fields():  # a partial map is merged over its default
+        node, leaf = _table_of(data, key)
+        if isinstance(default, dict) and node and isinstance(node.get(leaf), dict):
+            node[leaf] = {**default, **node[leaf]}
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
+        return msgspec.convert(data, Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _explain(str(exc), data) from None
 
 
-def _path_keys() -> set[str]:
-    return set(_PATH_KEYS) | {key for key, _, meta in iter_fields() if meta.get("path")}
+def _table_of(data: dict[str, Any], key: str) -> tuple[Any, str]:
+    """The raw table holding a dotted key (None when there is none), and the key's last part."""
+    *sections, leaf = key.split(".")
+    node: Any = data
+    for section in sections:
+        node = node.get(section) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), leaf
 
 
-def _resolve_relative_paths(data: dict[str, Any], base_dir: Path) -> None:
-    """Make a file's relative paths absolute against its folder (before validation: raw data)."""
-    for key in sorted(_path_keys() | {"camera.source"}):
-        *parents, leaf = key.split(".")
-        node: Any = data
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or not isinstance(node.get(leaf), str) or not node[leaf]:
-            continue
-        value: str = node[leaf]
-        if key == "camera.source":
-            if value.startswith(_REPLAY) and not Path(value[len(_REPLAY) :]).is_absolute():
-                node[leaf] = _REPLAY + str(base_dir / value[len(_REPLAY) :])
-        elif not Path(value).is_absolute():
-            node[leaf] = str(base_dir / value)
+def _explain(message: str, data: Any) -> ConfigError:
+    """Our words for msgspec's error: it says where (`... - at `$.camera.fps``), the raw value
+    there and the declared type say what."""
+    where = re.search(r" - at `(?:key` in `)?\$([.\w\[\]]*)`\Z", message)
+    names = re.findall(r"\.(\w+)", where[1]) if where else []
+    key, kind = ".".join(names), _type_at(names)
+    for name in names:
+        data = data[name]
+    got = _show(data)
+    if isinstance(kind, mi.StructType) and isinstance(data, dict):  # a key that is not a field
+        known = sorted(f.name for f in kind.fields)
+        for name in sorted((k for k in data if k not in known), key=str):
+            return ConfigError(_join(key, name), f"unknown key (known here: {', '.join(known)})")
+    if isinstance(kind, mi.DictType) and isinstance(data, dict):  # a bad entry of a map
+        for name, item in data.items():
+            if name not in EMOTIONS:
+                return ConfigError(
+                    _join(key, name), f"not an emotion (one of {', '.join(EMOTIONS)})"
+                )
+            if not isinstance(item, str) or not re.search(_CATEGORY, item):
+                return ConfigError(_join(key, name), f"expected a category name, got {_show(item)}")
+    problem = message[: where.start()] if where else message  # msgspec's words, if not ours
+    if isinstance(kind, mi.StructType | mi.DictType):
+        of = " of emotion = category" if isinstance(kind, mi.DictType) else ""
+        problem = f"expected a table{of}, got {got}"
+    elif expected := re.match(r"Expected `(bool|int|float|str)`, got", problem):
+        problem = f"expected {expected[1]}, got {got}"
+    elif isinstance(kind, mi.LiteralType):
+        choices = next(meta["choices"] for name, _, meta in iter_fields() if name == key)
+        problem = f"{got} is not one of {', '.join(choices)}"
+    elif isinstance(data, str):  # the rules of Text
+        problem = "contains a NUL character" if "\x00" in data else f"{got} is not valid UTF-8 text"
+    elif isinstance(data, float) and not math.isfinite(data):
+        problem = f"{got} is not a finite number"
+    elif isinstance(kind, mi.IntType | mi.FloatType) and kind.ge is not None and data < kind.ge:
+        problem = f"{got} is below the minimum {kind.ge}"
+    elif isinstance(kind, mi.IntType | mi.FloatType) and kind.le is not None and data > kind.le:
+        problem = f"{got} is above the maximum {kind.le}"
+    return ConfigError(key or "<root>", problem)
 
 
-def _build(cls: type, data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(prefix or "<root>", f"expected a table, got {_show(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted((k for k in data if k not in fields), key=str)
-    if unknown:
-        key = _join(prefix, unknown[0])
-        raise ConfigError(key, f"unknown key (known here: {', '.join(sorted(fields))})")
-    values = {}
-    for name, value in data.items():
-        key = _join(prefix, name)
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, key)
+def _type_at(parts: list[str]) -> mi.Type | None:
+    """The declared type at a dotted path (inside a map: its value type), or None."""
+    kind: mi.Type | None = _info(Config)
+    for part in parts:
+        if isinstance(kind, mi.DictType):
+            kind = _unwrap(kind.value_type)
+        elif isinstance(kind, mi.StructType):
+            kind = next((_unwrap(f.type) for f in kind.fields if f.name == part), None)
         else:
-            values[name] = _check_value(key, hint, value, fields[name])
-    try:
-        return cls(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:  # a section's own __post_init__ check
-        raise ConfigError(prefix or "<root>", str(exc)) from None
-
-
-def _check_value(key: str, hint: Any, value: Any, f: dataclasses.Field[Any]) -> Any:
-    meta = f.metadata
-    if typing.get_origin(hint) is dict:
-        return _check_emotion_map(key, value, _field_default(f))
-    value = _coerce(key, hint, value)
-    for item_key, item in _items(key, value):
-        choices = meta.get("choices")
-        if choices is not None and item not in choices:
-            raise ConfigError(item_key, f"{_show(item)} is not one of {', '.join(choices)}")
-        low, high = meta.get("min"), meta.get("max")
-        if low is not None and item < low:
-            raise ConfigError(item_key, f"{_show(item)} is below the minimum {low}")
-        if high is not None and item > high:
-            raise ConfigError(item_key, f"{_show(item)} is above the maximum {high}")
-    return value
-
-
-def _items(key: str, value: Any) -> list[tuple[str, Any]]:
-    """Bounds and choices apply to each item of a list, and to a scalar itself."""
-    if isinstance(value, tuple):
-        return [(f"{key}[{i}]", item) for i, item in enumerate(value)]
-    return [(key, value)]
-
-
-def _field_default(f: dataclasses.Field[Any]) -> Any:
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return f.default
-
-
-def _coerce(key: str, hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _finite(key, value)
-    elif hint is str:
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ConfigError(key, "contains a NUL character")
-            if not value.isascii():
-                try:  # an environment value with undecodable bytes arrives with lone surrogates
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ConfigError(key, f"{_show(value)} is not valid UTF-8 text") from None
-            return value
-    elif origin in (list, tuple):
-        # Lists are kept as tuples so that the frozen config stays immutable.
-        if isinstance(value, list):
-            (item_hint, *_) = typing.get_args(hint) or (Any,)
-            return tuple(_coerce(f"{key}[{i}]", item_hint, item) for i, item in enumerate(value))
-    elif origin in (typing.Union, types.UnionType):
-        raise ConfigError(key, "unsupported optional type")  # not used: empty string means unset
-    type_name = getattr(hint, "__name__", str(hint))
-    raise ConfigError(key, f"expected {type_name}, got {_show(value)}")
-
-
-def _finite(key: str, value: int | float) -> float:
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ConfigError(key, f"{_show(value)} is too large") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ConfigError(key, f"{_show(value)} is not a finite number")
-    return number
-
-
-def _check_emotion_map(key: str, value: Any, default: Mapping[str, str]) -> dict[str, str]:
-    """A partial map is merged over the field's own default: `uplift_map = {sad = "jazz"}`."""
-    if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a table of emotion = category, got {_show(value)}")
-    result = dict(default)
-    for emotion, category in value.items():
-        if emotion not in EMOTIONS:
-            raise ConfigError(_join(key, emotion), f"not an emotion (one of {', '.join(EMOTIONS)})")
-        if not _is_category_name(category):
-            message = f"expected a category name, got {_show(category)}"
-            raise ConfigError(_join(key, emotion), message)
-        result[emotion] = category
-    return result
-
-
-def _is_category_name(name: Any) -> bool:
-    """A category is a folder name under music.root: no separators, no hidden or parent names."""
-    return (
-        isinstance(name, str)
-        and bool(name)
-        and not name.startswith(".")
-        and not any(c in name for c in "/\\\x00")
-    )
+            return None
+    return kind
 
 
 def _join(prefix: str, name: Any) -> str:
@@ -527,39 +446,58 @@ def _show(value: Any) -> str:
 # Introspection: `moodpi config show` and the documented example
 
 
-def as_dict(config: Any) -> dict[str, Any]:
-    """The config as plain data, secrets masked (the password itself never lives in the config)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if dataclasses.is_dataclass(value):
-            out[f.name] = as_dict(value)
-        elif _is_secret(f) and value:
-            out[f.name] = "********"
-        elif isinstance(value, dict):
-            out[f.name] = dict(value)
-        else:
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-    return out
+@functools.cache
+def _info(cls: type[msgspec.Struct]) -> mi.StructType:
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    return info
 
 
-def _is_secret(f: dataclasses.Field[Any]) -> bool:
-    """Marked `secret=True`, or named like one (a safety net for fields added later)."""
-    name = f.name.lower()
-    if f.metadata.get("secret"):
-        return True
-    suffixes = ("_password", "_token", "_secret")
-    return name in ("password", "token", "secret") or name.endswith(suffixes)
+def _unwrap(kind: mi.Type) -> mi.Type:
+    return kind.type if isinstance(kind, mi.Metadata) else kind
+
+
+def as_dict(config: msgspec.Struct) -> dict[str, Any]:
+    """The config as plain data, secrets masked (the password itself never lives in the config).
+
+    Secret: marked `secret=True`, or named like one (a safety net for fields added later)."""
+    data: dict[str, Any] = msgspec.to_builtins(config)
+    for key, _default, meta in iter_fields(type(config)):
+        node, leaf = _table_of(data, key)
+        named = re.fullmatch(r"(.*_)?(password|token|secret)", leaf.lower())
+        if node[leaf] and (named or meta.get("secret")):
+            node[leaf] = "********"
+        elif isinstance(node[leaf], tuple):
+            node[leaf] = list(node[leaf])
+    return data
 
 
 def iter_fields(
-    cls: type = Config, prefix: str = ""
-) -> typing.Iterator[tuple[str, Any, dict[str, Any]]]:
-    """(dotted key, default, metadata) for every leaf field, in declaration order."""
-    for f in dataclasses.fields(cls):
-        key = _join(prefix, f.name)
-        factory = f.default_factory
-        if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
-            yield from iter_fields(factory, key)  # type: ignore[arg-type]
+    cls: type[msgspec.Struct] = Config, prefix: str = ""
+) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """(dotted key, default, metadata: doc, min, max, choices, extras) of every leaf field."""
+    for key, f, meta in _leaves(cls, prefix):
+        default = f.default if f.default_factory is msgspec.NODEFAULT else f.default_factory()
+        yield key, default, dict(meta)
+
+
+@functools.cache
+def _leaves(
+    cls: type[msgspec.Struct], prefix: str
+) -> tuple[tuple[str, mi.Field, dict[str, Any]], ...]:
+    leaves: list[tuple[str, mi.Field, dict[str, Any]]] = []
+    for f, declared in zip(_info(cls).fields, msgspec.structs.fields(cls), strict=True):
+        key, kind = _join(prefix, f.name), f.type
+        if isinstance(kind, mi.StructType):
+            leaves += _leaves(kind.cls, key)
             continue
-        yield key, _field_default(f), dict(f.metadata)
+        meta: dict[str, Any] = {"doc": ""}
+        if isinstance(kind, mi.Metadata):
+            meta.update(kind.extra or {}, doc=(kind.extra_json_schema or {}).get("description", ""))
+            kind = kind.type
+        if isinstance(kind, mi.IntType | mi.FloatType):
+            meta.update({k: v for k, v in (("min", kind.ge), ("max", kind.le)) if v is not None})
+        if isinstance(kind, mi.LiteralType):  # in declared order (msgspec sorts them)
+            meta["choices"] = get_args(get_args(declared.type)[0])
+        leaves.append((key, f, meta))
+    return tuple(leaves)

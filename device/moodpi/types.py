@@ -18,6 +18,15 @@ EMOTIONS: tuple[Emotion, ...] = get_args(Emotion)
 Policy = Literal["mirror", "uplift", "iso"]
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 
+
+def as_policy(name: str) -> Policy:
+    """`name` as a Policy; ValueError naming the choices when it is none."""
+    for policy in POLICIES:
+        if policy == name:
+            return policy
+    raise ValueError(f"unknown policy {name!r} (one of {', '.join(POLICIES)})")
+
+
 # Home Assistant discovery: one config topic per entity, one per device (HA >= 2024.12), or none.
 DiscoveryMode = Literal["component", "device", "off"]
 DISCOVERY_MODES: tuple[DiscoveryMode, ...] = get_args(DiscoveryMode)
@@ -81,7 +90,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class MoodChange:
-    emotion: str
+    emotion: Emotion
     confidence: float
     t: float
     probs: tuple[float, ...] = ()

@@ -35,13 +35,12 @@ from hypothesis import strategies as st
 from moodpi import config as config_mod
 from moodpi.app import EX_UNAVAILABLE, Daemon
 from moodpi.cli.config import toml_value
-from moodpi.link import discovery as ha
 from moodpi.link.commands import validate_command
 from moodpi.link.mqtt import MqttLink
 from moodpi.perception.sources.base import CameraError, SourceBase
 from moodpi.perception.sources.replay import ReplaySource
 from moodpi.system.status import read_status
-from moodpi.types import Frame
+from moodpi.types import COMMAND_NAMES, Frame
 from tests.support.broker import Broker, mosquitto_binary
 from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon
 
@@ -226,7 +225,7 @@ def test_camera_that_fails_and_sends_garbage_is_retried_with_backoff_and_resumes
 
         def resumed() -> bool:
             states.add((read_status(tmp_path / "state" / "status.json").data or {}).get("state"))
-            return camera.phase == "recovered" and daemon.diagnostics()["frames"] >= 15 + 20
+            return camera.phase == "recovered" and daemon.diagnostics().frames >= 15 + 20
 
         wait_for(resumed, 30.0, "frames after the camera recovered")
         diagnostics = daemon.diagnostics()
@@ -248,8 +247,8 @@ def test_camera_that_fails_and_sends_garbage_is_retried_with_backoff_and_resumes
     gaps = np.diff(attempts)
     assert len(gaps) == 3 and all(b > 1.5 * a for a, b in itertools.pairwise(gaps)), gaps
     # The diagnostics say what happened; the status file showed the outage.
-    assert diagnostics["camera_reconnects"] == 1
-    assert diagnostics["frames_bad"] >= 4
+    assert diagnostics.camera_reconnects == 1
+    assert diagnostics.frames_bad >= 4
     assert {"degraded", "running"} <= states
     # Classifying again: faces found on the frames after recovery.
     assert last is not None and last.predictions
@@ -618,7 +617,7 @@ def _link(on_command: Callable[[Any], None]) -> MqttLink:
 _BASE = "moodpi/fuzz"
 _topics = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(ha.COMMANDS).map(lambda c: f"{_BASE}/cmd/{c}"),
+    st.sampled_from(COMMAND_NAMES).map(lambda c: f"{_BASE}/cmd/{c}"),
     st.text(max_size=30).map(lambda s: f"{_BASE}/cmd/{s}"),
     st.just("homeassistant/status"),
 )
@@ -634,14 +633,14 @@ FUZZ_MQTT_EXAMPLES = 500
 
 def _music_state(jukebox: Any) -> tuple[Any, Any]:
     state = jukebox.state()
-    return state["policy"], state["volume"]
+    return state.policy, state.volume
 
 
 # Plausible commands too, so that accepted ones are exercised against the live state.
 _messages = st.one_of(
     st.tuples(_topics, _payloads, st.booleans()),
     st.tuples(
-        st.sampled_from(ha.COMMANDS).map(lambda c: f"{_BASE}/cmd/{c}"),
+        st.sampled_from(COMMAND_NAMES).map(lambda c: f"{_BASE}/cmd/{c}"),
         st.sampled_from(
             [b"0", b"55", b"100", b"101", b" 7.5 ", b'"iso"', b"mirror", b"UPLIFT", b"ON", b""]
         ),

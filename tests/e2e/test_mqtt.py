@@ -25,6 +25,7 @@ from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
 from moodpi.link.mqtt import MqttLink
 from moodpi.link.outbox import MemoryOutbox
+from moodpi.types import COMMAND_NAMES, POLICIES
 from tests.support.daemon import REPO
 
 # before the import below: it is a plugin too
@@ -347,7 +348,7 @@ def test_malformed_commands_change_nothing_and_crash_nothing(
             ("volume", b"1e2"), ("volume", b"true"), ("volume", b"{}"),
             ("skip", b"please"), ("pause", b"{\"x\": 1}"),
             ("volume", b"5" * (MAX_COMMAND_BYTES + 1)),
-            *((name, huge) for name in ha.COMMANDS),
+            *((name, huge) for name in COMMAND_NAMES),
             ("reboot", b"now"), ("volume/extra", b"5"), ("", b"ON"), ("DETECTION", b"ON"),
         ]  # fmt: skip
         for name, payload in barrage:
@@ -529,7 +530,7 @@ def test_cleanup_removes_the_retained_discovery_configs(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    suffix=st.one_of(st.sampled_from(ha.COMMANDS), st.text(max_size=40)),
+    suffix=st.one_of(st.sampled_from(COMMAND_NAMES), st.text(max_size=40)),
     payload=st.one_of(
         st.binary(max_size=300),
         st.sampled_from([b"ON", b"off", b"42", b"100.0", b"mirror", b"PRESS", b""]),
@@ -547,7 +548,7 @@ def test_parse_command_never_raises_and_only_returns_valid_commands(
     if suffix == "detection":
         assert isinstance(command.value, bool)
     elif suffix == "policy":
-        assert command.value in ha.POLICIES
+        assert command.value in POLICIES
     elif suffix == "volume":
         assert isinstance(command.value, int) and 0 <= command.value <= 100
     else:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import logging
 import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moodpi import config as cfg
+from moodpi.cli import run as cli_run_mod
 from moodpi.cli.config import render_effective, render_example, toml_value
+from moodpi.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "config.example.toml"
@@ -148,6 +151,52 @@ def test_config_example_prints_the_committed_example() -> None:
     assert result.stdout == EXAMPLE.read_text(encoding="utf-8")
 
 
+@pytest.fixture
+def moodpi_logger_level() -> Any:
+    logger = logging.getLogger("moodpi")
+    saved = logger.level
+    yield logger
+    logger.setLevel(saved)
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "level"),
+    [
+        ('log_level = "error"\n', [], logging.ERROR),
+        ('log_level = "debug"\n', [], logging.DEBUG),
+        ("", [], logging.INFO),
+        ('log_level = "error"\n', ["-v"], logging.DEBUG),  # --verbose still forces debug
+    ],
+)
+def test_log_level_applies_to_moodpi_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    moodpi_logger_level: logging.Logger,
+    text: str,
+    flags: list[str],
+    level: int,
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    seen: list[int] = []
+
+    class FakeDaemon:  # what the daemon's loggers would see, without starting one
+        stop_event = None
+
+        def __init__(self, config: cfg.Config, **_kwargs: Any) -> None:
+            seen.append(logging.getLogger("moodpi.app").getEffectiveLevel())
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(cli_run_mod, "Daemon", FakeDaemon)
+    monkeypatch.setattr(cli_run_mod, "_install_signal_handlers", lambda _event: None)
+    for name in [n for n in os.environ if n.startswith("MOODPI__")]:
+        monkeypatch.delenv(name)
+    assert main([*flags, "run", "--config", str(path)]) == 0
+    assert seen == [level]
+
+
 # ---------------------------------------------------------------------------------------------
 # Environment overrides
 
@@ -270,14 +319,44 @@ def test_show_round_trips_and_masks_secrets() -> None:
     )
     assert cfg.from_dict(tomllib.loads(render_effective(config, None))) == config
 
-    @dataclasses.dataclass(frozen=True)
-    class WithSecrets:
-        api_token: str = cfg._opt("", "a token")
-        pin: str = cfg._opt("", "a pin", secret=True)
-        user: str = cfg._opt("", "not secret")
+    class WithSecrets(msgspec.Struct, frozen=True, kw_only=True):
+        api_token: Annotated[str, cfg.doc("a token")] = ""
+        pin: Annotated[str, cfg.doc("a pin", secret=True)] = ""
+        user: Annotated[str, cfg.doc("not secret")] = ""
 
     shown = cfg.as_dict(WithSecrets(api_token="t0k", pin="1234", user="me"))
     assert shown == {"api_token": "********", "pin": "********", "user": "me"}
+
+
+def test_every_number_is_bounded_so_nan_and_inf_are_rejected() -> None:
+    for key, default, meta in cfg.iter_fields():
+        if isinstance(default, float):
+            assert "min" in meta and "max" in meta, key
+            for bad in (float("nan"), float("inf"), float("-inf")):
+                section, leaf = key.split(".") if "." in key else ("", key)
+                data = {section: {leaf: bad}} if section else {leaf: bad}
+                with pytest.raises(cfg.ConfigError, match="not a finite number"):
+                    cfg.from_dict(data)
+
+
+def test_lists_become_tuples_and_ints_are_no_bools() -> None:
+    class WithList(msgspec.Struct, frozen=True, kw_only=True):
+        sizes: tuple[int, ...] = ()
+
+    assert msgspec.convert({"sizes": [1, 2]}, WithList, strict=True).sizes == (1, 2)
+    assert cfg.as_dict(WithList(sizes=(1, 2))) == {"sizes": [1, 2]}
+    with pytest.raises(cfg.ConfigError, match="expected bool, got 0"):
+        cfg.from_dict({"history": {"enabled": 0}})
+
+
+def test_sections_are_frozen_and_replaced_by_name() -> None:
+    config = cfg.Config()
+    with pytest.raises(AttributeError):
+        config.camera.fps = 5.0  # type: ignore[misc]
+    changed = msgspec.structs.replace(config.camera, fps=5.0)
+    assert changed.fps == 5.0 and config.camera.fps == 10.0
+    with pytest.raises(TypeError):
+        cfg.CameraConfig("auto")  # type: ignore[misc]
 
 
 @given(st.text())

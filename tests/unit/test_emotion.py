@@ -18,9 +18,9 @@ from moodpi.perception.emotion import (
     input_lut,
     preprocess,
     quantize,
-    read_sidecar,
     to_probabilities,
 )
+from moodpi.perception.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from moodpi.perception.emotion import EmotionClassifier, read_sidecar
+from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 

@@ -11,22 +11,17 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces
-from moodpi.perception.faces import (
+from moodpi.perception.blazeface import (
     BlazeFaceDetector,
-    HaarDetector,
-    HaarUnavailable,
     Letterbox,
     boxes_to_faces,
-    crop_face,
     decode_boxes,
-    equalize,
-    haar_cascade_path,
     iou,
-    make_detector,
-    select_faces,
     ssd_anchors,
     weighted_nms,
 )
+from moodpi.perception.faces import crop_face, equalize, make_detector, select_faces
+from moodpi.perception.haar import HaarDetector, HaarUnavailable, haar_cascade_path
 from moodpi.types import Face
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from moodpi.link import discovery as ha
 from moodpi.link.commands import CommandRejected, validate_command
-from moodpi.types import EMOTIONS
+from moodpi.types import EMOTIONS, POLICIES
 
 # Device block keys Home Assistant 2024.1 documents; any other key makes it drop the entity.
 DEVICE_KEYS_2024_1 = {
@@ -110,7 +110,7 @@ def test_controls_send_payloads_the_command_parser_accepts() -> None:
         topic = configs[name]["command_topic"]
         assert topic == info.topics.command(name)
         validate_command(topic.removeprefix(info.topics.command_prefix), payload.encode(), False)
-    assert configs["policy"]["options"] == list(ha.POLICIES)
+    assert configs["policy"]["options"] == list(POLICIES)
     assert (configs["volume"]["min"], configs["volume"]["max"]) == (0, 100)
 
 
@@ -134,13 +134,13 @@ def test_device_mode_is_one_config_with_shared_blocks_and_cmps() -> None:
 
 def test_cleanup_empties_exactly_the_discovery_topics() -> None:
     info = make_info()
-    for mode in ha.DISCOVERY_MODES:
+    for mode in ha.PUBLISHED_MODES:
         published = [topic for topic, _ in ha.discovery_messages(info, mode)]
         cleanup = ha.cleanup_messages(info, mode)
         assert [topic for topic, _ in cleanup] == published
         assert all(payload == "" for _, payload in cleanup)
     both = {topic for topic, _ in ha.cleanup_messages(info)}
-    assert both == {t for m in ha.DISCOVERY_MODES for t, _ in ha.discovery_messages(info, m)}
+    assert both == {t for m in ha.PUBLISHED_MODES for t, _ in ha.discovery_messages(info, m)}
 
 
 def test_unknown_mode_is_an_error() -> None:
@@ -157,7 +157,7 @@ def test_device_ids_are_made_safe_for_discovery_topics() -> None:
 
 
 def test_discovery_messages_are_json_text() -> None:
-    for mode in ha.DISCOVERY_MODES:
+    for mode in ha.PUBLISHED_MODES:
         for _, payload in ha.discovery_messages(make_info(), mode):
             assert isinstance(json.loads(payload), dict)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,7 +80,7 @@ DEFAULT = MoodConfig(
 
 
 def tweak(**changes: Any) -> MoodConfig:
-    return dataclasses.replace(DEFAULT, **changes)
+    return msgspec.structs.replace(DEFAULT, **changes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from moodpi.lab.musicgen import CATEGORIES, STYLES, generate_library, write_clip
 from moodpi.music import library as music
 from moodpi.music.library import Library, Track
 from moodpi.music.policy import TrackPicker, iso_plan, plan
-from moodpi.types import EMOTIONS
+from moodpi.types import EMOTIONS, as_policy
 
 CLIP_S = 1.0
 
@@ -306,8 +306,8 @@ def test_iso_starts_with_the_mood_and_ends_at_the_target() -> None:
 
 
 def test_unknown_policy() -> None:
-    with pytest.raises(ValueError, match="unknown policy"):
-        plan("random", "sad", MUSIC)
+    with pytest.raises(ValueError, match=r"unknown policy 'random' \(one of mirror, uplift, iso\)"):
+        as_policy("random")
 
 
 # -- picking tracks ----------------------------------------------------------------------------

@@ -8,13 +8,14 @@ checks the committed file against `render_example()`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import sys
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from moodpi import config as cfg
 
@@ -153,19 +154,18 @@ def _group(entries: Iterable[Entry]) -> list[tuple[str, list[Entry]]]:
 
 
 def _section_docs() -> dict[str, str]:
-    """A section dataclass's own docstring, when it has one (not the generated signature)."""
+    """A section's own docstring, when it has one."""
     docs: dict[str, str] = {}
 
-    def walk(cls: type, prefix: str) -> None:
-        for f in dataclasses.fields(cls):
-            factory = f.default_factory
-            if factory is dataclasses.MISSING or not dataclasses.is_dataclass(factory):
+    def walk(cls: type[msgspec.Struct], prefix: str) -> None:
+        for f in msgspec.structs.fields(cls):
+            section = f.default_factory
+            if not (isinstance(section, type) and issubclass(section, msgspec.Struct)):
                 continue
             key = f"{prefix}.{f.name}" if prefix else f.name
-            doc = (factory.__doc__ or "").strip()
-            if doc and not doc.startswith(f"{factory.__name__}("):
-                docs[key] = " ".join(doc.split())
-            walk(factory, key)  # type: ignore[arg-type]
+            if section.__doc__:
+                docs[key] = " ".join(section.__doc__.split())
+            walk(section, key)
 
     walk(cfg.Config, "")
     return docs

@@ -113,7 +113,10 @@ def build_report(conn: sqlite3.Connection, since_s: float | None, now_s: float) 
     for moods in days.values():
         for emotion, seconds in moods.items():
             totals[emotion] = totals.get(emotion, 0.0) + seconds
-    iso = lambda s: datetime.fromtimestamp(s).astimezone().isoformat(timespec="seconds")  # noqa: E731
+
+    def iso(s: float) -> str:
+        return datetime.fromtimestamp(s).astimezone().isoformat(timespec="seconds")
+
     return {
         "since": None if since_s is None else iso(since_s),
         "until": iso(now_s),

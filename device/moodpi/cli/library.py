@@ -43,8 +43,8 @@ def _print_scan(report: ScanReport) -> None:
 def _print_show(library: Library, empty: list[str], as_json: bool) -> None:
     categories = library.categories()
     if as_json:
-        tracks = [t.as_dict() for c in categories for t in library.tracks(c)]
-        data = {"categories": categories, "tracks": tracks, "empty_mapped_categories": empty}
+        rows = [t.as_dict() for c in categories for t in library.tracks(c)]
+        data = {"categories": categories, "tracks": rows, "empty_mapped_categories": empty}
         print(json.dumps(data, indent=2))
         return
     for category in categories:

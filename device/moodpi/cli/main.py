@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return args.func(args)
+        return int(args.func(args))
     except ConfigError as exc:
         logging.getLogger("moodpi").error("%s", exc)
         return EX_CONFIG
@@ -169,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `moodpi status | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
+
+
+def apply_log_level(level: str, verbose: bool = False) -> None:
+    """The configured log_level for moodpi's own loggers; -v/--verbose still forces debug."""
+    logging.getLogger("moodpi").setLevel(logging.DEBUG if verbose else level.upper())
 
 
 def _log_format() -> str:

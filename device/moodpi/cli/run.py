@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import threading
 from typing import Any
 
+import msgspec
+
 from moodpi import config as config_mod
 from moodpi.app import Daemon
+from moodpi.cli.main import apply_log_level
 from moodpi.config import Config
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def cli_run(args: argparse.Namespace) -> int:
     config = apply_cli_overrides(config_mod.load(args.config), args)
+    apply_log_level(config.log_level, verbose=args.verbose)
     daemon = Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
     _install_signal_handlers(daemon.stop_event)
     return daemon.run()
@@ -38,7 +41,7 @@ def apply_cli_overrides(config: Config, args: argparse.Namespace) -> Config:
         return config
     # Re-validate through the loader so a bad --fps is reported like a bad config value.
     merged = {**config_mod.as_dict(camera), **changes}
-    return dataclasses.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
+    return msgspec.structs.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
 
 
 def _install_signal_handlers(stop_event: threading.Event) -> None:

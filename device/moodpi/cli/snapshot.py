@@ -7,11 +7,11 @@ itself, so stop the daemon (or switch detection off over MQTT) first if the came
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from pathlib import Path
 
 import cv2
+import msgspec
 import numpy as np
 
 from moodpi import config as config_mod
@@ -29,9 +29,8 @@ FRAME_ATTEMPTS = 20
 def cli_snapshot(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     if args.source:
-        config = dataclasses.replace(
-            config, camera=dataclasses.replace(config.camera, source=args.source)
-        )
+        camera = msgspec.structs.replace(config.camera, source=args.source)
+        config = msgspec.structs.replace(config, camera=camera)
     out = Path(args.file)
     if out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
         print(f"snapshot: {out} must end in .jpg or .png")
@@ -56,12 +55,15 @@ def cli_snapshot(args: argparse.Namespace) -> int:
 def grab_frame(config: config_mod.Config) -> Frame:
     """The first good frame (a camera's first frames can be dark while exposure settles)."""
     source = open_source(config.camera.source, config.camera)
-    with source:
+    source.start()
+    try:
         frame = None
         for _ in range(FRAME_ATTEMPTS):
             frame = source.read(config.camera.timeout_s) or frame
             if frame is not None and source.is_replay:
                 break
+    finally:
+        source.stop()
     if frame is None:
         raise CameraError(f"no frame from {source.describe()}")
     return frame

@@ -136,14 +136,14 @@ def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (640, 48
 def replay_frames(path: Path, count: int, camera: CameraConfig | None = None) -> list[bytes]:
     """Up to `count` frames of a replay (video file, image folder, or a replay dir with frames/),
     read by the daemon's own replay source (so sized as the daemon would see them)."""
-    import dataclasses
+    import msgspec
 
     from moodpi.config import CameraConfig
     from moodpi.perception.sources import SourceEnded, open_source
 
     if (path / "frames").is_dir():
         path = path / "frames"
-    camera = dataclasses.replace(camera or CameraConfig(), realtime=False, loop=False)
+    camera = msgspec.structs.replace(camera or CameraConfig(), realtime=False, loop=False)
     source = open_source(f"replay:{path}", camera)
     out: list[bytes] = []
     source.start()
@@ -263,7 +263,10 @@ def child_main(argv: Sequence[str] | None = None) -> int:
 
     def decode(i: int) -> np.ndarray:
         data = np.frombuffer(encoded[i % len(encoded)], np.uint8)
-        return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise ValueError(f"bench frame {i % len(encoded)} cannot be decoded")
+        return image
 
     perception.observe(Frame(decode(0), 0.0, 0))
     first_classified_at = time.time()

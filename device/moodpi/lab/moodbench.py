@@ -204,7 +204,7 @@ def _delay(timeline: Timeline, segment: Mapping[str, Any]) -> float | None:
 
 def _check_targets(result: Mapping[str, Any]) -> dict[str, bool]:
     def ok(key: str, better: str) -> bool:
-        value = result[key]
+        value: float | None = result[key]
         if value is None:
             return False
         return value <= TARGETS[key] if better == "low" else value >= TARGETS[key]

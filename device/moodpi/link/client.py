@@ -55,7 +55,8 @@ class _PahoLog:
 
 
 def make_client(config: MqttConfig, client_id: str, password: str | None) -> Any:
-    from paho.mqtt.client import CallbackAPIVersion, Client, MQTTv311
+    from paho.mqtt.client import Client, MQTTv311
+    from paho.mqtt.enums import CallbackAPIVersion
 
     client = Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv311, clean_session=True

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from moodpi.link.discovery import COMMANDS, POLICIES
+from moodpi.types import COMMAND_NAMES, POLICIES
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def validate_command(topic_suffix: str, payload: bytes, retained: bool) -> Comma
         raise CommandRejected(
             "retained command ignored (a replayed command must not switch the device)"
         )
-    if topic_suffix not in COMMANDS:
-        raise CommandRejected(f"unknown command (known: {', '.join(COMMANDS)})")
+    if topic_suffix not in COMMAND_NAMES:
+        raise CommandRejected(f"unknown command (known: {', '.join(COMMAND_NAMES)})")
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandRejected(f"payload of {len(payload)} bytes is over {MAX_COMMAND_BYTES}")
     try:

@@ -21,11 +21,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from moodpi.types import EMOTIONS
+from moodpi.types import DISCOVERY_MODES, EMOTIONS, POLICIES, DiscoveryMode
 
-POLICIES: tuple[str, ...] = ("mirror", "uplift", "iso")
-COMMANDS: tuple[str, ...] = ("detection", "policy", "volume", "pause", "resume", "skip")
-DISCOVERY_MODES: tuple[str, ...] = ("component", "device")
+# The modes that publish configs ("off" publishes none).
+PUBLISHED_MODES: tuple[DiscoveryMode, ...] = tuple(m for m in DISCOVERY_MODES if m != "off")
 PAYLOAD_ONLINE = "online"
 PAYLOAD_OFFLINE = "offline"
 MODEL = "moodpi"
@@ -366,7 +365,7 @@ def discovery_configs(info: DeviceInfo, mode: str) -> list[tuple[str, dict[str, 
         return component_configs(info)
     if mode == "device":
         return [device_config(info)]
-    raise ValueError(f"unknown discovery mode {mode!r} (one of {', '.join(DISCOVERY_MODES)})")
+    raise ValueError(f"unknown discovery mode {mode!r} (one of {', '.join(PUBLISHED_MODES)})")
 
 
 def discovery_messages(info: DeviceInfo, mode: str) -> list[tuple[str, str]]:
@@ -379,5 +378,5 @@ def discovery_messages(info: DeviceInfo, mode: str) -> list[tuple[str, str]]:
 
 def cleanup_messages(info: DeviceInfo, mode: str | None = None) -> list[tuple[str, str]]:
     """The discovery topics of `mode` (None: both) with empty payloads, to publish retained."""
-    modes = DISCOVERY_MODES if mode is None else (mode,)
+    modes = PUBLISHED_MODES if mode is None else (mode,)
     return [(topic, "") for m in modes for topic, _ in discovery_configs(info, m)]

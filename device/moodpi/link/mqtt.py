@@ -10,13 +10,13 @@ Retained latest-value topics (availability, discovery, state, diagnostics) go ou
 all re-published on every connect: a QoS 1 copy left in paho's queue across a reconnect would be
 re-sent after the fresh one and overwrite a newer state with an older one.
 
-Commands are parsed and rate-limited by moodpi.commands; the paho client is built by
-moodpi.mqtt_client, which `moodpi mqtt cleanup` (moodpi.mqtt_cleanup) shares.
+The outbox's delivery order and acknowledgements are moodpi.link.delivery's; commands are parsed
+and rate-limited by moodpi.link.commands; the paho client is built by moodpi.link.client, which
+`moodpi mqtt cleanup` (moodpi.cli.mqtt) shares.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -34,6 +34,7 @@ from moodpi.link.commands import (
     TokenBucket,
     validate_command,
 )
+from moodpi.link.delivery import Delivery
 from moodpi.link.discovery import (
     PAYLOAD_OFFLINE,
     PAYLOAD_ONLINE,
@@ -42,13 +43,12 @@ from moodpi.link.discovery import (
     discovery_messages,
 )
 from moodpi.link.outbox import MemoryOutbox, Outbox
+from moodpi.link.payloads import to_json
 
 log = logging.getLogger(__name__)
 
-EVENT_WINDOW = 16  # events in flight at once; below paho's default max_inflight of 20
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 15
-INFLIGHT_STALL_S = 60.0  # connected, yet no PUBACK for this long: send the outbox again
 STOP_TIMEOUT_S = 3.0
 WARN_EVERY_S = 10.0  # at most one warning per kind per interval (a barrage must not flood journald)
 
@@ -56,23 +56,6 @@ _STAT_KEYS = (
     "connects", "disconnects", "callback_errors", "worker_errors", "events_sent", "events_acked",
     "commands_accepted", "commands_rejected", "commands_rate_limited",
 )  # fmt: skip
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities are not JSON: Home Assistant's parser would reject the whole message."""
-    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(
-        _finite(data), sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,14 +102,10 @@ class MqttLink:
         self._connected = False
         self._generation = 0  # successful connects; the worker notices a new one
         self._published_mids: deque[int] = deque()  # from paho's thread to the worker
-        # Owned by the worker thread only.
-        self._inflight: dict[int, int] = {}  # paho mid -> event seq, awaiting PUBACK
-        self._to_ack: deque[int] = deque()  # confirmed by the broker, not yet acked in the outbox
-        self._sent_upto = 0  # highest seq handed to paho
-        self._seen_generation = 0
-        self._resend_pending = False
-        self._progress_at = 0.0
-        self._backlog = 0
+        self._delivery = Delivery(  # owned by the worker thread
+            self._outbox, send=self._send_event, connected=lambda: self._connected,
+            count=self._count, qos=config.qos,
+        )  # fmt: skip
         # Health.
         self._stats_lock = threading.Lock()
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
@@ -222,8 +201,8 @@ class MqttLink:
             "reconnects": max(0, stats["connects"] - 1),
             "last_error": self._last_error,
             "auth_failed": self._auth_failed,
-            "outbox_backlog": self._backlog,
-            "events_in_flight": len(self._inflight),
+            "outbox_backlog": self._delivery.backlog,
+            "events_in_flight": self._delivery.in_flight,
             **stats,
         }
         if self._memory_outbox is not None:
@@ -244,12 +223,13 @@ class MqttLink:
             for topic, payload in discovery_messages(self.info, self._config.discovery):
                 client.publish(topic, payload, qos=0, retain=True)
         client.publish(self.topics.availability, PAYLOAD_ONLINE, qos=0, retain=True)
-        for topic, payload in (
+        retained: tuple[tuple[str, str | None], ...] = (
             (self.topics.state, self._state_json),
             (self.topics.diagnostics, self._diagnostics_json),
-        ):
-            if payload is not None:
-                client.publish(topic, payload, qos=0, retain=True)
+        )
+        for topic, document in retained:
+            if document is not None:
+                client.publish(topic, document, qos=0, retain=True)
 
     # ----------------------------------------------------------------------------- paho callbacks
 
@@ -378,64 +358,16 @@ class MqttLink:
             if self._stopping.is_set():
                 return
             try:
-                self._pump()
+                self._delivery.pump(self._generation, self._published_mids)
             except Exception:
                 self._count("worker_errors")
                 if self._throttle.allow("worker") is not None:
                     log.exception("MQTT outbox worker failed; retrying")
 
-    def _pump(self) -> None:
-        now = time.monotonic()
-        while self._published_mids:
-            seq = self._inflight.pop(self._published_mids.popleft(), None)
-            if seq is not None:
-                self._to_ack.append(seq)
-                self._progress_at = now
-        while self._to_ack:
-            self._outbox.ack(self._to_ack[0])  # on failure the rest stays queued for the next pump
-            self._to_ack.popleft()
-            self._count("events_acked")
-        if not self._inflight:
-            self._resend_pending = False
-        if not self._connected:
-            return
-        if self._generation != self._seen_generation:
-            # paho re-sends what was in flight when the connection dropped; new events queue behind.
-            self._seen_generation = self._generation
-            self._resend_pending = bool(self._inflight)
-            self._progress_at = now
-        if self._inflight and now - self._progress_at > INFLIGHT_STALL_S:
-            log.warning(
-                "MQTT: %d events unconfirmed for %.0f s; sending the outbox again",
-                len(self._inflight),
-                now - self._progress_at,
-            )
-            self._inflight.clear()
-            self._sent_upto = 0
-            self._resend_pending = False
-        if not self._resend_pending:
-            self._send_more()
-
-    def _send_more(self) -> None:
-        from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
-
-        room = EVENT_WINDOW - len(self._inflight)
-        if room <= 0:
-            return
-        events = self._outbox.pending(limit=len(self._inflight) + len(self._to_ack) + room)
-        self._backlog = len(events)
-        qos = self._config.qos
-        for event in [e for e in events if _seq(e) > self._sent_upto][:room]:
-            if not self._connected:
-                return
-            info = self._client.publish(self.topics.event, to_json(event), qos=qos, retain=False)
-            if info.rc != MQTT_ERR_SUCCESS and not (qos > 0 and info.rc == MQTT_ERR_NO_CONN):
-                return  # not queued by paho: try again on the next wake
-            if not self._inflight:
-                self._progress_at = time.monotonic()  # the stall clock starts with the first
-            self._inflight[info.mid] = _seq(event)
-            self._sent_upto = _seq(event)
-            self._count("events_sent")
+    def _send_event(self, event: dict[str, Any]) -> Any:
+        """Hand one event to paho (QoS `qos`, never retained); paho's MessageInfo."""
+        payload = to_json(event)
+        return self._client.publish(self.topics.event, payload, qos=self._config.qos, retain=False)
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -458,7 +390,3 @@ class MqttLink:
             args = (*args, held)
         log.warning(fmt, *args)
 
-
-def _seq(event: dict[str, Any]) -> int:
-    seq = event.get("seq")
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else -1

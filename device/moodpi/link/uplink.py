@@ -13,12 +13,15 @@ import json
 import logging
 import queue
 import time
+from dataclasses import asdict
 from typing import Any
 
 from moodpi import __version__
 from moodpi.config import Config
 from moodpi.events import ROOM_EVENTS, Event, EventHub
 from moodpi.link.journal import Journal
+from moodpi.link.payloads import state_payload
+from moodpi.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -103,23 +106,25 @@ class Uplink:
         else:
             self.mqtt.events_pending()
 
-    def publish_state(self, state: dict[str, Any]) -> None:
+    def publish_state(self, snapshot: Snapshot) -> None:
         if self.mqtt is None:
             return
+        state = state_payload(snapshot)
         text = json.dumps(state, sort_keys=True)
         if text != self._last_state_json:
             self._last_state_json = text
             self.mqtt.publish_state(state)
 
-    def tick(self, state: dict[str, Any], diagnostics: dict[str, Any]) -> None:
+    def tick(self, snapshot: Snapshot) -> None:
         """Called about once a second from the main loop."""
         if self.mqtt is None:
             return
-        self.publish_state(state)
+        self.publish_state(snapshot)
         now = time.monotonic()
         if now - self._last_diagnostics >= self._config.mqtt.diagnostics_interval_s:
             self._last_diagnostics = now
-            self.mqtt.publish_diagnostics({**diagnostics, "mqtt": self.mqtt.health()})
+            diagnostics = {**asdict(snapshot.diagnostics), "mqtt": self.mqtt.health()}
+            self.mqtt.publish_diagnostics(diagnostics)
 
     def _drain_outbox(self, timeout_s: float) -> None:
         """Give the last events a moment to reach a connected broker; the rest stay journaled."""

@@ -26,8 +26,8 @@ from moodpi.config import MusicConfig
 from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.library import Track, TrackSource
-from moodpi.music.policy import POLICIES, TrackPicker, plan
-from moodpi.types import MoodChange
+from moodpi.music.policy import TrackPicker, plan
+from moodpi.types import Emotion, MoodChange, Policy, as_policy
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,8 @@ class MusicDirector:
     ) -> None:
         self.config = config
         self.picker = picker or TrackPicker(library, rng)
-        self.policy = policy or config.policy
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r} (one of {', '.join(POLICIES)})")
-        self.emotion: str | None = None
+        self.policy: Policy = as_policy(policy or config.policy)
+        self.emotion: Emotion | None = None
         self.current: Track | None = None  # what the player was last told to play
         self.paused = False
         self.present = True
@@ -110,11 +108,10 @@ class MusicDirector:
 
     def set_policy(self, name: str) -> list[Action]:
         """Switch policy at run time; applied like a mood change (fade or finish)."""
-        if name not in POLICIES:
-            raise ValueError(f"unknown policy {name!r} (one of {', '.join(POLICIES)})")
-        if name == self.policy:
+        policy = as_policy(name)
+        if policy == self.policy:
             return []
-        self.policy = name
+        self.policy = policy
         log.info("music policy: %s", name)
         if self.emotion is None:
             return []

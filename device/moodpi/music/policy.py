@@ -14,14 +14,14 @@ from pathlib import Path
 
 from moodpi.config import MusicConfig
 from moodpi.music.library import Track, TrackSource
+from moodpi.types import Emotion, Policy
 
 log = logging.getLogger(__name__)
 
-POLICIES = ("mirror", "uplift", "iso")
 FALLBACK_CATEGORIES = ("ambient", "neutral")
 
 
-def plan(policy: str, emotion: str, config: MusicConfig) -> tuple[str, ...]:
+def plan(policy: Policy, emotion: Emotion, config: MusicConfig) -> tuple[str, ...]:
     """Categories of the tracks to play after a mood change; the last one repeats from then on."""
     mirror = config.mirror_map.get(emotion, emotion)
     target = config.uplift_map.get(emotion, mirror)
@@ -29,9 +29,7 @@ def plan(policy: str, emotion: str, config: MusicConfig) -> tuple[str, ...]:
         return (mirror,)
     if policy == "uplift":
         return (target,)
-    if policy == "iso":
-        return iso_plan(mirror, target, config.iso_steps)
-    raise ValueError(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
+    return iso_plan(mirror, target, config.iso_steps)
 
 
 def iso_plan(mirror: str, target: str, steps: int) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
 from moodpi.music.library import Library, library_from_config
 from moodpi.music.player import PygamePlayer, make_player
-from moodpi.music.policy import POLICIES
-from moodpi.types import MoodChange, PresenceChange
+from moodpi.snapshot import MusicState, NowPlaying
+from moodpi.types import POLICIES, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -138,30 +138,22 @@ class Jukebox:
         else:
             log.warning("unknown music command %s", name)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> MusicState:
         if self.director is None or self.player is None:
-            return {
-                "policy": self._config.music.policy,
-                "now_playing": None,
-                "volume": None,
-                "player": "off",
-                "audio": None,
-            }
+            return MusicState(
+                policy=self._config.music.policy, now_playing=None, volume=None, player="off",
+                audio=None,
+            )  # fmt: skip
         track = self.player.now_playing
-        return {
-            "policy": self.director.policy,
-            "now_playing": {
-                "title": track.title,
-                "category": track.category,
-                "path": str(track.path),
-            }
-            if track
-            else None,
-            "volume": round(self._volume * 100),
-            "player": self.player.state,
+        playing = NowPlaying(track.title, track.category, str(track.path)) if track else None
+        return MusicState(
+            policy=self.director.policy,
+            now_playing=playing,
+            volume=round(self._volume * 100),
+            player=self.player.state,
             # False: no sound device (retried); None: sound switched off (--no-audio)
-            "audio": self.player.audio if self._audio else None,
-        }
+            audio=self.player.audio if self._audio else None,
+        )
 
     def stop(self) -> None:
         self._scan_stop.set()

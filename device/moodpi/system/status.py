@@ -18,10 +18,11 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from moodpi.snapshot import Snapshot
 from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,31 @@ def make_status(
         "events": [dict(e) for e in events],
         **extra,
     }
+
+
+def status_document(snapshot: Snapshot, now_s: float | None = None) -> dict[str, Any]:
+    """The status file's document for one snapshot of the daemon."""
+    mood, music = snapshot.mood, snapshot.music
+    return make_status(
+        started_at=snapshot.started_at,
+        fps=snapshot.diagnostics.fps,
+        mood=mood.emotion if mood else None,
+        confidence=mood.confidence if mood else None,
+        mood_since=mood.since_at if mood else None,
+        presence=snapshot.presence,
+        faces=snapshot.faces,
+        probs=snapshot.probabilities,
+        now_playing=asdict(music.now_playing) if music.now_playing else None,
+        events=[event.as_dict() for event in snapshot.recent_events],
+        state=snapshot.run_state,
+        detection=snapshot.detection,
+        now_s=now_s,
+        policy=music.policy,
+        player=music.player,
+        audio=music.audio,
+        diagnostics=asdict(snapshot.diagnostics),
+        mqtt=snapshot.link,
+    )
 
 
 # Field readers, shared by the daemon's STATUS= line and `moodpi status`

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def _picamera2_class() -> Any:
     try:
-        from picamera2 import Picamera2  # type: ignore[import-not-found]
+        from picamera2 import Picamera2
     except Exception as exc:  # ImportError, or libcamera failing to load underneath it
         raise CameraError(
             f"picamera2 is not importable ({exc}); on Raspberry Pi OS install python3-picamera2 "

@@ -149,6 +149,7 @@ class ReplaySource(SourceBase):
         return image
 
     def _next_video_image(self) -> np.ndarray | None:
+        image: np.ndarray | None
         if self._pending is not None:
             image, self._pending = self._pending, None
             return image
