@@ -237,7 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.paced_s = args.paced_s or (2.0 if args.quick else 10.0)
     if args.frames < 1 or args.paced_s <= 0:
         parser.error("--frames and --paced-s must be positive")
-    sys.path.insert(0, str(REPO / "device"))
     with tempfile.TemporaryDirectory(prefix="moodpi-bench-") as tmp:
         replay = make_replay(Path(tmp) / "replay")
         result = measure(args, replay)

@@ -13,11 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "device"))
+from moodpi.lab.musicgen import generate_library
+from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
 
-from moodpi.lab.musicgen import generate_library  # noqa: E402
-from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 # (emotion or None for an empty room, seconds): the story the demo tells.
 SEGMENTS: list[tuple[str | None, float]] = [

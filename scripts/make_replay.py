@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "device"))  # run from a checkout without installing
+from moodpi.lab.replaygen import load_faces_npz, make_labelled_replay
+from moodpi.types import EMOTIONS
 
-from moodpi.lab.replaygen import load_faces_npz, make_labelled_replay  # noqa: E402
-from moodpi.types import EMOTIONS  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 DEFAULT_NPZ = REPO.parent / "shared" / "data" / "fer2013" / "public_test.npz"
 # The five emotions the classifier separates well (disgust and fear are mostly confused).

@@ -37,10 +37,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "device"))
+from moodpi.system.status import STALE_AFTER_S, read_status, status_path
 
-from moodpi.system.status import STALE_AFTER_S, read_status, status_path  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 # Several moods with empty rooms between: the tracker publishes changes on every pass.

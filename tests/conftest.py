@@ -14,6 +14,10 @@ SHARED_FER = REPO.parent / "shared" / "data" / "fer2013"
 
 # pygame/SDL must never open a window or a real sound card in tests.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# The suite runs in parallel (pytest-xdist): one thread per library per worker, not one per core
+# each, so that workers do not fight over the cores (the daemon's children inherit this too).
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM"):
+    os.environ.setdefault(_threads, "1")
 
 # a real mosquitto per test: mqtt_broker, broker_factory, ...
 pytest_plugins = ["tests.support.broker"]

@@ -24,14 +24,8 @@ How a mood is published:
 5. Several faces: `largest` lets the largest face vote; `group` averages the probabilities
    weighted by face area.
 
-The defaults (config.py) come from a grid over smoothing, threshold, margin and interval, scored
-like `moodpi bench --mood` on 20 labelled replays of FER-2013 faces (scripts/make_replay.py;
-~340 true changes, per-frame probabilities recorded once) and checked on 8 more replays left out
-of the grid. With the classifier (v2) right on ~67 % of face frames, a wider switch margin with a
-shorter smoothing and a 3 s interval answered faster than 1.25 s / 0.3 / 5 s at the same calm and
-agreement. Smoothing the log-probabilities instead (a product of the frames' opinions) was no
-better overall: faster with fewer right segments, or as right with more flicker.
-With v3, the default model since, the same defaults score as well (bench/mood.json).
+The defaults (moodpi.config.schema, MoodConfig) are the ones `make mood-bench` scores best for
+flicker, agreement and delay together; how they were chosen is in models/MODEL_CARD_v2.md.
 
 Predictions whose probabilities are not a finite vector of len(EMOTIONS) are ignored (one bad
 frame must not poison the state). A time going backwards counts as dt = 0.

@@ -6,7 +6,7 @@ up in its own venv, then run this with the project's Python:
     python3.11 -m venv /tmp/ha2024 && /tmp/ha2024/bin/pip install homeassistant==2024.1.6 \
         paho-mqtt==1.6.1 janus==1.0.0 aiohttp_cors==0.7.0 aiohttp-fast-url-dispatcher==0.3.0 \
         aiohttp-zlib-ng==0.1.3
-    .venv/bin/python tests/manual/ha_live_check.py --hass /tmp/ha2024/bin/hass --mode component
+    .venv/bin/python -m tests.manual.ha_live_check --hass /tmp/ha2024/bin/hass --mode component
 
 (For a current release use Python 3.13, `pip install homeassistant paho-mqtt
 home-assistant-frontend==<the version its frontend manifest pins>`, and also `--mode device`.)
@@ -24,23 +24,20 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from moodpi.cli.mqtt import cleanup
+from moodpi.config import from_dict
+from moodpi.link.commands import Command
+from moodpi.link.mqtt import MqttLink
+from moodpi.types import EMOTIONS
+from tests.support.broker import Broker
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "device")]
-
-from tests.support.broker import Broker  # noqa: E402
-
-from moodpi.cli.mqtt import cleanup  # noqa: E402
-from moodpi.config import from_dict  # noqa: E402
-from moodpi.link.commands import Command  # noqa: E402
-from moodpi.link.mqtt import MqttLink  # noqa: E402
-from moodpi.types import EMOTIONS  # noqa: E402
 
 DUMPER_MANIFEST = {
     "domain": "dumpstates", "name": "Dump states", "version": "0.0.1", "documentation": "https://example.invalid",

@@ -1,6 +1,6 @@
 """Golden tests of our retrained emotion models (models/emotion_v2_int8.tflite, emotion_v3_int8,
 emotion_v6_int8, emotion_v7_int8, emotion_v8_int8, emotion_v10_int8: the default) and of the pure
-metrics in scripts/eval_emotion_model.py behind their model cards."""
+metrics in scripts/model/eval_emotion_model.py behind their model cards."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 def _load_eval_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "eval_emotion_model", REPO / "scripts" / "eval_emotion_model.py"
+        "eval_emotion_model", REPO / "scripts" / "model" / "eval_emotion_model.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -146,7 +146,7 @@ def test_runtime_reproduces_the_model_card_on_public_test(model: Path) -> None:
 
 def test_teacher_targets_average_the_members_calibrated_probabilities(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location(
-        "teacher_targets", REPO / "scripts" / "teacher_targets.py"
+        "teacher_targets", REPO / "scripts" / "model" / "teacher_targets.py"
     )
     assert spec is not None and spec.loader is not None
     tt = importlib.util.module_from_spec(spec)

@@ -1,33 +1,23 @@
-"""One frozen, validated configuration tree, loaded from TOML.
+"""The configuration's schema: every section and field, its default, doc and bounds.
 
-Every field declares its doc and bounds beside it (`msgspec.Meta`) and msgspec validates against
-them: unknown keys, wrong types and values out of bounds are errors that name the dotted key and
-the bad value. Single keys may be overridden from the environment: `MOODPI__SECTION__KEY=value`
-(the value is read as a TOML literal when it parses as one, else as a string; text keys take it as
-it is), e.g. `MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
+Each field declares its doc and bounds beside it (`msgspec.Meta`, built by `doc()`); msgspec
+validates against them when moodpi.config.loading builds a Config.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import math
 import os
-import re
 import socket
-import tomllib
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal
 
 import msgspec
-import msgspec.inspect as mi
 
 from moodpi.types import EMOTIONS, DiscoveryMode, Emotion, Policy
 
 EX_CONFIG = 78  # sysexits.h: configuration error; the unit tells systemd not to restart on it
 ENV_PREFIX = "MOODPI__"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ConfigError(ValueError):
@@ -71,8 +61,8 @@ def doc(
 # Text has no NUL characters, nor lone surrogates (how undecodable bytes of a variable arrive).
 Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00\ud800-\udfff]*$")]
 # A category is a folder name under music.root: not empty, no separators, not hidden nor '..'.
-_CATEGORY = r"^[^./\\\x00][^/\\\x00]*$"
-Category = Annotated[str, msgspec.Meta(pattern=_CATEGORY)]
+CATEGORY_PATTERN = r"^[^./\\\x00][^/\\\x00]*$"
+Category = Annotated[str, msgspec.Meta(pattern=CATEGORY_PATTERN)]
 EmotionMap = dict[Emotion, Category]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -161,7 +151,7 @@ class EmotionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
         "emotion_v10_int8.tflite"
     )
     flip_average: Annotated[
-        bool, doc("average predictions of the face and its mirror image (2x cost, v10 +0.3 pt)")
+        bool, doc("average predictions of the face and its mirror image (twice the cost)")
     ] = False
     num_threads: Annotated[int, doc("TFLite interpreter threads", 1, 8)] = 1
 
@@ -294,210 +284,3 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading: the raw tree from TOML and the environment, then msgspec validates
-
-
-def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read TOML (or nothing: defaults), apply environment overrides, validate into a Config."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        data = _read_toml(path)
-        for key, _default, meta in iter_fields():  # relative paths: relative to the file
-            node, leaf = _table_of(data, key)
-            prefix, value = meta.get("path"), node.get(leaf) if node else None
-            if prefix is None or not isinstance(value, str) or not value.startswith(prefix):
-                continue
-            if value and not Path(value[len(prefix) :]).is_absolute():
-                node[leaf] = prefix + str(path.resolve().parent / value[len(prefix) :])
-    _apply_env(data, os.environ if environ is None else environ)
-    return _build(data)
-
-
-def from_dict(data: Mapping[str, Any]) -> Config:
-    """Validate an in-memory tree (tests, fuzzing). Only ConfigError ever escapes."""
-    if not isinstance(data, Mapping):
-        raise ConfigError("<root>", f"expected a table, got {_show(data)}")
-    return _build({k: dict(v) if isinstance(v, dict) else v for k, v in data.items()})  # a copy
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("<file>", f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("<file>", f"{path} is not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("<file>", f"cannot read {path}: {exc}") from None
-
-
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """MOODPI__SECTION__KEY=value overrides one key; unknown names are errors, like in the file."""
-    for name in sorted(environ):
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
-        if not name.startswith(ENV_PREFIX) or not parts:
-            continue
-        key, kind, node, raw = ".".join(parts), _type_at(parts), data, environ[name]
-        if kind is None:
-            raise ConfigError(key, f"unknown key (from the environment variable {name})")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(key, f"environment variable {name} targets a non-table")
-        # Text (or a choice of words) is taken as it is: MOODPI__MQTT__HOST=10.0.0.2 is no number.
-        if not isinstance(kind, mi.StrType | mi.LiteralType):
-            with contextlib.suppress(tomllib.TOMLDecodeError):
-                raw = tomllib.loads(f"v = {raw}")["v"]
-        node[parts[-1]] = raw
-
-
-def _build(data: dict[str, Any]) -> Config:
-    for key, default, _meta in iter_fields():  # a partial map is merged over its default
-        node, leaf = _table_of(data, key)
-        if isinstance(default, dict) and node and isinstance(node.get(leaf), dict):
-            node[leaf] = {**default, **node[leaf]}
-    try:
-        return msgspec.convert(data, Config, strict=True)
-    except msgspec.ValidationError as exc:
-        raise _explain(str(exc), data) from None
-
-
-def _table_of(data: dict[str, Any], key: str) -> tuple[Any, str]:
-    """The raw table holding a dotted key (None when there is none), and the key's last part."""
-    *sections, leaf = key.split(".")
-    node: Any = data
-    for section in sections:
-        node = node.get(section) if isinstance(node, dict) else None
-    return (node if isinstance(node, dict) else None), leaf
-
-
-def _explain(message: str, data: Any) -> ConfigError:
-    """Our words for msgspec's error: it says where (`... - at `$.camera.fps``), the raw value
-    there and the declared type say what."""
-    where = re.search(r" - at `(?:key` in `)?\$([.\w\[\]]*)`\Z", message)
-    names = re.findall(r"\.(\w+)", where[1]) if where else []
-    key, kind = ".".join(names), _type_at(names)
-    for name in names:
-        data = data[name]
-    got = _show(data)
-    if isinstance(kind, mi.StructType) and isinstance(data, dict):  # a key that is not a field
-        known = sorted(f.name for f in kind.fields)
-        for name in sorted((k for k in data if k not in known), key=str):
-            return ConfigError(_join(key, name), f"unknown key (known here: {', '.join(known)})")
-    if isinstance(kind, mi.DictType) and isinstance(data, dict):  # a bad entry of a map
-        for name, item in data.items():
-            if name not in EMOTIONS:
-                return ConfigError(
-                    _join(key, name), f"not an emotion (one of {', '.join(EMOTIONS)})"
-                )
-            if not isinstance(item, str) or not re.search(_CATEGORY, item):
-                return ConfigError(_join(key, name), f"expected a category name, got {_show(item)}")
-    problem = message[: where.start()] if where else message  # msgspec's words, if not ours
-    if isinstance(kind, mi.StructType | mi.DictType):
-        of = " of emotion = category" if isinstance(kind, mi.DictType) else ""
-        problem = f"expected a table{of}, got {got}"
-    elif expected := re.match(r"Expected `(bool|int|float|str)`, got", problem):
-        problem = f"expected {expected[1]}, got {got}"
-    elif isinstance(kind, mi.LiteralType):
-        choices = next(meta["choices"] for name, _, meta in iter_fields() if name == key)
-        problem = f"{got} is not one of {', '.join(choices)}"
-    elif isinstance(data, str):  # the rules of Text
-        problem = "contains a NUL character" if "\x00" in data else f"{got} is not valid UTF-8 text"
-    elif isinstance(data, float) and not math.isfinite(data):
-        problem = f"{got} is not a finite number"
-    elif isinstance(kind, mi.IntType | mi.FloatType) and kind.ge is not None and data < kind.ge:
-        problem = f"{got} is below the minimum {kind.ge}"
-    elif isinstance(kind, mi.IntType | mi.FloatType) and kind.le is not None and data > kind.le:
-        problem = f"{got} is above the maximum {kind.le}"
-    return ConfigError(key or "<root>", problem)
-
-
-def _type_at(parts: list[str]) -> mi.Type | None:
-    """The declared type at a dotted path (inside a map: its value type), or None."""
-    kind: mi.Type | None = _info(Config)
-    for part in parts:
-        if isinstance(kind, mi.DictType):
-            kind = _unwrap(kind.value_type)
-        elif isinstance(kind, mi.StructType):
-            kind = next((_unwrap(f.type) for f in kind.fields if f.name == part), None)
-        else:
-            return None
-    return kind
-
-
-def _join(prefix: str, name: Any) -> str:
-    """'section.key'; a name that is not a bare TOML key is quoted, so an empty one still shows."""
-    text = str(name)
-    if not text or not all(c.isascii() and (c.isalnum() or c in "_-") for c in text):
-        text = repr(text)
-    return f"{prefix}.{text}" if prefix else text
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# ---------------------------------------------------------------------------------------------
-# Introspection: `moodpi config show` and the documented example
-
-
-@functools.cache
-def _info(cls: type[msgspec.Struct]) -> mi.StructType:
-    info = mi.type_info(cls)
-    assert isinstance(info, mi.StructType)
-    return info
-
-
-def _unwrap(kind: mi.Type) -> mi.Type:
-    return kind.type if isinstance(kind, mi.Metadata) else kind
-
-
-def as_dict(config: msgspec.Struct) -> dict[str, Any]:
-    """The config as plain data, secrets masked (the password itself never lives in the config).
-
-    Secret: marked `secret=True`, or named like one (a safety net for fields added later)."""
-    data: dict[str, Any] = msgspec.to_builtins(config)
-    for key, _default, meta in iter_fields(type(config)):
-        node, leaf = _table_of(data, key)
-        named = re.fullmatch(r"(.*_)?(password|token|secret)", leaf.lower())
-        if node[leaf] and (named or meta.get("secret")):
-            node[leaf] = "********"
-        elif isinstance(node[leaf], tuple):
-            node[leaf] = list(node[leaf])
-    return data
-
-
-def iter_fields(
-    cls: type[msgspec.Struct] = Config, prefix: str = ""
-) -> Iterator[tuple[str, Any, dict[str, Any]]]:
-    """(dotted key, default, metadata: doc, min, max, choices, extras) of every leaf field."""
-    for key, f, meta in _leaves(cls, prefix):
-        default = f.default if f.default_factory is msgspec.NODEFAULT else f.default_factory()
-        yield key, default, dict(meta)
-
-
-@functools.cache
-def _leaves(
-    cls: type[msgspec.Struct], prefix: str
-) -> tuple[tuple[str, mi.Field, dict[str, Any]], ...]:
-    leaves: list[tuple[str, mi.Field, dict[str, Any]]] = []
-    for f, declared in zip(_info(cls).fields, msgspec.structs.fields(cls), strict=True):
-        key, kind = _join(prefix, f.name), f.type
-        if isinstance(kind, mi.StructType):
-            leaves += _leaves(kind.cls, key)
-            continue
-        meta: dict[str, Any] = {"doc": ""}
-        if isinstance(kind, mi.Metadata):
-            meta.update(kind.extra or {}, doc=(kind.extra_json_schema or {}).get("description", ""))
-            kind = kind.type
-        if isinstance(kind, mi.IntType | mi.FloatType):
-            meta.update({k: v for k, v in (("min", kind.ge), ("max", kind.le)) if v is not None})
-        if isinstance(kind, mi.LiteralType):  # in declared order (msgspec sorts them)
-            meta["choices"] = get_args(get_args(declared.type)[0])
-        leaves.append((key, f, meta))
-    return tuple(leaves)

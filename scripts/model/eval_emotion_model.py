@@ -2,7 +2,7 @@
 
 Runs in the project venv (ai-edge-litert through moodpi.tflite), never TensorFlow:
 
-    .venv/bin/python scripts/eval_emotion_model.py --run v3
+    .venv/bin/python scripts/model/eval_emotion_model.py --run v3
 
 It runs every FER-2013 PublicTest face (and its mirror image) through the int8 TFLite model one at a
 time, fits a softmax temperature on PublicTest by minimising the NLL, and reports accuracy, flip
@@ -31,7 +31,7 @@ import numpy as np
 from moodpi.perception.emotion import EmotionClassifier, input_lut, resize_face
 from moodpi.perception.tflite import load_interpreter, runtime
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 ECE_BINS = 15
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "temperature": int8["temperature_single" if a.single else "temperature_flip"],
         "flip_average": not a.single,
         "source": (
-            f"moodpi scripts/train_model.py run {a.run} (mini-XCEPTION width "
+            f"moodpi scripts/model/train_model.py run {a.run} (mini-XCEPTION width "
             f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
             f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "
             "(research use only), selected and calibrated on PublicTest"

@@ -6,7 +6,7 @@ with `probs` (N, 7) in the order of the split's faces, which `train_model.py --d
 into the one-hot labels. With `--split public_test` it reports how the ensemble itself scores,
 which is the ceiling a distilled student can hope to approach.
 
-    .venv/bin/python scripts/teacher_targets.py --model emotion_v5_int8.tflite \\
+    .venv/bin/python scripts/model/teacher_targets.py --model emotion_v5_int8.tflite \\
         --model emotion_v3_int8.tflite --out train-runs/teacher_v5v3.npz
 """
 
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "device"))
+from moodpi.perception.emotion import EmotionClassifier
 
-from moodpi.perception.emotion import EmotionClassifier  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+
 
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 

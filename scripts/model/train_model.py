@@ -1,16 +1,17 @@
 """Train a mini-XCEPTION emotion classifier on FER-2013 and export it as a full-integer int8 TFLite.
 
-Runs in its own environment (see scripts/requirements-train.txt); the moodpi runtime never imports
-TensorFlow. Training is deterministic for a given seed and resumable: every epoch saves a checkpoint
-(model, optimizer, epoch) under train-runs/<run>/, and re-running the same command continues from
-the newest one. Each epoch's data order and augmentation draw from stateless RNGs seeded by
-(seed, epoch, batch), so a resumed run sees exactly the batches an uninterrupted one would.
+Runs in its own environment (see scripts/model/requirements-train.txt); the moodpi runtime never
+imports TensorFlow. Training is deterministic for a given seed and resumable: every epoch saves a
+checkpoint (model, optimizer, epoch) under train-runs/<run>/, and re-running the same command
+continues from the newest one. Each epoch's data order and augmentation draw from stateless RNGs
+seeded by (seed, epoch, batch), so a resumed run sees exactly the batches an uninterrupted one
+would.
 
-    TF_ENABLE_ONEDNN_OPTS=1 nice -n 5 .venv-tf/bin/python scripts/train_model.py --run v6 \
+    TF_ENABLE_ONEDNN_OPTS=1 nice -n 5 .venv-tf/bin/python scripts/model/train_model.py --run v6 \
         --width 2.5 --stem 16 --stem-stride 2 --batch 128 --lr 3e-3 --epochs 40 \
         --erase-prob 0.15 --dropout 0.1 --class-weight-power 0.4 --threads 2  # MODEL_CARD_v6.md
-    .venv-tf/bin/python scripts/train_model.py --run v6 --export     # models/emotion_v6_int8.tflite
-    .venv/bin/python scripts/eval_emotion_model.py --run v6             # int8 metrics + sidecar
+    .venv-tf/bin/python scripts/model/train_model.py --run v6 --export  # emotion_v6_int8.tflite
+    .venv/bin/python scripts/model/eval_emotion_model.py --run v6  # int8 metrics + sidecar
 
 The default model, v10, is the same network at `--size 64`, distilled from v8, v7, v6, v3 and
 v2 and finished with `--average 46`; its sidecar comes from `eval_emotion_model.py --run v10
@@ -46,7 +47,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import tensorflow as tf
 
 LOG = logging.getLogger("train_model")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(LABELS)
@@ -91,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--distill",
         type=Path,
-        help="soft targets from scripts/teacher_targets.py (.npz with probs)",
+        help="soft targets from scripts/model/teacher_targets.py (.npz with probs)",
     )
     p.add_argument(
         "--distill-alpha",
