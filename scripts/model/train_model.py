@@ -22,6 +22,21 @@ mean of the late epochs' weights and re-estimates the batch-norm statistics on c
 faces, which the moving averages, gathered under augmentation, do not describe; `--export
 --weights averaged` converts the result.
 
+Camera domain (issue 20, run v11): `--light-prob`, `--blur-prob`, `--downscale-prob`,
+`--noise-prob` and `--jpeg-prob` degrade a face as a Pi camera would (exposure and gamma, optics
+blur, a far face area-downscaled to 16-40 px and enlarged again, sensor noise, JPEG at quality
+30-90), each with its own probability and range flags; at the default probability 0 the op is
+not built, so older runs reproduce. Their random draws are folded into the batch seed, so resume
+stays exact. Detector crop jitter is the existing affine: `--shift-px 4.8 --scale 0.17` gives
+shifts up to 10 % and crop scales of about 0.85-1.2. `--real-faces NPZ` (from
+scripts/model/prep_real_faces.py: real photographs cut by the runtime's own BlazeFace crop, split by
+person) puts `--real-share` of every batch from the split's training side, with one-hot targets
+smoothed by `--real-smoothing`; the validation side is never trained on, its file lists are
+written to train-runs/<run>/lfw_{train,val}_files.txt and its single-face accuracy and mean
+per-class recall are logged every epoch (`lfw_acc`, `lfw_mean_recall`). Pass the same
+`--real-faces` to `--average`, whose batch-norm re-estimate then includes the real faces.
+scripts/model/train_resume_loop.sh re-runs a command until it exits 0, which resumes after a crash.
+
 The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
 """
 
@@ -59,16 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--size", type=int, choices=(48, 64), default=48, help="input side in pixels")
     p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    p.add_argument(
-        "--stem", type=int, default=0, help="channels of the two stem convs (0: scale with --width)"
-    )
-    p.add_argument(
-        "--stem-stride",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="2: the second stem conv halves the resolution (about 1/3 the cost)",
-    )
+    p.add_argument("--stem", type=int, default=0,
+                   help="channels of the two stem convs (0: scale with --width)")
+    p.add_argument("--stem-stride", type=int, choices=(1, 2), default=1,
+                   help="2: the second stem conv halves the resolution (about 1/3 the cost)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -76,12 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW decoupled weight decay")
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument(
-        "--class-weight-power",
-        type=float,
-        default=0.3,
-        help="loss weight per class (n_max/n_c)**power; 0 = unweighted",
-    )
+    p.add_argument("--class-weight-power", type=float, default=0.3,
+                   help="loss weight per class (n_max/n_c)**power; 0 = unweighted")
     p.add_argument("--shift-px", type=float, default=4.0, help="random shift (crop), pixels at 48")
     p.add_argument("--rotate-deg", type=float, default=10.0)
     p.add_argument("--scale", type=float, default=0.1, help="random zoom in [1-s, 1+s]")
@@ -89,40 +94,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--contrast", type=float, default=0.2)
     p.add_argument("--erase-prob", type=float, default=0.3, help="random erasing probability")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(a, a); 0 = off")
-    p.add_argument(
-        "--distill",
-        type=Path,
-        help="soft targets from scripts/model/teacher_targets.py (.npz with probs)",
-    )
-    p.add_argument(
-        "--distill-alpha",
-        type=float,
-        default=0.5,
-        help="weight of the teacher's probabilities against the one-hot label",
-    )
+    cam = p.add_argument_group(
+        "camera-domain augmentations (each off at probability 0, so older runs reproduce; "
+        "order: light, blur, downscale, noise, JPEG, after the affine and brightness/contrast)")
+    cam.add_argument("--light-prob", type=float, default=0.0,
+                     help="probability of a low-light / exposure change (gain, then gamma)")
+    cam.add_argument("--light-gain", type=float, nargs=2, default=(0.4, 1.6), metavar=("LO", "HI"))
+    cam.add_argument("--gamma", type=float, nargs=2, default=(0.6, 1.6), metavar=("LO", "HI"),
+                     help="gamma range (drawn log-uniform)")
+    cam.add_argument("--blur-prob", type=float, default=0.0, help="probability of Gaussian blur")
+    cam.add_argument("--blur-sigma", type=float, default=2.0,
+                     help="largest blur sigma, pixels at 48 (drawn uniform from 0.3)")
+    cam.add_argument("--downscale-prob", type=float, default=0.0,
+                     help="probability of a far face: area-downscale to --downscale-px, "
+                          "bilinear back up")
+    cam.add_argument("--downscale-px", type=int, nargs=2, default=(16, 40), metavar=("LO", "HI"),
+                     help="side range of the small face, pixels (steps of 4)")
+    cam.add_argument("--noise-prob", type=float, default=0.0,
+                     help="probability of additive Gaussian sensor noise")
+    cam.add_argument("--noise-sigma", type=float, default=10.0,
+                     help="largest noise sigma in 0..255 units (drawn uniform)")
+    cam.add_argument("--jpeg-prob", type=float, default=0.0, help="probability of JPEG re-encoding")
+    cam.add_argument("--jpeg-quality", type=int, nargs=2, default=(30, 90), metavar=("LO", "HI"))
+    real = p.add_argument_group("real photographs (scripts/model/prep_real_faces.py)")
+    real.add_argument("--real-faces", type=Path,
+                      help=".npz of runtime-cut real faces with a person-disjoint split; its "
+                           "'train' faces fill --real-share of each batch, 'val' is only evaluated")
+    real.add_argument("--real-share", type=float, default=0.15,
+                      help="fraction of each batch drawn from the real training faces")
+    real.add_argument("--real-smoothing", type=float, default=0.15,
+                      help="label smoothing of the real faces' one-hot targets (noisy labels)")
+    p.add_argument("--distill", type=Path,
+                   help="soft targets from scripts/model/teacher_targets.py (.npz with probs)")
+    p.add_argument("--distill-alpha", type=float, default=0.5,
+                   help="weight of the teacher's probabilities against the one-hot label")
     p.add_argument("--scale-mode", choices=("minus1_1", "zero_1"), default="minus1_1")
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--threads", type=int, default=1, help="TF intra/inter op threads")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (throughput test)")
-    p.add_argument(
-        "--keep-checkpoints",
-        type=int,
-        default=2,
-        help="epoch checkpoints kept in ckpt/ (0: all, for --average)",
-    )
-    p.add_argument(
-        "--average",
-        type=int,
-        metavar="FIRST_EPOCH",
-        help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5",
-    )
+    p.add_argument("--keep-checkpoints", type=int, default=2,
+                   help="epoch checkpoints kept in ckpt/ (0: all, for --average)")
+    p.add_argument("--average", type=int, metavar="FIRST_EPOCH",
+                   help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5")
     p.add_argument("--export", action="store_true", help="export the best epoch to models/")
-    p.add_argument(
-        "--weights",
-        choices=("best", "averaged"),
-        default="best",
-        help="what --export converts: the best epoch or the --average result",
-    )
+    p.add_argument("--weights", choices=("best", "averaged"), default="best",
+                   help="what --export converts: the best epoch or the --average result")
     p.add_argument("--calib-faces", type=int, default=500)
     p.add_argument("--out", type=Path, help="export to (default: models/emotion_<run>_int8.tflite)")
     a = p.parse_args(argv)
@@ -174,13 +190,8 @@ def _affine(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=x,
-        transforms=transforms,
-        output_shape=tf.shape(x)[1:3],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-    )
+        images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
 
 
 def _erase(x: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
@@ -202,6 +213,83 @@ def _erase(x: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
     return tf.where(mask[..., None], noise, x)
 
 
+def _chosen(n: tf.Tensor, seed: tf.Tensor, prob: float) -> tf.Tensor:
+    """(N, 1, 1, 1) bool: which images of the batch get an augmentation."""
+    return (tf.random.stateless_uniform((n,), seed) < prob)[:, None, None, None]
+
+
+def _blur(x: tf.Tensor, seed: tf.Tensor, max_sigma: float) -> tf.Tensor:
+    """Separable Gaussian blur with a sigma per image (the batch runs as channels of one image)."""
+    n = tf.shape(x)[0]
+    radius = max(1, math.ceil(3.0 * max_sigma))
+    sigma = tf.random.stateless_uniform((n,), seed, min(0.3, max_sigma), max_sigma)
+    t = tf.range(-radius, radius + 1, dtype=tf.float32)
+    k = tf.exp(-0.5 * (t[:, None] / sigma[None, :]) ** 2)
+    k = k / tf.reduce_sum(k, axis=0, keepdims=True)  # (K, N)
+    y = tf.transpose(x, [3, 1, 2, 0])  # (1, H, W, N)
+    y = tf.pad(y, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    y = tf.nn.depthwise_conv2d(y, k[:, None, :, None], [1, 1, 1, 1], "VALID")
+    y = tf.nn.depthwise_conv2d(y, k[None, :, :, None], [1, 1, 1, 1], "VALID")
+    return tf.transpose(y, [3, 1, 2, 0])
+
+
+def _downscale(x: tf.Tensor, seed: tf.Tensor, lo: int, hi: int) -> tf.Tensor:
+    """A far face: area-averaged down to a side in lo..hi (steps of 4), bilinear back up."""
+    side = tf.shape(x)[1:3]
+    sizes = list(range(lo, hi + 1, 4)) or [lo]
+    pick = tf.random.stateless_uniform((tf.shape(x)[0],), seed, 0, len(sizes), dtype=tf.int32)
+    out = x
+    for i, s in enumerate(sizes):
+        small = tf.image.resize(x, (s, s), method="area")
+        big = tf.image.resize(small, side, method="bilinear")
+        out = tf.where((pick == i)[:, None, None, None], big, out)
+    return out
+
+
+def _jpeg(x: tf.Tensor, seed: tf.Tensor, lo: int, hi: int, chosen: tf.Tensor) -> tf.Tensor:
+    """JPEG re-encoding at a quality per image (lo..hi), only for the chosen images."""
+    q = tf.random.stateless_uniform((tf.shape(x)[0],), seed, lo, hi + 1, dtype=tf.int32)
+    xu = tf.cast(tf.round(x), tf.uint8)
+
+    def one(args: tuple) -> tf.Tensor:
+        img, quality, c = args
+        return tf.cond(c, lambda: tf.image.adjust_jpeg_quality(img, quality), lambda: img)
+
+    y = tf.map_fn(one, (xu, q, chosen[:, 0, 0, 0]), fn_output_signature=tf.uint8)
+    return tf.where(chosen, tf.cast(tf.reshape(y, tf.shape(x)), tf.float32), x)
+
+
+def camera(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
+    """Camera-domain degradations, each with its own probability (0: the op is not built).
+
+    Seeds are folded in from the batch seed (not seed + k, whose small offsets are taken by the
+    older augmentations and would collide with the next batch's), so resume stays exact.
+    """
+    n = tf.shape(x)[0]
+
+    def sub(k: int) -> tf.Tensor:
+        return tf.random.experimental.stateless_fold_in(seed, 100 + k)
+
+    if a.light_prob > 0:
+        r = tf.random.stateless_uniform((n, 2), sub(0))
+        gain = a.light_gain[0] + (a.light_gain[1] - a.light_gain[0]) * r[:, 0]
+        lg = math.log(a.gamma[0]) + (math.log(a.gamma[1]) - math.log(a.gamma[0])) * r[:, 1]
+        y = 255.0 * tf.pow(x / 255.0, tf.exp(lg)[:, None, None, None]) * gain[:, None, None, None]
+        x = tf.where(_chosen(n, sub(1), a.light_prob), tf.clip_by_value(y, 0.0, 255.0), x)
+    if a.blur_prob > 0:
+        x = tf.where(_chosen(n, sub(2), a.blur_prob), _blur(x, sub(3), a.blur_sigma), x)
+    if a.downscale_prob > 0:
+        x = tf.where(_chosen(n, sub(4), a.downscale_prob),
+                     _downscale(x, sub(5), *a.downscale_px), x)
+    if a.noise_prob > 0:
+        sigma = tf.random.stateless_uniform((n, 1, 1, 1), sub(6), 0.0, a.noise_sigma)
+        noisy = x + sigma * tf.random.stateless_normal(tf.shape(x), sub(7))
+        x = tf.where(_chosen(n, sub(8), a.noise_prob), tf.clip_by_value(noisy, 0.0, 255.0), x)
+    if a.jpeg_prob > 0:
+        x = _jpeg(x, sub(9), *a.jpeg_quality, _chosen(n, sub(10), a.jpeg_prob))
+    return x
+
+
 def augment(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
     """A batch of uint8-range float images (N, 48, 48, 1) -> augmented, same range."""
     n = tf.shape(x)[0]
@@ -213,6 +301,7 @@ def augment(x: tf.Tensor, seed: tf.Tensor, a: argparse.Namespace) -> tf.Tensor:
     contrast = 1.0 + a.contrast * bc[:, 0][:, None, None, None]
     bright = a.brightness * 255.0 * bc[:, 1][:, None, None, None]
     x = tf.clip_by_value((x - mean) * contrast + mean + bright, 0.0, 255.0)
+    x = camera(x, seed, a)
     if a.erase_prob > 0:
         x = _erase(x, seed + 4, a.erase_prob)
     return x
@@ -231,30 +320,88 @@ def load_targets(labels: np.ndarray, a: argparse.Namespace) -> np.ndarray:
         probs, teacher_labels = z["probs"].astype(np.float32), z["labels"]
     if probs.shape != onehot.shape or not np.array_equal(teacher_labels, labels):
         raise SystemExit(f"{a.distill} does not match the training split")
-    LOG.info(
-        "distilling from %s (alpha %.2f): teacher accuracy on train %.4f",
-        a.distill,
-        a.distill_alpha,
-        float((probs.argmax(1) == labels).mean()),
-    )
+    LOG.info("distilling from %s (alpha %.2f): teacher accuracy on train %.4f", a.distill,
+             a.distill_alpha, float((probs.argmax(1) == labels).mean()))
     return (1.0 - a.distill_alpha) * onehot + a.distill_alpha * probs
 
 
-def train_dataset(
-    images: np.ndarray,
-    targets: np.ndarray,
-    labels: np.ndarray,
-    cw: np.ndarray,
-    epoch: int,
-    a: argparse.Namespace,
-) -> tf.data.Dataset:
-    """One epoch of augmented batches; order and augmentation depend only on (seed, epoch)."""
+def real_per_batch(a: argparse.Namespace) -> int:
+    return round(a.batch * a.real_share) if a.real_faces else 0
+
+
+class RealFaces:
+    """One side of a prep_real_faces.py split: images (N, 48, 48) uint8, labels, targets."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, files: np.ndarray,
+                 detected: np.ndarray, smoothing: float) -> None:
+        self.images, self.labels, self.files, self.detected = images, labels, files, detected
+        onehot = np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+        self.targets = (1.0 - smoothing) * onehot + smoothing / NUM_CLASSES
+
+
+def load_real(a: argparse.Namespace, run_dir: Path | None = None
+              ) -> tuple[RealFaces, RealFaces] | None:
+    """(train, val) sides of --real-faces; re-checks that no person is on both sides and that
+    the split is the name hash's, and writes both file lists into the run folder."""
+    if not a.real_faces:
+        return None
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from prep_real_faces import is_val_person  # same rule as the prep step (no moodpi import)
+
+    with np.load(a.real_faces) as z:
+        images, labels, files = z["images"], z["labels"].astype(np.int64), z["files"]
+        persons, split, detected = z["persons"], z["split"], z["detected"]
+        val_percent = int(z["val_percent"])
+    if images.shape[1:] != (48, 48):
+        raise SystemExit(f"{a.real_faces}: faces must be 48x48, got {images.shape[1:]}")
+    expect = np.array(["val" if is_val_person(str(p), val_percent) else "train" for p in persons])
+    if not np.array_equal(expect, split):
+        raise SystemExit(f"{a.real_faces}: split is not the person-name hash split")
+    if set(persons[split == "train"]) & set(persons[split == "val"]):
+        raise SystemExit(f"{a.real_faces}: a person is on both sides")
+    sides = []
+    for side in ("train", "val"):
+        # photos with no face found by the detector (about 0.5 %) are left out of both sides:
+        # the runtime would never classify them
+        m = (split == side) & detected
+        sides.append(RealFaces(images[m], labels[m], files[m], detected[m], a.real_smoothing))
+        if run_dir is not None:
+            (run_dir / f"lfw_{side}_files.txt").write_text("\n".join(files[m].tolist()) + "\n")
+        LOG.info("real faces %s: %d photos of %d persons (%d undetected left out), per class %s",
+                 side, int(m.sum()), len(set(persons[m])), int(((split == side) & ~detected).sum()),
+                 np.bincount(labels[m], minlength=NUM_CLASSES).tolist())
+    return sides[0], sides[1]
+
+
+def train_dataset(images: np.ndarray, targets: np.ndarray, labels: np.ndarray, cw: np.ndarray,
+                  epoch: int, a: argparse.Namespace,
+                  real: RealFaces | None = None) -> tf.data.Dataset:
+    """One epoch of augmented batches; order and augmentation depend only on (seed, epoch).
+
+    With real faces, each batch is batch - k FER faces (one pass over FER per epoch) followed by
+    k = round(batch * real_share) real training faces drawn with replacement by an RNG seeded
+    by (seed, epoch); both parts go through the same augmentation.
+    """
     order = np.random.default_rng([a.seed, epoch]).permutation(len(images))
-    n_batches = len(order) // a.batch
-    order = order[: n_batches * a.batch]
+    k = real_per_batch(a) if real is not None else 0
+    per = a.batch - k
+    n_batches = len(order) // per
+    order = order[: n_batches * per]
     imgs = images[order][..., None]
     onehot = targets[order]
     weights = cw[labels[order]]
+    if k:
+        pick = np.random.default_rng([a.seed, epoch, 1]).integers(0, len(real.images),
+                                                                  (n_batches, k))
+
+        def interleave(fer: np.ndarray, extra: np.ndarray) -> np.ndarray:
+            fer = fer.reshape(n_batches, per, *fer.shape[1:])
+            extra = extra[pick]
+            return np.concatenate([fer, extra], axis=1).reshape(-1, *fer.shape[2:])
+
+        imgs = interleave(imgs, real.images[..., None])
+        onehot = interleave(onehot, real.targets)
+        weights = interleave(weights, cw[real.labels])
     ds = tf.data.Dataset.from_tensor_slices((imgs, onehot, weights)).batch(a.batch)
 
     def prep(i: tf.Tensor, batch: tuple) -> tuple:
@@ -276,9 +423,8 @@ def train_dataset(
 # ---------------------------------------------------------------- model
 
 
-def build_model(
-    size: int, width: float, dropout: float, stem: int = 0, stem_stride: int = 1
-) -> tf.keras.Model:
+def build_model(size: int, width: float, dropout: float, stem: int = 0,
+                stem_stride: int = 1) -> tf.keras.Model:
     """mini-XCEPTION (Arriaga et al. 2017) with BN, a width multiplier and a dense logit head.
 
     `stem` fixes the channels of the two stem convolutions (0: scale with width). At full
@@ -322,12 +468,8 @@ def make_optimizer(a: argparse.Namespace, steps_per_epoch: int) -> tf.keras.opti
     total = max(1, a.epochs * steps_per_epoch)
     warm = min(int(a.warmup_epochs * steps_per_epoch), total - 1)
     schedule = tf.keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=a.lr * 0.01,
-        decay_steps=total - warm,
-        alpha=0.0,
-        warmup_target=a.lr,
-        warmup_steps=warm,
-    )
+        initial_learning_rate=a.lr * 0.01, decay_steps=total - warm, alpha=0.0,
+        warmup_target=a.lr, warmup_steps=warm)
     opt = tf.keras.optimizers.AdamW(learning_rate=schedule, weight_decay=a.weight_decay)
     # no decay on BN parameters and biases: they are scales, not filters
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
@@ -337,9 +479,8 @@ def make_optimizer(a: argparse.Namespace, steps_per_epoch: int) -> tf.keras.opti
 # ---------------------------------------------------------------- evaluation
 
 
-def predict_logits(
-    model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace, flip: bool = False
-) -> np.ndarray:
+def predict_logits(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
+                   flip: bool = False) -> np.ndarray:
     x = images[..., None].astype(np.float32)
     if flip:
         x = x[:, :, ::-1]
@@ -352,19 +493,26 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def evaluate(
-    model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, a: argparse.Namespace
-) -> dict[str, float]:
+def evaluate(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray,
+             a: argparse.Namespace) -> dict[str, float]:
     z = predict_logits(model, images, a)
     zf = predict_logits(model, images, a, flip=True)
     p = softmax(z)
     pf = softmax((z + zf) / 2)  # the runtime averages the two logit vectors
     nll = -np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean()
-    return {
-        "val_acc": float((p.argmax(1) == labels).mean()),
-        "val_acc_flip": float((pf.argmax(1) == labels).mean()),
-        "val_nll": float(nll),
-    }
+    return {"val_acc": float((p.argmax(1) == labels).mean()),
+            "val_acc_flip": float((pf.argmax(1) == labels).mean()),
+            "val_nll": float(nll)}
+
+
+def real_metrics(model: tf.keras.Model, val: RealFaces, a: argparse.Namespace) -> dict[str, float]:
+    """Held-out real photos: accuracy (single face, as the runtime runs v10) and the mean
+    recall over the classes present (happy and neutral are four fifths of the photos)."""
+    top = predict_logits(model, val.images, a).argmax(1)
+    recalls = [float((top[val.labels == c] == c).mean()) for c in range(NUM_CLASSES)
+               if (val.labels == c).any()]
+    return {"lfw_acc": float((top == val.labels).mean()),
+            "lfw_mean_recall": float(np.mean(recalls))}
 
 
 # ---------------------------------------------------------------- training
@@ -372,11 +520,9 @@ def evaluate(
 
 def setup(a: argparse.Namespace, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(message)s",
-        handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(run_dir / "train.log")],
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(sys.stdout),
+                                  logging.FileHandler(run_dir / "train.log")])
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(a.threads)
     tf.keras.utils.set_random_seed(a.seed)
@@ -387,7 +533,8 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     x_va, y_va = load_split(a.data_dir, "public_test")
     cw = class_weights(y_tr, a.class_weight_power)
     targets = load_targets(y_tr, a)
-    steps = len(x_tr) // a.batch
+    real = load_real(a, run_dir)
+    steps = len(x_tr) // (a.batch - (real_per_batch(a) if real else 0))
     hp = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
     hp_path = run_dir / "hparams.json"
     if hp_path.exists() and a.max_steps == 0:
@@ -399,15 +546,13 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     model = build_model(a.size, a.width, a.dropout, a.stem, a.stem_stride)
     LOG.info("model %s: %d parameters", model.name, model.count_params())
     opt = make_optimizer(a, steps)
-    loss = tf.keras.losses.CategoricalCrossentropy(
-        from_logits=True, label_smoothing=a.label_smoothing
-    )
+    loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                   label_smoothing=a.label_smoothing)
     model.compile(optimizer=opt, loss=loss, metrics=["accuracy"], jit_compile=False)
     epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(
-        ckpt, str(run_dir / "ckpt"), max_to_keep=a.keep_checkpoints or None
-    )
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "ckpt"),
+                                         max_to_keep=a.keep_checkpoints or None)
     if manager.latest_checkpoint and a.max_steps == 0:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         LOG.info("restored %s at epoch %d", manager.latest_checkpoint, int(epoch_var.numpy()))
@@ -416,32 +561,24 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
 
     for epoch in range(int(epoch_var.numpy()), a.epochs):
         t0 = time.monotonic()
-        ds = train_dataset(x_tr, targets, y_tr, cw, epoch, a)
+        ds = train_dataset(x_tr, targets, y_tr, cw, epoch, a, real[0] if real else None)
         if a.max_steps:
             ds = ds.take(a.max_steps)
         hist = model.fit(ds, epochs=epoch + 1, initial_epoch=epoch, verbose=2)
         train_s = time.monotonic() - t0
         if a.max_steps:
-            LOG.info(
-                "throughput: %d steps of %d in %.1f s = %.1f ms/step; %.1f min/epoch",
-                a.max_steps,
-                a.batch,
-                train_s,
-                1000 * train_s / a.max_steps,
-                train_s / a.max_steps * steps / 60,
-            )
+            LOG.info("throughput: %d steps of %d in %.1f s = %.1f ms/step; %.1f min/epoch",
+                     a.max_steps, a.batch, train_s, 1000 * train_s / a.max_steps,
+                     train_s / a.max_steps * steps / 60)
             return
         metrics = evaluate(model, x_va, y_va, a)
-        row = {
-            "epoch": epoch + 1,
-            "loss": hist.history["loss"][-1],
-            "acc": hist.history["accuracy"][-1],
-            **metrics,
-            "lr": float(opt.learning_rate.numpy())
-            if hasattr(opt.learning_rate, "numpy")
-            else float(opt._decayed_lr(tf.float32).numpy()),
-            "epoch_s": round(time.monotonic() - t0, 1),
-        }
+        if real:
+            metrics.update(real_metrics(model, real[1], a))
+        row = {"epoch": epoch + 1, "loss": hist.history["loss"][-1],
+               "acc": hist.history["accuracy"][-1], **metrics,
+               "lr": float(opt.learning_rate.numpy()) if hasattr(opt.learning_rate, "numpy")
+               else float(opt._decayed_lr(tf.float32).numpy()),
+               "epoch_s": round(time.monotonic() - t0, 1)}
         LOG.info("epoch %s", json.dumps(row))
         write_history(run_dir / "history.csv", row)
         score = metrics["val_acc_flip"]
@@ -494,9 +631,15 @@ def average(a: argparse.Namespace, run_dir: Path) -> None:
         total = ws if total is None else [t + w for t, w in zip(total, ws, strict=True)]
     model.set_weights([t / len(paths) for t in total])
     x_tr, _ = load_split(a.data_dir, "train")
+    real = load_real(a)
+    if real:  # the batch statistics also saw real faces in training, about real_share of them
+        reps = max(1, round(len(x_tr) * a.real_share / (1 - a.real_share) / len(real[0].images)))
+        x_tr = np.concatenate([x_tr, *[real[0].images] * reps])
     refresh_batchnorm(model, x_tr, a)
     x_va, y_va = load_split(a.data_dir, "public_test")
     metrics = evaluate(model, x_va, y_va, a)
+    if real:
+        metrics.update(real_metrics(model, real[1], a))
     model.save_weights(run_dir / "averaged.weights.h5")
     info = {"epochs": [min(paths), max(paths)], "n": len(paths), **metrics}
     (run_dir / "averaged.json").write_text(json.dumps(info, indent=2))
@@ -508,16 +651,13 @@ def checkpoints_from(ckpt_dir: Path, first: int) -> dict[int, Path]:
     found = {int(p.name[5:-6]): p.with_suffix("") for p in ckpt_dir.glob("ckpt-*.index")}
     chosen = {e: p for e, p in sorted(found.items()) if e >= first}
     if not chosen:
-        raise SystemExit(
-            f"no checkpoint from epoch {first} on in {ckpt_dir}; "
-            f"kept: {sorted(found)} (train with --keep-checkpoints 0)"
-        )
+        raise SystemExit(f"no checkpoint from epoch {first} on in {ckpt_dir}; "
+                         f"kept: {sorted(found)} (train with --keep-checkpoints 0)")
     return chosen
 
 
-def refresh_batchnorm(
-    model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace, batch: int = 256
-) -> None:
+def refresh_batchnorm(model: tf.keras.Model, images: np.ndarray, a: argparse.Namespace,
+                      batch: int = 256) -> None:
     bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
     saved = [bn.momentum for bn in bns]
     x = images[..., None].astype(np.float32)
@@ -526,10 +666,8 @@ def refresh_batchnorm(
     for i, start in enumerate(range(0, len(x) - batch + 1, batch)):
         for bn in bns:
             bn.momentum = i / (i + 1)  # moving = mean of the batch statistics so far
-        model(
-            normalise(resize(tf.constant(x[start : start + batch]), a.size), a.scale_mode),
-            training=True,
-        )
+        model(normalise(resize(tf.constant(x[start:start + batch]), a.size), a.scale_mode),
+              training=True)
     for bn, momentum in zip(bns, saved, strict=True):
         bn.momentum = momentum
 
@@ -548,12 +686,10 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     # calibration: faces drawn evenly from every class (disgust is rare)
     rng = np.random.default_rng(a.seed)
     per = a.calib_faces // NUM_CLASSES
-    idx = np.concatenate(
-        [rng.choice(np.flatnonzero(y_tr == c), per, replace=False) for c in range(NUM_CLASSES)]
-    )
-    calib = normalise(
-        resize(tf.constant(x_tr[idx][..., None].astype(np.float32)), a.size), a.scale_mode
-    ).numpy()
+    idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), per, replace=False)
+                          for c in range(NUM_CLASSES)])
+    calib = normalise(resize(tf.constant(x_tr[idx][..., None].astype(np.float32)), a.size),
+                      a.scale_mode).numpy()
 
     def representative():
         for face in calib:
@@ -575,19 +711,13 @@ def export(a: argparse.Namespace, run_dir: Path) -> None:
     z = predict_logits(model, x_va, a)
     zf = predict_logits(model, x_va, a, flip=True)
     np.savez(run_dir / "float_logits.npz", logits=z, logits_flip=zf, labels=y_va)
-    state = json.loads(
-        (run_dir / ("averaged.json" if a.weights == "averaged" else "state.json")).read_text()
-    )
-    info = {
-        "run": a.run,
-        "weights": a.weights,
-        "best_epoch": state.get("epoch"),
-        "averaged_epochs": state.get("epochs"),
-        "params": model.count_params(),
-        "float_accuracy": float((z.argmax(1) == y_va).mean()),
-        "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
-        "hparams": hp,
-    }
+    state = json.loads((run_dir / ("averaged.json" if a.weights == "averaged" else "state.json"))
+                       .read_text())
+    info = {"run": a.run, "weights": a.weights, "best_epoch": state.get("epoch"),
+            "averaged_epochs": state.get("epochs"), "params": model.count_params(),
+            "float_accuracy": float((z.argmax(1) == y_va).mean()),
+            "float_accuracy_flip": float(((z + zf).argmax(1) == y_va).mean()),
+            "hparams": hp}
     (run_dir / "export.json").write_text(json.dumps(info, indent=2))
     LOG.info("float reference: %s", json.dumps({k: v for k, v in info.items() if k != "hparams"}))
 
