@@ -80,6 +80,7 @@ def test_durations_parse() -> None:
         soak.parse_duration("ten minutes")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto not installed")
 def test_soak_script_runs_the_daemon_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
@@ -102,6 +103,7 @@ def test_soak_script_runs_the_daemon_and_reports(tmp_path: Path) -> None:
     assert "frames processed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_bench_script_compares_both_pipelines(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     proc = subprocess.run(

@@ -119,6 +119,7 @@ def test_sigkill_turns_availability_offline_by_last_will(
         proc.wait()
 
 
+@pytest.mark.slow
 def test_two_broker_restarts_mid_replay_lose_no_event_and_keep_order(
     tmp_path: Path, mqtt_broker: Broker, e2e_replay: Path
 ) -> None:
@@ -164,6 +165,7 @@ def _dedup(seqs: list[int]) -> list[int]:
     return seen
 
 
+@pytest.mark.slow
 def test_commands_switch_the_daemon_and_garbage_changes_nothing(
     tmp_path: Path, mqtt_broker: Broker, e2e_replay: Path, music_root: Path
 ) -> None:

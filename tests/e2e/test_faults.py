@@ -427,6 +427,7 @@ def test_read_only_state_dir_keeps_the_pipeline_and_the_old_journal(
     assert check == "ok" and after == before
 
 
+@pytest.mark.slow
 @needs_mount_ns
 def test_full_disk_mid_run_fails_journal_writes_once_and_keeps_publishing(
     tmp_path: Path, e2e_replay: Path, daemons: Callable[..., DaemonProc]
@@ -755,6 +756,7 @@ def running_config(tmp_path_factory: pytest.TempPathFactory) -> tuple[config_mod
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.slow
 @given(text=_documents)
 def test_fuzz_config_files_raise_only_config_errors_and_leave_the_running_config(
     tmp_path_factory: pytest.TempPathFactory, running_config: Any, text: str

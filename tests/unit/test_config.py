@@ -388,6 +388,7 @@ _trees = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None)
 @given(st.dictionaries(st.one_of(st.sampled_from(_KEYS), st.text(max_size=8)), _trees, max_size=6))
 def test_from_dict_raises_only_config_errors(data: dict[Any, Any]) -> None:

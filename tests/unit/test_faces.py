@@ -198,6 +198,7 @@ def _haar_or_skip() -> HaarDetector:
     return detector
 
 
+@pytest.mark.slow
 def test_haar_finds_most_faces_and_nothing_in_empty_rooms(all_faces: list[np.ndarray]) -> None:
     haar = _haar_or_skip()
     rng = np.random.default_rng(3)

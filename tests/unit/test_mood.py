@@ -375,6 +375,7 @@ def test_clean_switch_gives_one_change_within_bound(
     segments=st.lists(st.tuples(st.integers(0, N - 1), st.integers(0, 20)), min_size=1, max_size=6),
     data=st.data(),
 )
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 def test_5_and_30_fps_agree_within_a_frame(
     smoothing_s: float,

@@ -355,6 +355,7 @@ def test_audio_device_that_appears_later_is_picked_up(monkeypatch, clips, tmp_pa
         p.stop()
 
 
+@pytest.mark.slow
 def test_a_device_that_stops_taking_sound_is_given_up_and_retried(monkeypatch, clips, tmp_path):
     # SDL's disk driver with a 3 s wait per 23 ms buffer: the mixer is barely called, as when
     # a USB speaker is pulled out mid-song and SDL stops asking for audio.

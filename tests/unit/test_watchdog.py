@@ -31,6 +31,7 @@ class StallingReplay(ReplaySource):
         return super().read(timeout_s)
 
 
+@pytest.mark.slow
 def test_watchdog_pings_stop_when_the_camera_stalls(
     tmp_path: Path, e2e_replay: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,9 +8,8 @@ outbox events wait in memory so MQTT still delivers them, and `seq` keeps counti
 mark that was read.
 
 `seq` numbers are reserved in blocks (`meta.seq_reserved`): after a restart numbering resumes at
-the mark, so it only ever grows, even if the last events before a crash were not written.
-
-The queries (time in each mood, top tracks) and `moodpi history` live in moodpi.cli.history.
+the mark, so it only ever grows, even if the last events before a crash were not written. The
+queries (time in each mood, top tracks) and `moodpi history` live in moodpi.cli.history.
 """
 
 from __future__ import annotations
