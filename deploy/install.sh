@@ -17,6 +17,10 @@ Usage: sudo deploy/install.sh [OPTIONS]
   --no-start         enable the service but do not (re)start it
   --tflite-runtime   also install tflite-runtime 2.14 (Python <= 3.11 only); LiteRT
                      (ai-edge-litert) is installed and preferred in any case
+  --pi               install as on a Raspberry Pi (picamera2, the system's NumPy) even where
+                     /proc/device-tree/model does not say so (an image built in a chroot)
+  --no-picamera2     on a Pi, do without the camera module's picamera2 (not in the apt
+                     sources: see docs/operations.md); a USB camera works through V4L2
   --admin USER       add USER to group moodpi, so `moodpi status` works without sudo
                      (default: the user who ran sudo)
   --dry-run          print what would be done, change nothing
@@ -33,8 +37,11 @@ NO_VENV=0
 NO_APT=0
 NO_START=0
 TFLITE_RUNTIME=0
+PI=""
+NO_PICAMERA2=0
 ADMIN=${SUDO_USER:-}
 BUILD_DIR=""
+CONSTRAINTS=deploy/constraints-system-numpy.txt
 
 # Fixed locations (the unit names them too); DESTDIR is prepended when staging.
 CONF_DIR=/etc/moodpi
@@ -77,6 +84,8 @@ parse_args() {
       --no-apt) NO_APT=1 ;;
       --no-start) NO_START=1 ;;
       --tflite-runtime) TFLITE_RUNTIME=1 ;;
+      --pi) PI=1 ;;
+      --no-picamera2) NO_PICAMERA2=1 ;;
       --admin) ADMIN=${2?--admin needs a user name}; shift ;;
       --admin=*) ADMIN=${1#*=} ;;
       --dry-run) DRY_RUN=1 ;;
@@ -94,7 +103,8 @@ parse_args() {
   fi
 }
 
-on_pi() { grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null; }
+detect_pi() { grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null; }
+on_pi() { [[ $PI == 1 ]]; }
 
 python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
 
@@ -114,29 +124,73 @@ preflight() {
   fi
 }
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
+# 12 on Bookworm, 13 on Trixie (Raspberry Pi OS too); 0 where /etc/os-release does not say.
+debian_major() {
+  local id
+  id=$(sed -n 's/^VERSION_ID="\{0,1\}\([0-9]*\).*/\1/p' /etc/os-release 2>/dev/null || true)
+  echo "${id:-0}"
+}
+
+
 install_packages() {
   if staging || ((NO_APT)); then
     return
   fi
-  # python3-venv: the venv; alsa-utils: ALSA's config and aplay/speaker-test for checks
-  # (the pygame wheel brings its own SDL and libasound); picamera2 and libcamera from Debian.
+  # python3-venv: the venv; alsa-utils: ALSA's config and aplay/speaker-test for checks.
+  # The pygame wheel brings its own SDL and libasound, but its mixer (SDL_mixer, fluidsynth)
+  # links the system's libglib-2.0 and libgthread-2.0: without them pygame.mixer does not
+  # import and the daemon plays nothing (Debian 13, Trixie, names it libglib2.0-0t64).
+  # picamera2 and libcamera come from Raspberry Pi's archive.
   local packages=(python3-venv alsa-utils ca-certificates)
+  if (($(debian_major) >= 13)); then
+    packages+=(libglib2.0-0t64)
+  else
+    packages+=(libglib2.0-0)
+  fi
   if on_pi; then
-    packages+=(python3-picamera2 python3-numpy)
+    packages+=(python3-numpy)
+    ((NO_PICAMERA2)) || packages+=(python3-picamera2)
   fi
   local missing=()
   local package
   for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
-      missing+=("$package")
+    installed "$package" || missing+=("$package")
   done
   if ((${#missing[@]} == 0)); then
     say "Debian packages present: ${packages[*]}"
     return
   fi
-  say "installing Debian packages: ${missing[*]}"
+  say "installing Debian packages: ${missing[*]} (needed: ${packages[*]})"
   run apt-get update -qq
+  if [[ " ${missing[*]} " == *" python3-picamera2 "* ]] && ! apt_has python3-picamera2; then
+    no_picamera2_help
+  fi
   run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# apt knows a version of the package it could install (an unknown name prints nothing).
+apt_has() { apt-cache policy "$1" 2>/dev/null | grep -q '^  Candidate: [^(]'; }
+
+no_picamera2_help() {
+  local suite
+  suite=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null || true)
+  cat >&2 <<HELP
+moodpi-install: error: apt cannot install python3-picamera2: the Raspberry Pi archive
+  (archive.raspberrypi.com) is not among this system's apt sources.
+  Raspberry Pi OS has it in /etc/apt/sources.list.d/raspi.list (or raspi.sources): if it is
+  there, run sudo apt update and try again. On plain Debian, add it, then run this again:
+    curl -fsSL https://archive.raspberrypi.com/debian/raspberrypi.gpg.key |
+      sudo gpg --dearmor -o /usr/share/keyrings/raspberrypi-archive-keyring.gpg
+    echo "deb [signed-by=/usr/share/keyrings/raspberrypi-archive-keyring.gpg] http://archive.raspberrypi.com/debian/ ${suite:-bookworm} main" |
+      sudo tee /etc/apt/sources.list.d/raspi.list
+    sudo apt update
+  Or go on without the camera module (a USB camera works: camera.source = "v4l2:/dev/video0"):
+    sudo deploy/install.sh --no-picamera2
+  (docs/operations.md, "Install": when picamera2 is not available)
+HELP
+  exit 1
 }
 
 create_user() {
@@ -194,6 +248,11 @@ install_files() {
     run install -m 0644 "$SRC/docs/operations.md" "$DESTDIR$PREFIX/docs/"
   fi
   run install -m 0644 "$SRC/deploy/config.example.toml" "$DESTDIR$PREFIX/config.example.toml"
+  # The constraints for any later pip install into the venv (docs/operations.md, "Upgrade").
+  run install -m 0644 "$SRC/$CONSTRAINTS" "$DESTDIR$PREFIX/${CONSTRAINTS#deploy/}"
+  if [[ -e $DESTDIR$PREFIX/constraints.txt ]]; then
+    run rm -f "$DESTDIR$PREFIX/constraints.txt" # written by releases before issue 19
+  fi
   run install -m 0755 "$SRC/deploy/uninstall.sh" "$DESTDIR$PREFIX/uninstall.sh"
 
   make_dir 0755 root:root "$CONF_DIR"
@@ -254,24 +313,6 @@ install_config() {
 
 # ---------------------------------------------------------------------------------------------
 # The virtual environment
-
-# Pin the system's NumPy: picamera2 and simplejpeg from Debian are built against it, and a
-# newer NumPy in the venv (NumPy 2 on Bookworm) would shadow it and break them. OpenCV wheels
-# from 4.12 on need NumPy 2, so they are held back where the system has NumPy 1.
-write_constraints() {
-  local file=$1 numpy_version
-  numpy_version=$("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
-  {
-    echo "# written by deploy/install.sh: keep the system's NumPy (Debian's picamera2 uses it)"
-    if [[ -n $numpy_version ]]; then
-      echo "numpy==$numpy_version"
-      if [[ $numpy_version == 1.* ]]; then
-        echo "opencv-python-headless<4.12"
-      fi
-    fi
-  } >"$file"
-}
-
 install_venv() {
   if ((NO_VENV)); then
     return
@@ -287,12 +328,9 @@ install_venv() {
     say "creating $PREFIX/venv (Python $version, with system site packages for picamera2)"
     run "$PYTHON" -m venv --system-site-packages "$venv"
   fi
-  local constraints=$DESTDIR$PREFIX/constraints.txt
-  if ((DRY_RUN)); then
-    printf '[dry-run] write %s (numpy pinned to the system version)\n' "$constraints"
-  else
-    write_constraints "$constraints"
-  fi
+  # The venv shares the system's site packages: keep the system's NumPy, which Debian's
+  # picamera2 and simplejpeg are built against (the one constraints file, for every such venv).
+  local constraints=$SRC/$CONSTRAINTS
   local extras=""
   if ((TFLITE_RUNTIME)); then
     extras="[tflite-runtime]"
@@ -304,7 +342,8 @@ install_venv() {
   fi
   # Build from a copy: pip builds in the source tree and would leave root-owned files there.
   BUILD_DIR=$(mktemp -d)
-  cp -r "$SRC/pyproject.toml" "$SRC/device" "$BUILD_DIR/"
+  # -L: device/moodpi/models links to models/, which the wheel carries as moodpi/models
+  cp -rL "$SRC/pyproject.toml" "$SRC/device" "$BUILD_DIR/"
   if [[ -f $SRC/README.md ]]; then
     cp "$SRC/README.md" "$BUILD_DIR/"
   fi
@@ -333,9 +372,10 @@ smoke_test() {
   fi
   say "checking the install: imports and one classification"
   local check=(--smoke --config "$CONF_DIR/config.toml")
-  if on_pi; then
+  if on_pi && ! ((NO_PICAMERA2)); then
     check+=(--require-picamera2)
   fi
+
   run "$DESTDIR$PREFIX/venv/bin/python" -m moodpi.cli.doctor "${check[@]}"
 }
 
@@ -366,6 +406,12 @@ cleanup() {
 main() {
   trap cleanup EXIT
   parse_args "$@"
+  if [[ -z $PI ]]; then
+    PI=0
+    if detect_pi; then
+      PI=1
+    fi
+  fi
   preflight
   if ((DRY_RUN)); then
     say "dry run: nothing will be changed"

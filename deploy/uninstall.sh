@@ -29,7 +29,8 @@ BIN_LINK=/usr/local/bin/moodpi
 SERVICE_USER=moodpi
 # What install.sh put under PREFIX. Removed one by one: a wrong --prefix must never mean
 # `rm -rf /usr`.
-PREFIX_ITEMS=(venv models docs config.example.toml constraints.txt uninstall.sh)
+PREFIX_ITEMS=(venv models docs config.example.toml constraints-system-numpy.txt constraints.txt
+  uninstall.sh)
 
 say() { printf 'moodpi-uninstall: %s\n' "$*"; }
 die() {

@@ -9,6 +9,7 @@ bounded and every loop checks the stop event, so SIGTERM ends the run within a s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -25,11 +26,13 @@ from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.stage import Jukebox
 from moodpi.perception.capture import CaptureThread
+from moodpi.perception.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.snapshot import Diagnostics, MoodState, RunState, Snapshot
+from moodpi.snapshot import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
+from moodpi.system.privacy import Privacy
 from moodpi.system.status import StatusFile, status_document, status_path, summary
 from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
 
@@ -84,7 +87,7 @@ class Daemon:
         self._status_file = StatusFile(status_path(config.state_path))
         self._commands: queue.Queue[Command] = queue.Queue(maxsize=64)
         self.uplink = Uplink(config, self._commands)  # journal, outbox, MQTT
-        self.hub = EventHub(next_seq=self.uplink.next_seq)
+        self.hub = EventHub(next_seq=self.uplink.next_seq, epoch=lambda: self.uplink.epoch)
         self._jsonl = JsonlSink(events_jsonl) if events_jsonl else None
         self.mood = MoodTracker(config.mood)
         self.jukebox = Jukebox(
@@ -110,6 +113,9 @@ class Daemon:
         self._started_at = time.time()
         self._last_obs: Observation | None = None
         self._mood_since: Event | None = None  # the last mood event
+        self.privacy = Privacy(config.privacy)  # camera-in-use light, quiet hours
+        self._face_count = FaceCounter()
+        self._reach = Reach(config.camera.hfov_deg)
 
     @property
     def perception(self) -> Perception:
@@ -145,7 +151,8 @@ class Daemon:
             ("event sinks", self._open_sinks, self._close_sinks),
             ("models", self._load_models, _nothing),
             ("music", self.jukebox.start, self.jukebox.stop),
-            ("camera", self._open_camera, self._close_camera),
+            ("status led", self.privacy.start, self.privacy.stop),
+            ("camera", self._start_camera, self._close_camera),
         ]
 
     def _begin_stop(self) -> None:
@@ -175,8 +182,22 @@ class Daemon:
         except (OSError, ValueError) as exc:  # a missing or unusable model file
             raise SetupError(str(exc)) from exc
 
+    def _start_camera(self) -> None:
+        self._sync_camera()
+        if self._capture is None:  # quiet hours: nothing to wait for before systemd's READY=1
+            self._ready = True
+            self._notifier.ready("paused: quiet hours")
+
+    def _sync_camera(self) -> None:
+        """Open the camera exactly while detection is on and quiet hours do not hold it."""
+        wanted = self._detection and not self.privacy.quiet_now()
+        if wanted and self._capture is None:
+            self._open_camera()
+        elif not wanted and self._capture is not None:
+            self._close_camera()  # privacy: the camera is released, not just ignored
+
     def _open_camera(self) -> None:
-        source = self._source_factory()
+        source = self.privacy.watch(self._source_factory())  # the LED follows the device
         lossless = source.is_replay and not self.config.camera.realtime
         # A gap of a few frame periods is normal at low fps; only longer silences count as failures.
         frame_timeout_s = max(self.config.camera.timeout_s, 3.0 / self.config.camera.fps)
@@ -188,6 +209,8 @@ class Daemon:
     def _close_camera(self) -> None:
         if self._capture is not None:
             self._capture.stop()
+            # Kept past the release: a replay's bad frames still count in the final status.
+            self._frames_bad += int(self._capture.stats().get("frames_bad", 0))
             self._capture = None
 
     # ----------------------------------------------------------------------------- main loop
@@ -231,12 +254,14 @@ class Daemon:
             self._frames_bad += 1
             log.debug("frame %d skipped: %s", frame.index, exc)
             return
-        obs = Observation(t=self._clock_t, predictions=seen.predictions)
+        obs = dataclasses.replace(seen, t=self._clock_t)
         self._last_obs = obs
         self._frames += 1
         now = time.monotonic()
         self._frame_walls.append(now)
         self._last_frame_wall = now
+        self._face_count.add(obs.faces_seen, now)
+        self._reach.add_faces(list(obs.faces), frame.image.shape[1], now)
         for change in self.mood.update(obs):
             self._on_change(change)
         if not self._ready:
@@ -276,19 +301,13 @@ class Daemon:
     def _apply_command(self, name: str, value: Any) -> None:
         log.info("command: %s %s", name, value)
         if name == "detection":
-            self._set_detection(bool(value))
+            self._detection = bool(value)
+        elif name == "quiet_hours":
+            self.privacy.quiet_enabled = bool(value)
         else:
             self.jukebox.command(name, value)
+        self._sync_camera()  # detection and quiet hours decide whether the camera is open
         self.uplink.publish_state(self.snapshot())
-
-    def _set_detection(self, on: bool) -> None:
-        if on == self._detection:
-            return
-        self._detection = on
-        if on:
-            self._open_camera()
-        else:
-            self._close_camera()  # privacy: the camera is released, not just ignored
 
     # ----------------------------------------------------------------------------- reporting
 
@@ -298,6 +317,7 @@ class Daemon:
             self._notifier.watchdog(now)
         if now - self._last_status >= STATUS_PERIOD_S:
             self._last_status = now
+            self._sync_camera()  # quiet hours begin and end on the minute
             snapshot = self.snapshot()
             self._notifier.status(summary(self._write_status(snapshot)))
             self.uplink.tick(snapshot)
@@ -334,12 +354,16 @@ class Daemon:
             mood=mood,
             probabilities=probabilities,
             presence=self.mood.present,
-            faces=len(self._last_obs.predictions) if self._last_obs else 0,
+            faces=self._face_count.count(time.monotonic()),
             detection=self._detection,
             music=self.jukebox.state(),
             diagnostics=self.diagnostics(),
             link=self.uplink.health(),
             recent_events=tuple(self.hub.recent),
+            camera_in_use=self.privacy.camera_in_use,
+            led=self.privacy.led_state(),
+            quiet_hours=self.privacy.quiet_state(),
+            sight=self._reach.sight(time.monotonic()),
         )
 
     def diagnostics(self) -> Diagnostics:
@@ -365,7 +389,7 @@ class Daemon:
         return status
 
     def _run_state(self) -> RunState:
-        if not self._detection:
+        if not self._detection or self.privacy.quiet_now():
             return "paused"
         if self._capture is not None and self._capture.failing_since is not None:
             return "degraded"

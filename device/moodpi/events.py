@@ -119,13 +119,15 @@ def payload_fields(payload: Payload) -> dict[str, Json]:
 
 @dataclass(frozen=True)
 class Event:
-    """One numbered, timestamped payload: `seq` (journal-backed, grows across restarts), `t`
-    (frame-clock seconds since the first frame) and `at` (ISO 8601 UTC)."""
+    """One numbered, timestamped payload: `seq` (grows across restarts), `epoch` (with seq, the
+    event's identity: a new epoch means numbering may have started again; moodpi.link.identity),
+    `t` (frame-clock seconds since the first frame) and `at` (ISO 8601 UTC)."""
 
     seq: int
     t: float
     at: str
     payload: Payload
+    epoch: str = ""
 
     @property
     def type(self) -> str:
@@ -136,6 +138,7 @@ class Event:
         return {
             "type": self.payload.TYPE,
             "seq": self.seq,
+            **({"epoch": self.epoch} if self.epoch else {}),
             "t": self.t,
             "at": self.at,
             **dataclasses.asdict(self.payload),
@@ -150,9 +153,15 @@ def utc_now_iso() -> str:
 
 
 class EventHub:
-    def __init__(self, next_seq: Callable[[], int] | None = None, recent: int = 20) -> None:
+    def __init__(
+        self,
+        next_seq: Callable[[], int] | None = None,
+        recent: int = 20,
+        epoch: Callable[[], str] | None = None,
+    ) -> None:
         counter = itertools.count(1)
         self._next_seq = next_seq or (lambda: next(counter))
+        self._epoch = epoch or (lambda: "")
         self._sinks: list[tuple[str, Sink]] = []
         self._failed: set[str] = set()
         self._lock = threading.Lock()
@@ -163,7 +172,8 @@ class EventHub:
 
     def emit(self, payload: Payload, t: float) -> Event:
         with self._lock:  # player and MQTT threads emit too; keep seq order == delivery order
-            event = Event(seq=self._next_seq(), t=round(t, 3), at=utc_now_iso(), payload=payload)
+            seq = self._next_seq()  # first: taking a seq may start a new epoch
+            event = Event(seq, round(t, 3), utc_now_iso(), payload, epoch=self._epoch())
             self.recent.append(event)
             for name, sink in self._sinks:
                 self._deliver(name, sink, event)

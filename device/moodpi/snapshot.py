@@ -8,7 +8,8 @@ edge; the field names of those documents are contracts (docs/mqtt.md, docs/opera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from typing import Literal
 
 from moodpi.events import Event
@@ -28,6 +29,18 @@ class NowPlaying:
 
 
 @dataclass(frozen=True)
+class LibraryState:
+    """The music library and its analysis: `analysed` of `tracks` placed on the valence-arousal
+    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA."""
+
+    tracks: int
+    analysed: int
+    failed: int
+    running: bool
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
 class MusicState:
     """`volume` 0-100 and `audio` are None without a music library; `audio` False: no sound
     device (retried), None with --no-audio."""
@@ -37,6 +50,7 @@ class MusicState:
     volume: int | None
     player: PlayerState
     audio: bool | None
+    library: LibraryState | None = None  # None: no library, or its cache not read yet
 
 
 @dataclass(frozen=True)
@@ -65,15 +79,70 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class Sight:
+    """How far the camera sees: the smallest face found in the last `window_s` (its box width
+    in a frame `frame_width_px` wide) and its estimated distance (moodpi.perception.geometry)."""
+
+    smallest_face_px: int
+    frame_width_px: int
+    farthest_m: float
+    window_s: float
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """`privacy.quiet_hours`: the schedule, whether it is switched on (Home Assistant's switch,
+    `<base>/cmd/quiet_hours`) and whether it holds the camera released right now."""
+
+    schedule: tuple[str, ...] = ()
+    enabled: bool = True
+    active: bool = False
+
+
+@dataclass(frozen=True)
 class Snapshot:
     run_state: RunState
     started_at: float  # wall clock, seconds since the epoch
     mood: MoodState | None
     probabilities: dict[str, float]  # smoothed, by emotion name; empty before the first face
     presence: bool
-    faces: int  # in the latest classified frame
+    faces: int  # faces in view: the most frequent count of the last second (FaceCounter)
     detection: bool
     music: MusicState
     diagnostics: Diagnostics
     link: dict[str, object]  # the uplink's own health report (MQTT, journal), JSON-ready
     recent_events: tuple[Event, ...]
+    camera_in_use: bool = False  # the camera device is open right now (the status LED's state)
+    led: str = "none"  # the status LED (privacy.led), with why it is disabled if it is
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
+    sight: Sight | None = None  # None: no face found lately
+
+
+class FaceCounter:
+    """The number of faces in view, steady enough to show: the most frequent count among the
+    frames of the last `window_s` (a tie goes to the most recent), 0 when no frame came in it.
+
+    A detector that misses a face in one frame of ten must not make a sensor flicker; a camera
+    released (detection off, quiet hours) sends no frames, so the count falls to 0 within
+    `window_s`. `now` is passed in: seconds on any monotonic clock.
+    """
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, count: int, now: float) -> None:
+        self._samples.append((now, max(0, count)))
+        self._forget(now)
+
+    def count(self, now: float) -> int:
+        self._forget(now)
+        if not self._samples:
+            return 0
+        frequency = Counter(n for _, n in self._samples)
+        latest = {n: i for i, (_, n) in enumerate(self._samples)}
+        return max(frequency, key=lambda n: (frequency[n], latest[n]))
+
+    def _forget(self, now: float) -> None:
+        while self._samples and now - self._samples[0][0] > self.window_s:
+            self._samples.popleft()

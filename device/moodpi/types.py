@@ -32,7 +32,7 @@ DiscoveryMode = Literal["component", "device", "off"]
 DISCOVERY_MODES: tuple[DiscoveryMode, ...] = get_args(DiscoveryMode)
 
 # What may be sent to <base>/cmd/<name> (docs/mqtt.md).
-CommandName = Literal["detection", "policy", "volume", "pause", "resume", "skip"]
+CommandName = Literal["detection", "quiet_hours", "policy", "volume", "pause", "resume", "skip"]
 COMMAND_NAMES: tuple[CommandName, ...] = get_args(CommandName)
 
 
@@ -43,6 +43,9 @@ class Frame:
     image: np.ndarray  # (H, W) uint8
     t: float
     index: int
+    # The same view at lower resolution when the camera makes one for free (picamera2's lores
+    # stream); detectors may use it for their coarse passes.
+    lores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,20 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Observation:
-    """What perception saw in one frame: zero or more predictions, at time t."""
+    """What perception saw in one frame: zero or more predictions, at time t.
+
+    `faces` holds every face the detector found, largest first, also those the selection policy
+    left unclassified (with `faces.select = "largest"` one face is read, but the room may hold
+    more): for the face count and how far the camera sees.
+    """
 
     t: float
     predictions: tuple[Prediction, ...] = field(default_factory=tuple)
+    faces: tuple[Face, ...] = field(default_factory=tuple)
+
+    @property
+    def faces_seen(self) -> int:
+        return len(self.faces)
 
     @property
     def face_present(self) -> bool:

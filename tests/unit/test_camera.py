@@ -218,13 +218,13 @@ def test_realtime_replay_roughly_follows_the_wall_clock(tmp_path: Path) -> None:
 
 
 class FakeRequest:
-    def __init__(self, yuv: np.ndarray, metadata: dict[str, Any]) -> None:
-        self.yuv, self.metadata = yuv, metadata
+    def __init__(self, buffers: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
+        self.buffers, self.metadata = buffers, metadata
         self.released = False
 
     def make_array(self, name: str) -> np.ndarray:
-        assert name == "lores" and not self.released
-        return self.yuv.copy()
+        assert name in ("main", "lores") and not self.released
+        return self.buffers[name].copy()
 
     def get_metadata(self) -> dict[str, Any]:
         return dict(self.metadata)
@@ -283,7 +283,7 @@ class FakePicamera2:
             raise RuntimeError("Failed to allocate buffers")
         self.config = camera_config
         if self.grant is not None:
-            self.config["lores"]["size"] = self.grant
+            self.config["main"]["size"] = self.grant
 
     def camera_configuration(self) -> dict[str, Any] | None:
         return self.config
@@ -306,15 +306,18 @@ class FakePicamera2:
             self.timeouts -= 1
             raise TimeoutError
         assert self.config is not None
-        w, h = self.config["lores"]["size"]
-        yuv = np.full((h * 3 // 2, w + self.pad_px), 128, np.uint8)
-        yuv[:h, w:] = 255  # stride padding
-        yuv[:h, :w] = expected_y(w, h, self.frame_no)
+        buffers = {name: self._yuv(*self.config[name]["size"]) for name in ("main", "lores")}
         stamp_ns = 5_000_000_000 + self.frame_no * 100_000_000
         metadata = {"SensorTimestamp": stamp_ns} if self.stamp else {}
         self.frame_no += 1
-        self.requests.append(FakeRequest(yuv, metadata))
+        self.requests.append(FakeRequest(buffers, metadata))
         return self.requests[-1]
+
+    def _yuv(self, w: int, h: int) -> np.ndarray:
+        yuv = np.full((h * 3 // 2, w + self.pad_px), 128, np.uint8)
+        yuv[:h, w:] = 255  # stride padding
+        yuv[:h, :w] = expected_y(w, h, self.frame_no)
+        return yuv
 
     def cancel_all_and_flush(self) -> None:
         self.cancelled = True
@@ -330,19 +333,23 @@ def expected_y(w: int, h: int, frame_no: int) -> np.ndarray:
     return (np.add.outer(np.arange(h), np.arange(w)) * 3 + frame_no).astype(np.uint8)
 
 
-def test_picamera2_delivers_the_lores_y_plane_and_closes_on_stop() -> None:
+def test_picamera2_delivers_main_and_lores_y_planes_and_closes_on_stop() -> None:
     fake = FakePicamera2()
-    cfg = camera_config(width=96, height=64, fps=15.0)
+    cfg = camera_config(width=1280, height=720, fps=15.0)
     source = Picamera2Source(cfg, picamera2_factory=lambda: fake)
     assert fake.config is None  # nothing opened by the constructor
     with source:
-        assert fake.config["lores"] == {"size": (96, 64), "format": "YUV420"}
+        # detect small, read large: the ISP makes both streams from the whole sensor
+        assert fake.config["main"] == {"size": (1280, 720), "format": "YUV420"}
+        assert fake.config["lores"] == {"size": (320, 180), "format": "YUV420"}
         assert fake.config["controls"] == {"FrameRate": 15.0}
         frames = [source.read(0.5) for _ in range(3)]
     for i, frame in enumerate(frames):
-        assert frame.image.shape == (64, 96) and frame.image.dtype == np.uint8
+        assert frame.image.shape == (720, 1280) and frame.image.dtype == np.uint8
         assert frame.image.flags["C_CONTIGUOUS"]
-        np.testing.assert_array_equal(frame.image, expected_y(96, 64, i))
+        np.testing.assert_array_equal(frame.image, expected_y(1280, 720, i))
+        assert frame.lores is not None
+        np.testing.assert_array_equal(frame.lores, expected_y(320, 180, i))
         assert frame.t == pytest.approx(5.0 + 0.1 * i) and frame.index == i
     assert all(r.released for r in fake.requests)
     assert fake.closed and not fake.started and not source.is_replay
@@ -388,7 +395,7 @@ def test_picamera2_garbage_buffer_is_counted_not_fatal() -> None:
     fake = FakePicamera2()
     cfg = camera_config(width=64, height=48)
     with Picamera2Source(cfg, picamera2_factory=lambda: fake) as source:
-        fake.config["lores"]["size"] = (32, 24)  # buffers now smaller than the frame expected
+        fake.config["main"]["size"] = (32, 24)  # buffers now smaller than the frame expected
         assert source.read(0.5) is None
         assert source.frames_bad == 1
 

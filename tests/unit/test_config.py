@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moodpi import app as app_mod
 from moodpi import config as cfg
 from moodpi.cli import run as cli_run_mod
 from moodpi.cli.config import render_effective, render_example, toml_value
@@ -189,7 +190,7 @@ def test_log_level_applies_to_moodpi_run(
         def run(self) -> int:
             return 0
 
-    monkeypatch.setattr(cli_run_mod, "Daemon", FakeDaemon)
+    monkeypatch.setattr(app_mod, "Daemon", FakeDaemon)
     monkeypatch.setattr(cli_run_mod, "_install_signal_handlers", lambda _event: None)
     for name in [n for n in os.environ if n.startswith("MOODPI__")]:
         monkeypatch.delenv(name)
@@ -313,7 +314,8 @@ def test_example_file_loads_cleanly() -> None:
 def test_show_round_trips_and_masks_secrets() -> None:
     config = cfg.from_dict(
         {
-            "mqtt": {"host": 'quote"d\\host', "username": "u"},
+            "device_name": 'quote"d\\name',
+            "mqtt": {"host": "broker.lan", "username": "u"},
             "music": {"mirror_map": {"sad": "blue notes"}},
         }
     )

@@ -250,3 +250,22 @@ def test_empty_library_is_silence() -> None:
 def test_set_policy_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown policy"):
         _director().set_policy("loud")
+
+
+def test_a_flat_library_follows_the_mood_on_the_valence_arousal_plane() -> None:
+    regions = {"low": (-0.7, -0.5), "high": (0.8, 0.6), "tense": (-0.6, 0.8), "calm": (0.5, -0.7)}
+    tracks = [
+        Track(Path(f"/music/{name}_{i}.ogg"), "", 120.0, f"{name} {i}", valence=v, arousal=a,
+              confidence=0.7)
+        for name, (v, a) in regions.items()
+        for i in range(3)
+    ]
+    director = _director(Library.from_tracks(tracks))
+    plays = director.on_mood(MoodChange("sad", 0.9, 0.0), 0.0)
+    assert isinstance(plays[0], Play) and plays[0].track.title.startswith("low")
+    assert plays[0].track.category == "sad"
+    plays = director.on_mood(MoodChange("happy", 0.9, 5.0), 5.0)
+    assert isinstance(plays[0], Play) and plays[0].track.title.startswith("high")
+    plays = director.on_mood(MoodChange("angry", 0.9, 9.0), 9.0)
+    assert isinstance(plays[0], Play) and plays[0].track.title.startswith("tense")
+    assert director.set_policy("uplift")[0].track.title.startswith("calm")  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 from pathlib import Path
 from types import ModuleType
 
@@ -123,6 +124,54 @@ def test_classification_metrics_per_class() -> None:
 
 PUBLIC_TEST = REPO.parent / "shared" / "data" / "fer2013" / "public_test.npz"
 
+# The golden figures are each sidecar's (scripts/model/eval_emotion_model.py measures them on
+# x86_64). The int8 kernels round differently on another CPU architecture: on aarch64 the same v10
+# gives 10 of 300 PublicTest faces another top-1 label (Cortex-A76 and A72 under qemu, either
+# NumPy, XNNPACK on or off; issue 19), and scores 0.6637 instead of 0.6606.
+SIDECAR_MACHINE = "x86_64"
+# Figures measured on another machine, where known: (model stem, machine) → metrics.
+MEASURED_ELSEWHERE: dict[tuple[str, str], dict[str, float]] = {
+    ("emotion_v10_int8", "aarch64"): {"accuracy": 0.6637, "macro_f1": 0.6376},
+}
+# Where the machine measured the sidecar or a figure above: the runtime reproduces it but for a few
+# exact int8 ties, which the classifier breaks with the mirror image.
+SAME_MACHINE = {"accuracy": 0.002, "macro_f1": 0.003}
+# Elsewhere, the tolerance follows from the spread: 10 of 300 labels flip, about 120 of PublicTest's
+# 3589; each flip moves the count of right answers by +1, 0 or -1 with even odds, so the accuracy
+# moves by at most sqrt(120) / 3589 = 0.003 (one standard deviation): three of them, rounded up.
+# Per-class F1 on the small classes (56 disgust faces) moves more: macro-F1 gets half as much again.
+OTHER_MACHINE = {"accuracy": 0.01, "macro_f1": 0.015}
+
+
+def golden_figures(model: Path, sidecar: dict, machine: str) -> dict[str, tuple[float, float]]:
+    """metric → (expected value, tolerance) on this machine, in the mode of the sidecar."""
+    suffix = "_flip" if sidecar["flip_average"] else ""
+    measured = MEASURED_ELSEWHERE.get((model.stem, machine))
+    if measured is not None:
+        return {k: (measured[k], SAME_MACHINE[k]) for k in SAME_MACHINE}
+    tolerance = (
+        SAME_MACHINE if machine == sidecar.get("machine", SIDECAR_MACHINE) else OTHER_MACHINE
+    )
+    return {k: (sidecar["metrics"][k + suffix], tolerance[k]) for k in SAME_MACHINE}
+
+
+def test_golden_figures_follow_the_machine() -> None:
+    v10 = REPO / "models" / "emotion_v10_int8.tflite"
+    sidecar = json.loads(v10.with_suffix(".json").read_text())
+    assert golden_figures(v10, sidecar, "x86_64")["accuracy"] == (0.6606, 0.002)
+    assert golden_figures(v10, sidecar, "aarch64")["accuracy"] == (0.6637, 0.002)
+    assert golden_figures(v10, sidecar, "riscv64")["accuracy"] == (0.6606, 0.01)
+    # the spread measured for v10 lies inside the tolerance given to models never measured there
+    arm = MEASURED_ELSEWHERE[("emotion_v10_int8", "aarch64")]
+    for metric, value in arm.items():
+        assert abs(value - sidecar["metrics"][metric]) < OTHER_MACHINE[metric] / 2
+    # a new model (v11) with only its sidecar: its figures, the other-machine tolerance
+    v11 = {"flip_average": True, "metrics": {"accuracy_flip": 0.7, "macro_f1_flip": 0.68}}
+    assert golden_figures(Path("emotion_v11_int8.tflite"), v11, "aarch64") == {
+        "accuracy": (0.7, 0.01),
+        "macro_f1": (0.68, 0.015),
+    }
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(not PUBLIC_TEST.exists(), reason="needs ../shared/data/fer2013 beside the repo")
@@ -136,12 +185,13 @@ def test_runtime_reproduces_the_model_card_on_public_test(model: Path) -> None:
     report, refused = evaluate(
         EmotionClassifier.from_file(model, flip_average=flip), load_dataset(PUBLIC_TEST)
     )
-    claimed = sidecar["metrics"]
-    suffix = "_flip" if flip else ""
     assert refused == 0 and report["n"] == 3589
-    # the classifier breaks exact int8 ties with the mirror image: a few faces apart
-    assert report["accuracy"] == pytest.approx(claimed["accuracy" + suffix], abs=0.002)
-    assert report["macro_f1"] == pytest.approx(claimed["macro_f1" + suffix], abs=0.003)
+    golden = golden_figures(model, sidecar, platform.machine())
+    for metric, (expected, tolerance) in golden.items():
+        assert report[metric] == pytest.approx(expected, abs=tolerance), (
+            metric,
+            platform.machine(),
+        )
 
 
 def test_teacher_targets_average_the_members_calibrated_probabilities(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from moodpi.perception.blazeface import (
 )
 from moodpi.perception.faces import crop_face, equalize, make_detector, select_faces
 from moodpi.perception.haar import HaarDetector, HaarUnavailable, haar_cascade_path
+from moodpi.perception.room import RoomDetector
 from moodpi.types import Face
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,7 +177,13 @@ def test_blazeface_rejects_a_missing_or_wrong_model(tmp_path: Path) -> None:
 
 
 def test_make_detector_follows_the_config() -> None:
-    blaze = make_detector(config_mod.from_dict({"faces": {"min_score": 0.7, "min_size_px": 40}}))
+    room = make_detector(config_mod.from_dict({"faces": {"min_score": 0.7, "reach_m": 4.0}}))
+    assert isinstance(room, RoomDetector)
+    assert (room.min_score, room.model_path) == (0.7, MODEL)
+    # 4 m through the default 66 degree lens in a 1280 px frame: a face box about 37 px wide
+    assert 36.0 < room.smallest_face_px < 38.0
+    single = {"faces": {"min_score": 0.7, "min_size_px": 40, "reach_m": 0}}
+    blaze = make_detector(config_mod.from_dict(single))
     assert isinstance(blaze, BlazeFaceDetector)
     assert (blaze.min_score, blaze.min_size_px, blaze.model_path) == (0.7, 40, MODEL)
     haar = make_detector(

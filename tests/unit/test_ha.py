@@ -61,6 +61,7 @@ def test_the_expected_entities_exist_with_their_platforms() -> None:
     platforms = {topic.split("/")[-2]: topic.split("/")[1] for topic, _ in configs}
     assert platforms == {
         "emotion": "sensor", "presence": "binary_sensor", "now_playing": "sensor",
+        "faces": "sensor", "camera_in_use": "binary_sensor", "quiet_hours": "switch",
         "mood_change": "event", "detection": "switch", "policy": "select", "volume": "number",
         "skip": "button", "pause": "button", "resume": "button",
         "audio_problem": "binary_sensor", "fps": "sensor", "cpu_temperature": "sensor",
@@ -101,6 +102,8 @@ def test_controls_send_payloads_the_command_parser_accepts() -> None:
     sent: list[tuple[str, str]] = [
         ("detection", configs["detection"]["payload_on"]),
         ("detection", configs["detection"]["payload_off"]),
+        ("quiet_hours", configs["quiet_hours"]["payload_on"]),
+        ("quiet_hours", configs["quiet_hours"]["payload_off"]),
         *(("policy", option) for option in configs["policy"]["options"]),
         ("volume", str(configs["volume"]["min"])),
         ("volume", str(configs["volume"]["max"])),
@@ -204,6 +207,9 @@ def test_emotion_attributes_carry_confidence_and_probabilities(configs) -> None:
 def test_on_off_templates(configs, value, expected) -> None:
     assert render(configs["presence"]["value_template"], {"presence": value}) == expected
     assert render(configs["detection"]["value_template"], {"detection": value}) == expected
+    in_use = configs["camera_in_use"]["value_template"]
+    assert render(in_use, {"camera_in_use": value}) == expected
+    assert render(configs["quiet_hours"]["value_template"], {"quiet_hours": value}) == expected
     assert render(configs["presence"]["value_template"], {}) == "None"
 
 
@@ -282,3 +288,36 @@ def test_event_template_turns_mood_events_into_home_assistant_events(configs) ->
 def test_validate_command_rejects_what_discovery_never_sends() -> None:
     with pytest.raises(CommandRejected):
         validate_command("policy", b"jazz", False)
+
+
+def test_quiet_hours_switch_commands_reach_the_daemon_as_booleans(configs) -> None:
+    topic = configs["quiet_hours"]["command_topic"]
+    assert topic == "moodpi/kitchen_pi/cmd/quiet_hours"
+    assert validate_command("quiet_hours", b"ON", False).value is True
+    assert validate_command("quiet_hours", b"off", False).value is False
+    with pytest.raises(CommandRejected):
+        validate_command("quiet_hours", b"tonight", False)
+
+
+@pytest.mark.parametrize(("faces", "expected"), [(0, "0"), (3, "3"), (None, "None"), ("x", "None")])
+def test_face_count_sensor(configs, faces, expected) -> None:
+    sensor = configs["faces"]
+    assert sensor["state_topic"] == "moodpi/kitchen_pi/state"
+    assert sensor["state_class"] == "measurement"  # a number Home Assistant can graph
+    assert render(sensor["value_template"], {"faces": faces}) == expected
+
+
+def test_state_payload_carries_face_count_camera_and_quiet_hours() -> None:
+    from moodpi.link.payloads import state_payload
+    from moodpi.snapshot import Diagnostics, MusicState, QuietHours, Snapshot
+
+    diagnostics = Diagnostics("1", 0.0, 0, 0, 0, 0, 0.0, None, None, 0.0, 0.0)
+    snapshot = Snapshot(
+        run_state="paused", started_at=0.0, mood=None, probabilities={}, presence=False,
+        faces=2, detection=True, music=MusicState("mirror", None, None, "off", None),
+        diagnostics=diagnostics, link={}, recent_events=(), camera_in_use=False,
+        quiet_hours=QuietHours(("22:00-07:00",), enabled=True, active=True),
+    )  # fmt: skip
+    state = state_payload(snapshot)
+    assert (state["faces"], state["camera_in_use"]) == (2, False)
+    assert (state["quiet_hours"], state["quiet_hours_active"]) == (True, True)

@@ -243,21 +243,22 @@ def test_cli_scan_and_show(
     (library_copy / "upbeat").rename(library_copy / ".hidden")  # an uplift category goes missing
     cfg = tmp_path / "moodpi.toml"
     cfg.write_text(f'state_dir = "{tmp_path / "state"}"\n[music]\nroot = "music"\n')
-    args = argparse.Namespace(action="scan", json=True, config=str(cfg))
+    args = argparse.Namespace(action="scan", json=True, config=str(cfg), no_analysis=True)
 
     assert cli_library(args) == 0
     scan = json.loads(capsys.readouterr().out)
-    assert scan["tracks"] == 26 and scan["read"] == 26
+    assert scan["tracks"] == 26 and scan["read"] == 26 and scan["analysis"] is None
     assert (tmp_path / "state" / "library.sqlite3").is_file()
 
     assert cli_library(argparse.Namespace(action="show", json=True, config=str(cfg))) == 0
-    show = json.loads(capsys.readouterr().out)
-    assert show["categories"]["sad"] == 2 and len(show["tracks"]) == 26
-    assert show["empty_mapped_categories"] == ["upbeat"]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 26 and sum(r["category"] == "sad" for r in rows) == 2
+    assert all(r["valence"] is None and r["mode"] is None for r in rows)  # not analysed
 
     assert cli_library(argparse.Namespace(action="show", json=False, config=str(cfg))) == 0
     text = capsys.readouterr().out
-    assert "sad (2 tracks" in text and "upbeat" in text.splitlines()[-1]
+    assert "26 tracks, 0 placed" in text and "[sad]" in text
+    assert "upbeat" in text.splitlines()[-1]
 
 
 # -- policies ----------------------------------------------------------------------------------

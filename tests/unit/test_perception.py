@@ -58,7 +58,7 @@ def test_perception_agrees_with_the_classifier_on_the_bare_face(
         bare = EMOTIONS[int(np.argmax(perception.classifier.classify(face)))]
         face_px = 130 + (i % 4) * 30
         center = (260 + (i % 3) * 60, 230)
-        seen = perception.observe(
+        seen = perception.observe_still(
             frame_of(compose_frame(face, face_px=face_px, center=center, rng=rng), i)
         )
         present += seen.face_present
@@ -76,7 +76,7 @@ def test_perception_agrees_with_the_classifier_on_the_bare_face(
 def test_empty_rooms_give_no_prediction(perception: Perception) -> None:
     rng = np.random.default_rng(8)
     for i in range(20):
-        seen = perception.observe(frame_of(compose_frame(None, rng=rng), i))
+        seen = perception.observe_still(frame_of(compose_frame(None, rng=rng), i))
         assert not seen.face_present and seen.t == pytest.approx(i / 10.0)
 
 
@@ -87,8 +87,8 @@ def test_colour_frames_are_converted(
         labelled_faces[0][1], face_px=180, center=(320, 240), rng=np.random.default_rng(3)
     )
     bgr = np.repeat(grey[:, :, None], 3, axis=2)
-    from_grey = perception.observe(frame_of(grey)).predictions[0]
-    from_bgr = perception.observe(frame_of(bgr)).predictions[0]
+    from_grey = perception.observe_still(frame_of(grey)).predictions[0]
+    from_bgr = perception.observe_still(frame_of(bgr)).predictions[0]
     assert from_bgr.face == from_grey.face
     np.testing.assert_allclose(from_bgr.probs, from_grey.probs, atol=1e-6)
     assert to_grey(grey[:, :, None]).shape == (480, 640)
@@ -124,10 +124,10 @@ def test_all_policy_classifies_every_face(labelled_faces: list[tuple[str, np.nda
         labelled_faces[40][1], face_px=120, center=(480, 240), rng=rng, background=left
     )
     everyone = build_perception(config_mod.from_dict({"faces": {"select": "all"}}))
-    seen = everyone.observe(frame_of(both))
+    seen = everyone.observe_still(frame_of(both))
     assert len(seen.predictions) == 2
     assert seen.predictions[0].face.area > seen.predictions[1].face.area
-    largest = build_perception(config_mod.from_dict({})).observe(frame_of(both))
+    largest = build_perception(config_mod.from_dict({})).observe_still(frame_of(both))
     (only,) = largest.predictions
     assert only.face == seen.predictions[0].face
     x, y, w, h = face_box(150, (170, 220))
@@ -143,7 +143,7 @@ def test_timings_are_kept(labelled_faces: list[tuple[str, np.ndarray]]) -> None:
     frame = compose_frame(
         labelled_faces[5][1], face_px=160, center=(320, 240), rng=np.random.default_rng(1)
     )
-    assert fresh.observe(frame_of(frame)).face_present
+    assert fresh.observe_still(frame_of(frame)).face_present
     assert fresh.last_detect_ms > 0 and fresh.last_classify_ms > 0
     assert fresh.timings()["detect_ms"] > 0 and fresh.frames == 1 and fresh.faces_classified == 1
 

@@ -403,3 +403,94 @@ def test_render_status_summarises_mqtt_and_frames(tmp_path: Path) -> None:
     assert "policy:         uplift" in text
     off = render_status(_reading(tmp_path, _status(mqtt={"enabled": False})))
     assert "mqtt:           off" in off
+
+
+# ---------------------------------------------------------------------------------------------
+# Face count, distance and how far the setup sees
+
+
+@pytest.mark.parametrize(("face_px", "metres"), [(74, 1.0), (37, 2.0), (25, 3.0), (18, 4.0)])
+def test_distance_from_box_width_matches_the_issue_geometry(face_px: int, metres: float) -> None:
+    from moodpi.perception.geometry import distance_m, face_width_px
+
+    # Camera Module 3 (66 degrees) in a 640 px frame: 74 px at 1 m ... 18 px at 4 m.
+    assert distance_m(face_px, 640, 66.0) == pytest.approx(metres, rel=0.03)
+    assert face_width_px(metres, 640, 66.0) == pytest.approx(face_px, abs=0.7)
+    # The same face in a frame twice as wide is twice the pixels; a wider lens sees it smaller.
+    assert distance_m(2 * face_px, 1280, 66.0) == pytest.approx(distance_m(face_px, 640, 66.0))
+    assert distance_m(face_px, 640, 102.0) < distance_m(face_px, 640, 66.0)
+    with pytest.raises(ValueError):
+        distance_m(0, 640)
+
+
+def test_face_count_is_the_most_frequent_of_the_last_second_and_falls_to_zero() -> None:
+    from moodpi.snapshot import FaceCounter
+
+    counter = FaceCounter(window_s=1.0)
+    assert counter.count(0.0) == 0
+    for i, n in enumerate([2, 2, 1, 2, 2, 3, 2, 2, 2, 1]):  # a detector missing one now and then
+        counter.add(n, i * 0.1)
+    assert counter.count(0.95) == 2
+    for i in range(6):  # one person left: after half a second of 1s the count follows
+        counter.add(1, 1.0 + i * 0.1)
+    assert counter.count(1.55) == 1
+    assert counter.count(3.0) == 0  # no frame in the last second (camera released, nobody)
+    counter.add(0, 3.1)
+    assert counter.count(3.1) == 0
+
+
+def test_reach_keeps_the_smallest_face_of_the_last_ten_minutes_in_a_few_entries() -> None:
+    from moodpi.perception.geometry import Reach
+    from moodpi.types import Face
+
+    reach = Reach(hfov_deg=66.0)
+    assert reach.sight(0.0) is None
+    for t in range(0, 300):  # five minutes at 1 fps: a near face, once a far one
+        reach.add_faces([Face(0, 0, 80, 80), Face(0, 0, 25 if t == 100 else 60, 60)], 640, t)
+    sight = reach.sight(300.0)
+    assert sight is not None and (sight.smallest_face_px, sight.frame_width_px) == (25, 640)
+    assert sight.farthest_m == pytest.approx(3.0, abs=0.05)
+    assert len(reach._buckets) <= 11  # bounded, whatever the frame rate
+    later = reach.sight(100.0 + 700.0)  # the far face is older than ten minutes now
+    assert later is not None and later.smallest_face_px == 60
+    reach.add(100, 1280, 900.0)  # relative to its frame: 100 of 1280 is smaller than 60 of 640
+    assert reach.sight(900.0).smallest_face_px == 100  # type: ignore[union-attr]
+
+
+def test_render_status_says_whether_the_camera_is_in_use_and_how_far_it_sees(
+    tmp_path: Path,
+) -> None:
+    sight = {"smallest_face_px": 25, "frame_width_px": 640, "farthest_m": 2.96, "window_s": 600}
+    quiet = {"schedule": ["22:00-07:00"], "enabled": True, "active": False}
+    led = "/sys/class/leds/ACT"
+    watching = _status(camera_in_use=True, led=led, sight=sight, quiet_hours=quiet)
+    text = render_status(_reading(tmp_path, watching))
+    assert "camera:         in use" in text
+    assert "status led:     /sys/class/leds/ACT" in text
+    assert "sees:           faces to about 3.0 m (smallest 25 px of 640, last 10 min)" in text
+    quiet_now = _status(camera_in_use=False, sight=None, quiet_hours={**quiet, "active": True})
+    text = render_status(_reading(tmp_path, quiet_now))
+    assert "camera:         released (quiet hours 22:00-07:00)" in text
+    assert "sees:           no face found lately" in text
+    off = render_status(_reading(tmp_path, _status(camera_in_use=False, detection=False)))
+    assert "camera:         released (detection off)" in off
+    assert "camera:         -" in render_status(_reading(tmp_path, _status()))  # older daemon
+
+
+def test_presence_without_a_face_in_view_says_so() -> None:
+    assert status_line(_status(faces=0)).startswith("mood happy 0.82, present, no face in view")
+    assert status_line(_status(faces=3)).startswith("mood happy 0.82, 3 faces")
+
+
+def test_doctor_says_how_far_the_setup_sees(tmp_path: Path) -> None:
+    from moodpi import config as config_mod
+    from moodpi.cli.checks_device import reach
+
+    config = config_mod.from_dict(
+        {"camera": {"width": 640, "hfov_deg": 66.0}, "faces": {"min_size_px": 37}}
+    )
+    sight = {"smallest_face_px": 25, "frame_width_px": 640, "farthest_m": 2.96, "window_s": 600}
+    text = reach(config, _reading(tmp_path, _status(sight=sight)))
+    assert text.startswith("set up to find faces to about 2.0 m (640 px wide, 66°")
+    assert text.endswith("daemon found faces to about 3.0 m (smallest 25 px of 640, last 10 min)")
+    assert "daemon found" not in reach(config, read_status(tmp_path / "none.json"))

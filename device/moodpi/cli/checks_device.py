@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from moodpi import config as cfg
+from moodpi.cli import checks_native as native
 from moodpi.system.board import (
     THERMAL,
     THROTTLED,
@@ -79,7 +80,22 @@ def check_runtime(require_picamera2: bool = False) -> Check:
 
         parts += [f"NumPy {numpy.__version__}", f"OpenCV {cv2.__version__}", runtime().describe()]
     except ImportError as exc:
-        return Check("runtime", FAIL, f"import failed: {exc}", "reinstall: sudo deploy/install.sh")
+        missing = _missing_library("runtime", exc, f"import failed: {exc}")
+        hint = "reinstall: sudo deploy/install.sh"
+        return missing or Check("runtime", FAIL, f"import failed: {exc}", hint)
+    shadow = native.numpy_shadow()
+    if shadow is not None:
+        detail = (
+            f"NumPy {shadow.used_version} in {shadow.used_dir} shadows the system's "
+            f"{shadow.hidden_version} ({shadow.hidden_dir})"
+        )
+        if shadow.dependents:
+            detail += f", which {', '.join(shadow.dependents)} are compiled against"
+        level = FAIL if shadow.breaks() else WARN
+        return Check("runtime", level, detail, native.shadow_hint(shadow))
+    mixer = _mixer_import()
+    if mixer is not None:
+        return mixer
     if require_picamera2 or on_pi():
         try:
             importlib.import_module("picamera2")
@@ -91,6 +107,29 @@ def check_runtime(require_picamera2: bool = False) -> Check:
             hint = "sudo apt install python3-picamera2; the venv must keep the system's NumPy"
             return Check("runtime", level, f"picamera2 does not import: {exc}", hint)
     return Check("runtime", OK, ", ".join(parts))
+
+
+def _mixer_import() -> Check | None:
+    """pygame's mixer loads system libraries a minimal image may lack: the daemon then plays
+    nothing. Importing it opens no device."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        importlib.import_module("pygame.mixer")
+    except ImportError as exc:
+        missing = _missing_library("runtime", exc, "pygame's mixer does not load, music is silent")
+        hint = "reinstall: sudo deploy/install.sh"
+        return missing or Check("runtime", FAIL, f"pygame's mixer does not import: {exc}", hint)
+    return None
+
+
+def _missing_library(name: str, exc: BaseException, effect: str) -> Check | None:
+    """A loader error that names a missing system library → the Debian package to install."""
+    library = native.missing_library(str(exc))
+    if library is None:
+        return None
+    package = native.DEBIAN_PACKAGES.get(library, "unknown")
+    detail = f"{library} is missing (Debian package {package}): {effect}"
+    return Check(name, FAIL, detail, native.install_hint(library))
 
 
 def bundled_face() -> Any:
@@ -168,7 +207,7 @@ def check_camera(config: cfg.Config, daemon: StatusReading) -> Check:
             "camera",
             SKIP,
             f"held by the running daemon ({data.get('state', '?')}, "
-            f"{data.get('fps', '?')} fps): not opened; see moodpi status",
+            f"{data.get('fps', '?')} fps): not opened; see moodpi status; {reach(config, daemon)}",
         )
     from moodpi.perception.sources import CameraError, SourceEnded, open_source
 
@@ -207,7 +246,24 @@ def check_camera(config: cfg.Config, daemon: StatusReading) -> Check:
         else 0.0
     )
     detail = f"{source.describe()}: {shape[1]}x{shape[0]}, {fps:.1f} fps over {len(times)} frames"
-    return Check("camera", OK, detail)
+    return Check("camera", OK, f"{detail}; {reach(config, daemon)}")
+
+
+def reach(config: cfg.Config, daemon: StatusReading) -> str:
+    """How far this setup sees: the farthest face the daemon found lately (its status file),
+    and the limit faces.min_size_px sets at the configured width and field of view."""
+    from moodpi.perception.geometry import distance_m
+    from moodpi.system.status import sight
+
+    camera, min_px = config.camera, config.faces.min_size_px
+    limit = distance_m(min_px, camera.width, camera.hfov_deg)
+    reach_m = float(getattr(config.faces, "reach_m", 0.0) or 0.0)  # the room sweep's own limit
+    if 0 < reach_m < limit:
+        limit = reach_m
+    text = f"set up to find faces to about {limit:.1f} m ({camera.width} px wide, "
+    text += f"{camera.hfov_deg:g}°, faces.min_size_px {min_px})"
+    seen = sight(daemon.data) if daemon.data else "-"
+    return text + ("" if seen == "-" else f"; daemon found {seen}")
 
 
 def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
@@ -223,7 +279,10 @@ def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
         rate_hz, _size, channels = pygame.mixer.get_init() or (0, 0, 0)
         pygame.mixer.quit()
     except Exception as exc:
-        return Check("audio", FAIL, f"no audio output (SDL_AUDIODRIVER={driver}): {exc}", hint)
+        # pygame says "mixer module not available (ImportError: libgthread-2.0.so.0: …)"
+        missing = _missing_library("audio", exc, "pygame's mixer does not load, no audio output")
+        detail = f"no audio output (SDL_AUDIODRIVER={driver}): {exc}"
+        return missing or Check("audio", FAIL, detail, hint)
     return Check("audio", OK, f"SDL_AUDIODRIVER={driver}: {rate_hz} Hz, {channels} channels")
 
 

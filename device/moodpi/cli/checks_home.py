@@ -79,12 +79,18 @@ def check_broker(config: cfg.Config, timeout_s: float = BROKER_TIMEOUT_S) -> Che
         return Check("broker", FAIL, str(exc), "fix the mqtt section of the config")
     answered = threading.Event()
     result: list[str] = []
+    connect_error = link.record_connect_errors(client)
 
     def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         result.append(link.refusal_message(reason, mqtt) if reason.is_failure else "")
         answered.set()
 
+    def on_connect_fail(_c: Any, _u: Any) -> None:  # refused, unresolved, TLS: say which
+        result.append(link.connect_error_message(connect_error(), mqtt))
+        answered.set()
+
     client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
     try:
         client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive)
         client.loop_start()
@@ -101,7 +107,12 @@ def check_broker(config: cfg.Config, timeout_s: float = BROKER_TIMEOUT_S) -> Che
         with contextlib.suppress(Exception):
             client.loop_stop()
     if result and result[0]:
-        return Check("broker", FAIL, result[0], "check mqtt.username and the password")
+        hint = "check mqtt.username and the password"
+        if "TLS" in result[0]:
+            hint = "check mqtt.tls_ca: it must be the CA that signed the broker's certificate"
+        elif "nothing listens" in result[0] or "cannot resolve" in result[0]:
+            hint = "check mqtt.host and mqtt.port"
+        return Check("broker", FAIL, result[0], hint)
     return Check(
         "broker", OK, f"connected to {where}" + (f" as {mqtt.username}" if mqtt.username else "")
     )

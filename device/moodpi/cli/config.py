@@ -77,8 +77,10 @@ def config_file(args: argparse.Namespace) -> Path | None:
 
 
 def _check(path: Path | None) -> int:
+    """The same validation as `moodpi run`: the values, then every file the config names."""
     try:
         config = cfg.load(path)
+        cfg.check_files(config)
     except cfg.ConfigError as exc:
         print(f"moodpi: {path or 'built-in defaults'}: {exc}", file=sys.stderr)
         return cfg.EX_CONFIG
@@ -90,23 +92,12 @@ def _check(path: Path | None) -> int:
 
 
 def missing_paths(config: cfg.Config) -> Iterator[str]:
-    """Files and folders the config names that are not there (may be fine on another machine)."""
-    models = {"faces.model": config.faces.model, "emotion.model": config.emotion.model}
-    for key, name in models.items():
-        if name and not config.model_path(name).is_file():
-            yield f"{key}: model file {config.model_path(name)} not found"
-    mqtt = config.mqtt
-    files = {
-        "music.root": config.music.root,
-        "music.playlists": config.music.playlists,
-        "mqtt.password_file": mqtt.password_file,
-        "mqtt.tls_ca": mqtt.tls_ca,
-        "mqtt.tls_cert": mqtt.tls_cert,
-        "mqtt.tls_key": mqtt.tls_key,
-    }
-    for key, value in files.items():
-        if value and not Path(value).exists():
-            yield f"{key}: {value} does not exist"
+    """Folders the config names that are not there (may be fine on another machine; the files
+    that must be there are errors of cfg.check_files)."""
+    folders = {"music.root": config.music.root, "music.playlists": config.music.playlists}
+    for key, value in folders.items():
+        if value and not Path(value).is_dir():
+            yield f"{key}: {value} is not a folder"
 
 
 # ---------------------------------------------------------------------------------------------

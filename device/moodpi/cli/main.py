@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="evaluate at most N faces")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
+    classify = command(
+        "classify",
+        "cli.classify:cli_classify",
+        "emotions of the faces in photos, through the daemon's pipeline (docs/classify.md)",
+    )
+    _add_config(classify)
+    classify.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, ... files")
+    classify.add_argument("--json", action="store_true", help="one JSON object per image per line")
+
     bench = command(
         "bench", "lab.bench:cli_bench", "per-stage latency, throughput, memory and cold start"
     )
@@ -94,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="run the daemon on labelled replays and score the moods (several: pooled)",
     )
+    bench.add_argument(
+        "--distance",
+        action="store_true",
+        help="faces found and read at 1-4 m on real photos, old and new pipeline (lab/distance.py)",
+    )
+    bench.add_argument("--photos", help="--distance: a folder with labels.csv (file,emotion)")
+    bench.add_argument("--count", type=int, default=120, help="--distance: photos per distance")
+    bench.add_argument("--out", default="bench/distance.json", help="--distance: JSON (and .png)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
 
     config = command("config", "cli.config:cli_config", "check or show the configuration")
@@ -103,9 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(config)
 
-    library = command("library", "cli.library:cli_library", "scan or show the music library")
-    library.add_argument("action", choices=("scan", "show"))
-    library.add_argument("--json", action="store_true")
+    library = command(
+        "library", "cli.library:cli_library", "scan and analyse, show or plot the music library"
+    )
+    library.add_argument("action", choices=("scan", "show", "plot"))
+    library.add_argument("file", nargs="?", help="plot: the PNG to write (default library.png)")
+    library.add_argument("--json", action="store_true", help="show: one JSON object per track")
+    library.add_argument(
+        "--no-analysis", action="store_true", help="scan: read files only, place nothing"
+    )
     _add_config(library)
 
     history = command(

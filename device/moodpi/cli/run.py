@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 
 from moodpi import config as config_mod
-from moodpi.app import Daemon
 from moodpi.cli.main import apply_log_level
 from moodpi.config import Config
 
@@ -20,8 +19,11 @@ log = logging.getLogger(__name__)
 
 def cli_run(args: argparse.Namespace) -> int:
     config = apply_cli_overrides(config_mod.load(args.config), args)
+    config_mod.check_files(config)  # the same checks as `moodpi config check`
     apply_log_level(config.log_level, verbose=args.verbose)
-    daemon = Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
+    from moodpi import app  # OpenCV and TFLite load only for a config that passed (exit 78 fast)
+
+    daemon = app.Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
     _install_signal_handlers(daemon.stop_event)
     return daemon.run()
 

@@ -1,5 +1,8 @@
 """`moodpi snapshot FILE`: one annotated frame, to help place the camera.
 
+Each face is boxed with its emotion and its estimated distance (perception.geometry, from the
+box width and `camera.hfov_deg`), so a glance tells whether the far end of the room is in reach.
+
 The only command that writes an image, and only to the file the user names. It opens the camera
 itself, so stop the daemon (or switch detection off over MQTT) first if the camera is busy.
 """
@@ -15,9 +18,11 @@ import msgspec
 import numpy as np
 
 from moodpi import config as config_mod
+from moodpi.cli.classify import StillCamera  # a detector that sweeps over frames gets a sweep
+from moodpi.perception.geometry import distance_m
 from moodpi.perception.pipeline import build_perception
 from moodpi.perception.sources import CameraError, open_source
-from moodpi.types import Frame, Observation
+from moodpi.types import Frame, Observation, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +45,12 @@ def cli_snapshot(args: argparse.Namespace) -> int:
     except CameraError as exc:
         print(f"snapshot: camera unavailable: {exc}")
         return EX_UNAVAILABLE
-    observation = build_perception(config).observe(frame)
-    image = annotate(frame.image, observation)
+    # Every face in view, not only the one the daemon reads: placing the camera is about all.
+    every_face = msgspec.structs.replace(config.faces, select="all")
+    config = msgspec.structs.replace(config, faces=every_face)
+    observation = StillCamera(lambda: build_perception(config)).observe(frame)
+    hfov_deg = config.camera.hfov_deg
+    image = annotate(frame.image, observation, hfov_deg)
     if not cv2.imwrite(str(out), image):
         print(f"snapshot: cannot write {out}")
         return EX_CANTCREAT
@@ -49,7 +58,17 @@ def cli_snapshot(args: argparse.Namespace) -> int:
     print(
         f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {faces} face{'s' if faces != 1 else ''})"
     )
+    for n, prediction in enumerate(observation.predictions, 1):
+        face, far = prediction.face, face_distance_m(prediction, frame.image.shape[1], hfov_deg)
+        print(
+            f"  face {n}: {face.w}x{face.h} px at ({face.x}, {face.y}), about {far:.1f} m, "
+            f"{prediction.emotion} {prediction.confidence:.2f}"
+        )
     return 0
+
+
+def face_distance_m(prediction: Prediction, frame_w_px: int, hfov_deg: float) -> float:
+    return distance_m(prediction.face.w, frame_w_px, hfov_deg)
 
 
 def grab_frame(config: config_mod.Config) -> Frame:
@@ -69,13 +88,15 @@ def grab_frame(config: config_mod.Config) -> Frame:
     return frame
 
 
-def annotate(grey: np.ndarray, observation: Observation) -> np.ndarray:
-    """A colour copy of the frame with each face's box, emotion and confidence drawn on it."""
+def annotate(grey: np.ndarray, observation: Observation, hfov_deg: float = 66.0) -> np.ndarray:
+    """A colour copy of the frame with each face's box, emotion, confidence and estimated
+    distance drawn on it."""
     image = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     for prediction in observation.predictions:
         face = prediction.face
         cv2.rectangle(image, (face.x, face.y), (face.x + face.w, face.y + face.h), (0, 200, 0), 2)
-        label = f"{prediction.emotion} {prediction.confidence:.2f}"
+        far = face_distance_m(prediction, grey.shape[1], hfov_deg)
+        label = f"{prediction.emotion} {prediction.confidence:.2f} ~{far:.1f} m"
         cv2.putText(
             image,
             label,

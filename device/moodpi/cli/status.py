@@ -21,12 +21,14 @@ from typing import Any, TextIO
 
 from moodpi.system.status import (
     StatusReading,
+    camera,
     field_dict,
     field_number,
     mood_of,
     now_playing,
     presence,
     read_status,
+    sight,
     status_path,
     summary,
 )
@@ -111,6 +113,20 @@ def mqtt_summary(value: Any) -> str:
     return text + (f" ({', '.join(details)})" if details else "")
 
 
+def library_summary(value: Mapping[str, Any]) -> str:
+    """'analysed 812 of 5,000 (running, ETA 14m 20s)' from the snapshot's library field."""
+    tracks, analysed = field_number(value.get("tracks")), field_number(value.get("analysed"))
+    if tracks is None or analysed is None:
+        return "-"
+    text = f"analysed {int(analysed):,} of {int(tracks):,}"
+    failed = field_number(value.get("failed"))
+    notes = [f"{int(failed):,} undecodable"] if failed else []
+    if value.get("running"):
+        eta = field_number(value.get("eta_s"))
+        notes.append("running" + (f", ETA {duration(eta)}" if eta is not None else ""))
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def frames_summary(status: Mapping[str, Any]) -> str:
     """'1234 (5 dropped, 0 bad)' from diagnostics, or the top-level frames_dropped."""
     diagnostics = field_dict(status.get("diagnostics"))
@@ -159,12 +175,18 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
         "mood": f"{emotion}{conf}" + (f" since {local_time(since)}" if since else ""),
         "presence": presence(status),
         "detection": "on" if status.get("detection", True) else "off (camera released)",
+        "camera": camera(status),
+        "sees": sight(status),
         "now playing": now_playing(status),
         "fps": f"{fps:.1f}" if fps is not None else "-",
     }
+    if status.get("led", "none") != "none":  # lit exactly while the camera is in use
+        fields["status led"] = str(status["led"])
     fields.update({key: _short(status[key]) for key in _EXTRA_KEYS if key in status})
     if "mqtt" in status:
         fields["mqtt"] = mqtt_summary(status["mqtt"])
+    if isinstance(status.get("library"), dict):
+        fields["music library"] = library_summary(status["library"])
     frames = frames_summary(status)
     if frames:
         fields["frames"] = frames

@@ -4,6 +4,7 @@
 naming the dotted key, ever escapes either.
 """
 
+from moodpi.config.files import check_files
 from moodpi.config.loading import as_dict, from_dict, iter_fields, load
 from moodpi.config.schema import (
     ENV_PREFIX,
@@ -20,6 +21,7 @@ from moodpi.config.schema import (
     MoodConfig,
     MqttConfig,
     MusicConfig,
+    PrivacyConfig,
     default_models_dir,
     default_state_dir,
     doc,
@@ -40,7 +42,9 @@ __all__ = [
     "MoodConfig",
     "MqttConfig",
     "MusicConfig",
+    "PrivacyConfig",
     "as_dict",
+    "check_files",
     "default_models_dir",
     "default_state_dir",
     "doc",

@@ -21,8 +21,12 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 
-from moodpi.config.schema import CATEGORY_PATTERN, ENV_PREFIX, Config, ConfigError
+from moodpi.config.checks import check_values
+from moodpi.config.files import MAX_CONFIG_BYTES, UnreadableFile, read_text_limited
+from moodpi.config.schema import CATEGORY_PATTERN, ENV_PREFIX, MAX_TEXT_CHARS, Config, ConfigError
 from moodpi.types import EMOTIONS
+
+MAX_DEPTH = 8  # tables in tables; the schema needs 3 (music.uplift_map.sad)
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -50,14 +54,36 @@ def from_dict(data: Mapping[str, Any]) -> Config:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's tree: a small regular UTF-8 file (a BOM is fine), nested at most MAX_DEPTH."""
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError("<file>", f"config file not found: {path}")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("<file>", f"config file not found: {path}") from None
+        text = read_text_limited(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
+        raise ConfigError("<file>", f"cannot read the config: {exc}") from None
+    return _parse_toml(text, path)
+
+
+def _parse_toml(text: str, where: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("<file>", f"{path} is not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("<file>", f"cannot read {path}: {exc}") from None
+        raise ConfigError("<file>", f"{where} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError("<file>", f"{where}: nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _check_depth(data: dict[str, Any]) -> None:
+    """No key nested deeper than MAX_DEPTH (walked without recursion)."""
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        key, node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(key or "<root>", f"nested deeper than {MAX_DEPTH} levels")
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for name, value in items:
+            if isinstance(value, dict | list):
+                stack.append((_join(key, name), value, depth + 1))
 
 
 def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -75,20 +101,23 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
                 raise ConfigError(key, f"environment variable {name} targets a non-table")
         # Text (or a choice of words) is taken as it is: MOODPI__MQTT__HOST=10.0.0.2 is no number.
         if not isinstance(kind, mi.StrType | mi.LiteralType):
-            with contextlib.suppress(tomllib.TOMLDecodeError):
+            with contextlib.suppress(tomllib.TOMLDecodeError, RecursionError):
                 raw = tomllib.loads(f"v = {raw}")["v"]
         node[parts[-1]] = raw
 
 
 def _build(data: dict[str, Any]) -> Config:
+    _check_depth(data)
     for key, default, _meta in iter_fields():  # a partial map is merged over its default
         node, leaf = _table_of(data, key)
         if isinstance(default, dict) and node and isinstance(node.get(leaf), dict):
             node[leaf] = {**default, **node[leaf]}
     try:
-        return msgspec.convert(data, Config, strict=True)
+        config = msgspec.convert(data, Config, strict=True)
     except msgspec.ValidationError as exc:
         raise _explain(str(exc), data) from None
+    check_values(config)
+    return config
 
 
 def _table_of(data: dict[str, Any], key: str) -> tuple[Any, str]:
@@ -130,7 +159,9 @@ def _explain(message: str, data: Any) -> ConfigError:
     elif isinstance(kind, mi.LiteralType):
         choices = next(meta["choices"] for name, _, meta in iter_fields() if name == key)
         problem = f"{got} is not one of {', '.join(choices)}"
-    elif isinstance(data, str):  # the rules of Text
+    elif isinstance(data, str) and len(data) > MAX_TEXT_CHARS:  # the rules of Text
+        problem = f"{len(data)} characters, over the limit of {MAX_TEXT_CHARS}"
+    elif isinstance(data, str):
         problem = "contains a NUL character" if "\x00" in data else f"{got} is not valid UTF-8 text"
     elif isinstance(data, float) and not math.isfinite(data):
         problem = f"{got} is not a finite number"

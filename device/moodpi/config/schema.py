@@ -29,13 +29,15 @@ class ConfigError(ValueError):
 
 
 def default_models_dir() -> Path:
-    """Where the bundled models live: $MOODPI_MODELS_DIR, the checkout's models/, or /opt/moodpi."""
+    """Where the bundled models live: $MOODPI_MODELS_DIR, the package's own (moodpi/models: in
+    the wheel, a link to models/ in a checkout), the checkout's models/, or /opt/moodpi."""
     env = os.environ.get("MOODPI_MODELS_DIR")
     if env:
         return Path(env)
-    for candidate in (REPO_ROOT / "models", Path("/opt/moodpi/models")):
+    package = Path(__file__).resolve().parents[1] / "models"
+    for candidate in (package, REPO_ROOT / "models", Path("/opt/moodpi/models")):
         if candidate.is_dir():
-            return candidate
+            return candidate.resolve()
     return REPO_ROOT / "models"
 
 
@@ -58,8 +60,10 @@ def doc(
     return msgspec.Meta(description=text, ge=ge, le=le, extra=extra or None)
 
 
-# Text has no NUL characters, nor lone surrogates (how undecodable bytes of a variable arrive).
-Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00\ud800-\udfff]*$")]
+# Text has no NUL characters, nor lone surrogates (how undecodable bytes of a variable arrive),
+# and is short: a 70,000-character topic or host once killed paho's network thread.
+MAX_TEXT_CHARS = 4096
+Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00\ud800-\udfff]*$", max_length=MAX_TEXT_CHARS)]
 # A category is a folder name under music.root: not empty, no separators, not hidden nor '..'.
 CATEGORY_PATTERN = r"^[^./\\\x00][^/\\\x00]*$"
 Category = Annotated[str, msgspec.Meta(pattern=CATEGORY_PATTERN)]
@@ -91,8 +95,10 @@ class CameraConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     fps: Annotated[
         float, doc("frames per second asked of the camera, or replay rate", 0.5, 60.0)
     ] = 10.0
-    width: Annotated[int, doc("capture width in pixels", 64, 4096)] = 640
-    height: Annotated[int, doc("capture height in pixels", 48, 4096)] = 480
+    # 1280x720: a face at 4 m is still about 37 px wide (66 degree lens) for the detector and
+    # the classifier's crop; the Pi's ISP scales the sensor's full field of view down to it.
+    width: Annotated[int, doc("capture width in pixels", 64, 4096)] = 1280
+    height: Annotated[int, doc("capture height in pixels", 48, 4096)] = 720
     realtime: Annotated[
         bool, doc("replay at `fps` in real time instead of as fast as possible")
     ] = False
@@ -112,6 +118,15 @@ class CameraConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     resize: Annotated[
         bool, doc("replay: scale frames to width x height (default: their own size)")
     ] = False
+    hfov_deg: Annotated[
+        float,
+        doc(
+            "horizontal field of view of the lens in degrees, for face distances "
+            "(Camera Module 3: 66, its wide lens: 102; Camera Module 2: 62)",
+            10.0,
+            170.0,
+        ),
+    ] = 66.0
 
 
 class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -127,6 +142,18 @@ class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     min_size_px: Annotated[
         int, doc("ignore faces smaller than this (box side, frame pixels)", 8, 2048)
     ] = 24
+    reach_m: Annotated[
+        float,
+        doc(
+            "find faces up to this far (m, from camera.width and hfov_deg): tracked faces plus "
+            "a tile sweep; 0: one whole-frame pass (faces within about 1 m)",
+            0.0,
+            10.0,
+        ),
+    ] = 4.5
+    tiles_per_frame: Annotated[
+        int, doc("sweep tiles looked at per frame (each about two 128x128 detector passes)", 1, 16)
+    ] = 1
     select: Annotated[Literal["largest", "all"], doc("which faces to classify")] = "largest"
     equalize: Annotated[
         Literal["none", "hist", "clahe"], doc("lighting normalisation of the face crop")
@@ -186,7 +213,8 @@ class MoodConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
 class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     root: Annotated[
-        Text, doc("music folder holding one sub-folder per category; empty: no playback", path="")
+        Text,
+        doc("music folder; a sub-folder named as a category is that category; empty: off", path=""),
     ] = ""
     playlists: Annotated[
         Text,
@@ -210,6 +238,12 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     pause_after_absent_s: Annotated[
         float, doc("fade out and pause when nobody was seen this long", 0.0, 86400.0)
     ] = 30.0
+    analysis: Annotated[
+        bool, doc("place each track by its audio (a niced process of its own, cached)")
+    ] = True
+    rescan_interval_s: Annotated[
+        float, doc("look for new or changed music files this often", 10.0, 86400.0)
+    ] = 300.0
 
 
 class HistoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -245,6 +279,30 @@ class MqttConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     ] = 60.0
 
 
+# "HH:MM-HH:MM", local time; a span may wrap past midnight ("22:00-07:00").
+QUIET_SPAN_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+QuietSpan = Annotated[str, msgspec.Meta(pattern=QUIET_SPAN_PATTERN)]
+
+
+class PrivacyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    quiet_hours: Annotated[
+        list[QuietSpan],
+        doc('local times the camera stays released, e.g. ["22:00-07:00"]; equal ends: all day'),
+        msgspec.Meta(max_length=24),
+    ] = msgspec.field(default_factory=list)
+    quiet_hours_enabled: Annotated[
+        bool, doc("quiet hours apply at start (Home Assistant's Quiet hours switch turns them)")
+    ] = True
+    led: Annotated[
+        Literal["off", "act", "gpio", "sysfs"],
+        doc("LED lit while the camera is open: board activity LED, GPIO pin, or a sysfs LED"),
+    ] = "off"
+    led_gpio_pin: Annotated[int, doc("led = gpio: the pin (BCM numbering)", 0, 27)] = 17
+    led_sysfs_path: Annotated[
+        Text, doc("led = sysfs: the LED's directory, e.g. /sys/class/leds/PWR", path="")
+    ] = ""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     device_id: Annotated[
         Text, doc("stable id used in topics and unique_ids; empty: derived from the hostname")
@@ -265,6 +323,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     music: MusicConfig = msgspec.field(default_factory=MusicConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
+    privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
 
     # Derived values, computed from the fields above.
     @property

@@ -48,6 +48,10 @@ RESULT_KEYS = (
 
 
 def cli_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "distance", False):
+        from moodpi.lab.distance import cli_distance
+
+        return cli_distance(args)
     if getattr(args, "mood", None):
         from moodpi.lab.moodbench import cli_mood_bench
 

@@ -37,6 +37,8 @@ class Style:
     voice: str  # arp | pad | pluck | pulse | drone | cluster
     harmonics: int = 3  # more harmonics: a brighter timbre
     beat: bool = False  # a soft kick on every beat
+    drums: float = 0.0  # hi-hats on the eighths and a snare on 2 and 4, this loud (0: none)
+    level_db: float | None = None  # RMS loudness to master to (None: peak-normalised)
 
 
 STYLES: dict[str, Style] = {
@@ -57,6 +59,28 @@ STYLES: dict[str, Style] = {
 }
 CATEGORIES: tuple[str, ...] = tuple(STYLES)
 
+# The flat demo library (no category folders): styles spread over the valence-arousal plane,
+# chosen from a sweep of 160 random styles by where moodpi's analysis placed them (it was
+# calibrated on recorded music, so loud drums and dense spectra read as arousal and a light
+# bass as valence more than mode and tempo do; synthetic tones are far from what it learnt, and
+# a recalibration moves them). The file names say nothing: the analysis alone decides which
+# mood each track serves (`moodpi library show --config demo/config.toml`).
+FLAT_STYLES: tuple[Style, ...] = (
+    Style(150, MINOR, 48, (0, 3, 4, 4), "arp", harmonics=2, drums=1.0, level_db=-20),  # bright
+    Style(150, MINOR, 40, (0, 4, 5, 3), "pluck", harmonics=4, beat=True, drums=0.5,
+          level_db=-20),
+    Style(150, MAJOR, 48, (0, 3, 0, 4), "pad", harmonics=8, drums=1.0, level_db=-14),  # tense
+    Style(126, MINOR, 55, (0, 1, 0, 4), "arp", harmonics=8, drums=0.5, level_db=-9),
+    Style(150, MINOR, 48, (0, 1, 0, 4), "cluster", harmonics=1, beat=True, drums=0.5,
+          level_db=-9),
+    Style(56, MAJOR, 55, (0, 4, 5, 3), "cluster", harmonics=8, drums=0.5, level_db=-9),  # low
+    Style(126, MINOR, 48, (0, 5, 3, 4), "arp", harmonics=4, beat=True, drums=1.0, level_db=-20),
+    Style(150, MINOR, 62, (0, 3, 0, 4), "drone", harmonics=2, drums=0.5, level_db=-9),
+    Style(126, MINOR, 48, (0, 1, 0, 4), "pad", harmonics=4, level_db=-9),  # calm
+    Style(150, MAJOR, 48, (0, 4, 5, 3), "drone", harmonics=8, drums=0.5, level_db=-20),
+    Style(96, MINOR, 40, (0, 5, 3, 4), "pluck", harmonics=1, drums=0.5, level_db=-14),
+)
+
 
 def generate_library(root: Path, *, seconds: float = 10.0, seed: int = 0) -> dict[str, list[Path]]:
     """Write CLIPS_PER_CATEGORY clips per category under root/<category>/; keep existing files."""
@@ -75,6 +99,24 @@ def generate_library(root: Path, *, seconds: float = 10.0, seed: int = 0) -> dic
         written[category] = paths
     log.info("demo library ready: %d clips in %s", sum(map(len, written.values())), root)
     return written
+
+
+def generate_flat_library(root: Path, *, seconds: float = 10.0, seed: int = 0) -> list[Path]:
+    """Write two clips of each FLAT_STYLES style straight into root/ (track_01.wav, ...)."""
+    if not 0.1 <= seconds <= 600:
+        raise ValueError(f"seconds must be within 0.1..600, got {seconds}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, style in enumerate(FLAT_STYLES):
+        for clip in range(CLIPS_PER_CATEGORY):
+            path = root / f"track_{index * CLIPS_PER_CATEGORY + clip + 1:02d}.wav"
+            if not (path.is_file() and path.stat().st_size > 0):
+                rng = np.random.default_rng([seed, 100 + index, clip])
+                _write_wav(path, render(style, seconds, rng, variant=clip))
+            paths.append(path)
+    log.info("flat demo library ready: %d clips in %s", len(paths), root)
+    return paths
 
 
 def write_clip(
@@ -103,7 +145,11 @@ def render(style: Style, seconds: float, rng: np.random.Generator, variant: int 
         if style.beat:
             for beat in range(4):
                 _add(out, _kick(), bar * bar_s + beat * beat_s)
+        if style.drums:
+            _drum_bar(out, bar * bar_s, beat_s, style.drums, rng)
     out = np.tanh(out * 1.5) if style.voice == "pulse" else out  # angry: a little grit
+    if style.level_db is not None:
+        return _master(out, style.level_db)
     edge = min(n // 4, int(0.05 * SAMPLE_RATE_HZ))  # short fades: no click at start or end
     if edge:
         out[:edge] *= np.linspace(0, 1, edge)
@@ -210,6 +256,29 @@ def _cluster(bar: _Bar) -> None:
         _add(bar.out, 0.35 * tone * tremolo * _envelope(n, bar.length_s * 0.3, 0.3), bar.t0_s)
 
 
+def _drum_bar(out: np.ndarray, t0_s: float, beat_s: float, level: float,
+              rng: np.random.Generator) -> None:  # fmt: skip
+    for eighth in range(8):
+        n = int(0.04 * SAMPLE_RATE_HZ)
+        hat = np.diff(rng.normal(0, 1, n + 1)) * np.exp(-np.arange(n) / (0.008 * SAMPLE_RATE_HZ))
+        _add(out, 0.25 * level * hat, t0_s + eighth * beat_s / 2)
+    for beat in (1, 3):
+        n = int(0.15 * SAMPLE_RATE_HZ)
+        snare = rng.normal(0, 1, n) * np.exp(-np.arange(n) / (0.04 * SAMPLE_RATE_HZ))
+        _add(out, 0.5 * level * snare, t0_s + beat * beat_s)
+
+
+def _master(samples: np.ndarray, level_db: float) -> np.ndarray:
+    """Loudness to `level_db` RMS with a soft limiter, as records are mastered; short fades."""
+    rms = float(np.sqrt(np.mean(samples**2))) or 1.0
+    out = np.tanh(samples * (10 ** (level_db / 20) / rms) * 1.2) / 1.2
+    edge = min(len(out) // 4, int(0.05 * SAMPLE_RATE_HZ))
+    if edge:
+        out[:edge] *= np.linspace(0, 1, edge)
+        out[-edge:] *= np.linspace(1, 0, edge)
+    return np.asarray(out * 0.98, dtype=np.float64)
+
+
 def _kick() -> np.ndarray:
     n = int(0.12 * SAMPLE_RATE_HZ)
     t = np.arange(n) / SAMPLE_RATE_HZ
@@ -244,9 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", type=Path, help="folder to fill (a sub-folder per category)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--flat", action="store_true", help="no category folders (FLAT_STYLES)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    generate_library(args.root, seconds=args.seconds, seed=args.seed)
+    if args.flat:
+        generate_flat_library(args.root, seconds=args.seconds, seed=args.seed)
+    else:
+        generate_library(args.root, seconds=args.seconds, seed=args.seed)
     return 0
 
 

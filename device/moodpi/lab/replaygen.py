@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from moodpi.perception.geometry import face_width_px
 from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,18 @@ def make_labelled_replay(
     segments: Sequence[tuple[str | None, float]],
     seed: int,
     size: tuple[int, int] = (640, 480),
+    distance_m: tuple[float, float] | None = None,
 ) -> Path:
     """Write out_dir/frames/000000.jpg... and out_dir/truth.json; returns out_dir.
 
     Each segment (emotion, or None for an empty room; duration in seconds) shows a sequence of
     different faces of that emotion, each held 1-2 s at a slightly jittered place and size, in
     one room (the background stays the same). Frame i is at i / fps seconds.
+
+    `distance_m` (nearest, farthest): a person across the room instead of at arm's length; each
+    segment's person sits at one distance in that range (face width from the 66 degree lens
+    geometry of perception.geometry) and in one place, as people on a sofa do, while the faces
+    (expressions) change.
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -170,14 +177,24 @@ def make_labelled_replay(
     for emotion, duration_s in segments:
         end_s = start_s + duration_s
         pool = faces_by_emotion[emotion] if emotion is not None else []
-        for frame in _segment_frames(index, pool, start_s, end_s, fps, room, rng):
+        pose = _room_pose(size, distance_m, rng) if distance_m else None
+        for frame in _segment_frames(index, pool, start_s, end_s, fps, room, rng, pose):
             path = frames_dir / f"{index:06d}.jpg"
             cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             index += 1
         truth.append({"emotion": emotion, "start_s": round(start_s, 6), "end_s": round(end_s, 6)})
         start_s = end_s
     (out_dir / "truth.json").write_text(
-        json.dumps({"fps": fps, "frames": index, "size": list(size), "segments": truth}, indent=1)
+        json.dumps(
+            {
+                "fps": fps,
+                "frames": index,
+                "size": list(size),
+                "distance_m": list(distance_m) if distance_m else None,
+                "segments": truth,
+            },
+            indent=1,
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -193,6 +210,7 @@ def _segment_frames(
     fps: float,
     room: np.ndarray,
     rng: np.random.Generator,
+    pose: tuple[int, tuple[int, int]] | None = None,
 ) -> Iterator[np.ndarray]:
     """Frames for the indices whose time index / fps falls in [start_s, end_s)."""
     size = (room.shape[1], room.shape[0])
@@ -205,11 +223,11 @@ def _segment_frames(
         if t >= shot_end_s - 1e-9:
             face, hold_s = next(shots, (face, end_s - t))
             shot_end_s += hold_s
-            base_px, base_c = _shot_pose(size, rng)
+            base_px, base_c = pose or _shot_pose(size, rng)
             look_seed = int(rng.integers(2**31))
         # Small per-frame jitter: a person is never perfectly still. The person's look (hair,
         # clothes) and the sensor noise come from a per-shot seed so they hold steady.
-        px = max(48, int(base_px * rng.uniform(0.97, 1.03)))
+        px = max(min(48, base_px), int(base_px * rng.uniform(0.97, 1.03)))
         c = (base_c[0] + int(rng.integers(-4, 5)), base_c[1] + int(rng.integers(-4, 5)))
         look = np.random.default_rng(look_seed)
         yield compose_frame(face, size=size, face_px=px, center=c, rng=look, background=room)
@@ -222,6 +240,17 @@ def _shot_pose(size: tuple[int, int], rng: np.random.Generator) -> tuple[int, tu
     px = int(min(w, h) * rng.uniform(0.3, 0.45))
     cx = int(w / 2 + rng.uniform(-0.2, 0.2) * w)
     cy = int(h * rng.uniform(0.4, 0.5))
+    return px, (cx, cy)
+
+
+def _room_pose(
+    size: tuple[int, int], distance_m: tuple[float, float], rng: np.random.Generator
+) -> tuple[int, tuple[int, int]]:
+    """Face size and centre for a person somewhere across the room, seated (upper half)."""
+    w, h = size
+    px = round(face_width_px(float(rng.uniform(*distance_m)), w))
+    cx = int(w * rng.uniform(0.2, 0.8))
+    cy = int(h * rng.uniform(0.35, 0.55))
     return px, (cx, cy)
 
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import ssl
+from collections.abc import Callable
 from typing import Any
 
 from moodpi.config import ConfigError, MqttConfig
+from moodpi.config.checks import topic_prefix_problem
+from moodpi.config.files import read_password_file, tls_context
 from moodpi.link.discovery import default_base_topic
 
 log = logging.getLogger(__name__)
@@ -19,27 +24,16 @@ AUTH_REFUSALS = frozenset({"Bad user name or password", "Not authorized"})
 
 def read_password(config: MqttConfig, environ: dict[str, str] | None = None) -> str | None:
     """The broker password from `password_file`, else $MOODPI_MQTT_PASSWORD, else None."""
-    if config.password_file:
-        try:
-            with open(config.password_file, encoding="utf-8") as f:
-                return f.read().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                "mqtt.password_file", f"cannot read {config.password_file}: {exc}"
-            ) from None
+    if config.password_file:  # bounded: a FIFO or /dev/zero here is a ConfigError
+        return read_password_file(config.password_file)
     env = os.environ if environ is None else environ
     return env.get(PASSWORD_ENV) or None
 
 
 def base_topic(config: MqttConfig, device_id: str) -> str:
     base = config.base_topic or default_base_topic(device_id)
-    if (
-        not base.strip("/")
-        or any(c in base for c in "+#\x00")
-        or base.startswith("/")
-        or base.endswith("/")
-    ):
-        raise ConfigError("mqtt.base_topic", f"{base!r} is not a valid topic prefix")
+    if problem := topic_prefix_problem(base):
+        raise ConfigError("mqtt.base_topic", problem)
     return base
 
 
@@ -67,16 +61,54 @@ def make_client(config: MqttConfig, client_id: str, password: str | None) -> Any
         client.username_pw_set(config.username, password)
     elif password:
         log.warning("a password is set but mqtt.username is empty: connecting without credentials")
-    if config.tls_ca:
-        try:
-            client.tls_set(
-                ca_certs=config.tls_ca,
-                certfile=config.tls_cert or None,
-                keyfile=config.tls_key or None,
-            )
-        except (OSError, ValueError) as exc:
-            raise ConfigError("mqtt.tls_ca", f"cannot set up TLS: {exc}") from None
+    if config.tls_ca:  # the files read bounded and checked by the config's own rules
+        client.tls_set_context(tls_context(config.tls_ca, config.tls_cert, config.tls_key))
     return client
+
+
+def record_connect_errors(client: Any) -> Callable[[], BaseException | None]:
+    """The error of the client's last failed connect attempt (None once one succeeds).
+
+    paho calls on_connect_fail without saying why; the reason (a certificate that failed
+    verification, a refused port, a name that does not resolve) is what reconnect() raised.
+    """
+    failures: list[BaseException | None] = [None]
+    reconnect = client.reconnect
+
+    def recording_reconnect() -> Any:
+        try:
+            result = reconnect()
+        except OSError as exc:
+            failures[0] = exc
+            raise
+        failures[0] = None
+        return result
+
+    client.reconnect = recording_reconnect
+    return lambda: failures[0]
+
+
+def connect_error_message(exc: BaseException | None, config: MqttConfig) -> str:
+    """What a failed connect means, in words that name the setting to look at."""
+    where = f"cannot connect to {config.host}:{config.port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"{where}: TLS: the broker's certificate failed verification against mqtt.tls_ca "
+            f"({config.tls_ca}): {exc.verify_message or exc.reason}"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"{where}: TLS handshake failed ({exc.reason or exc}); is it a TLS port?"
+    if isinstance(exc, ConnectionResetError) and config.tls_ca:
+        return f"{where}: connection reset in the TLS handshake; is it a TLS port?"
+    if isinstance(exc, socket.gaierror):
+        return f"{where}: cannot resolve mqtt.host {config.host!r} ({exc.strerror or exc})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{where}: no answer, connection refused (nothing listens there)"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"{where}: no answer (broker down, or a firewall)"
+    if exc is not None:
+        return f"{where}: {exc}"
+    return f"{where} (broker down or unreachable)"
 
 
 def refusal_message(reason: Any, config: MqttConfig) -> str:

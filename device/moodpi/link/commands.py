@@ -22,7 +22,8 @@ MAX_COMMAND_BYTES = 256
 
 @dataclass(frozen=True)
 class Command:
-    """A valid command: detection (bool), policy (str), volume (int 0-100), pause/resume/skip."""
+    """A valid command: detection and quiet_hours (bool), policy (str), volume (int 0-100),
+    pause/resume/skip."""
 
     name: str
     value: bool | int | str | None = None
@@ -55,9 +56,9 @@ def validate_command(topic_suffix: str, payload: bytes, retained: bool) -> Comma
     if len(text) >= 2 and text[0] == text[-1] == '"':  # a JSON string is welcome too
         text = text[1:-1].strip()
     word = text.lower()
-    if topic_suffix == "detection":
+    if topic_suffix in ("detection", "quiet_hours"):
         if word in _TRUE or word in _FALSE:
-            return Command("detection", word in _TRUE)
+            return Command(topic_suffix, word in _TRUE)
         raise CommandRejected("expected ON or OFF")
     if topic_suffix == "policy":
         if word in POLICIES:

@@ -186,6 +186,14 @@ _NOW_PLAYING_ATTRIBUTES_TEMPLATE = (
 )
 
 
+_BUTTONS = (
+    ("skip", "Skip track", "mdi:skip-next"),
+    ("pause", "Pause music", "mdi:pause"),
+    ("resume", "Resume music", "mdi:play"),
+)
+_PRESS = {"payload_press": "PRESS"}
+
+
 def entities(info: DeviceInfo) -> list[Entity]:
     """All entities of the device, in a stable order."""
     t = info.topics
@@ -214,6 +222,23 @@ def entities(info: DeviceInfo) -> list[Entity]:
             device_class="occupancy",
             state_topic=t.state,
             value_template=_on_off_template("presence"),
+        ),
+        entity(
+            "sensor",
+            "faces",
+            name="Faces",
+            icon="mdi:account-group",
+            state_class="measurement",
+            state_topic=t.state,
+            value_template=_number_template("faces"),
+        ),
+        entity(
+            "binary_sensor",
+            "camera_in_use",
+            name="Camera in use",
+            icon="mdi:camera",
+            state_topic=t.state,
+            value_template=_on_off_template("camera_in_use"),
         ),
         entity(
             "sensor",
@@ -247,6 +272,17 @@ def entities(info: DeviceInfo) -> list[Entity]:
             value_template=_on_off_template("detection"),
         ),
         entity(
+            "switch",
+            "quiet_hours",
+            name="Quiet hours",
+            icon="mdi:sleep",
+            command_topic=t.command("quiet_hours"),
+            payload_on="ON",
+            payload_off="OFF",
+            state_topic=t.state,
+            value_template=_on_off_template("quiet_hours"),
+        ),
+        entity(
             "select",
             "policy",
             name="Music policy",
@@ -270,29 +306,9 @@ def entities(info: DeviceInfo) -> list[Entity]:
             state_topic=t.state,
             value_template=_number_template("volume"),
         ),
-        entity(
-            "button",
-            "skip",
-            name="Skip track",
-            icon="mdi:skip-next",
-            command_topic=t.command("skip"),
-            payload_press="PRESS",
-        ),
-        entity(
-            "button",
-            "pause",
-            name="Pause music",
-            icon="mdi:pause",
-            command_topic=t.command("pause"),
-            payload_press="PRESS",
-        ),
-        entity(
-            "button",
-            "resume",
-            name="Resume music",
-            icon="mdi:play",
-            command_topic=t.command("resume"),
-            payload_press="PRESS",
+        *(
+            entity("button", oid, name=label, icon=icon, command_topic=t.command(oid), **_PRESS)
+            for oid, label, icon in _BUTTONS
         ),
         entity(
             "binary_sensor",

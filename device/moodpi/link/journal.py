@@ -7,26 +7,37 @@ and, SQLite transactions being atomic, never damages what is already stored. Whi
 outbox events wait in memory so MQTT still delivers them, and `seq` keeps counting from the last
 mark that was read.
 
-`seq` numbers are reserved in blocks (`meta.seq_reserved`): after a restart numbering resumes at
-the mark, so it only ever grows, even if the last events before a crash were not written. The
-queries (time in each mood, top tracks) and `moodpi history` live in moodpi.cli.history.
+`seq` numbers are reserved in blocks (`meta.seq_reserved`), so numbering resumes above the mark
+(the daemon's own numbering, kept outside the journal, is moodpi.link.identity's). A corrupt
+file is set aside and rebuilt (moodpi.link.journal_file). Queries: moodpi.cli.history.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from moodpi.link.journal_file import (
+    JournalTooNew,
+    check_integrity,
+    connect_readonly,
+    dumps,
+    event_row,
+    is_corruption,
+    set_aside,
+)
+
 log = logging.getLogger(__name__)
 
+__all__ = ["SEQ_BLOCK", "Journal", "connect_readonly"]
 SCHEMA_VERSION = 1
 SEQ_BLOCK = 64
 PRUNE_EVERY_S = 3600.0
@@ -42,21 +53,6 @@ _MIGRATIONS = [
     CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event TEXT NOT NULL);
     """,
 ]
-
-
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open for reading only; `immutable` when the WAL index cannot be made (read-only dir)."""
-    uri = Path(path).resolve().as_uri()
-    for options in ("mode=ro", "mode=ro&immutable=1"):
-        conn = sqlite3.connect(f"{uri}?{options}", uri=True, timeout=5.0, check_same_thread=False)
-        try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return conn
-        except sqlite3.OperationalError:
-            conn.close()
-            if options.endswith("immutable=1"):
-                raise
-    raise AssertionError("unreachable")
 
 
 class Journal:
@@ -89,23 +85,40 @@ class Journal:
 
     def open(self) -> None:
         with self._lock:
+            salvaged: list[tuple[int, str]] = []
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                self._migrate(self._conn)
-                self._load_counters(self._conn)
+                try:
+                    self._connect()
+                except sqlite3.DatabaseError as exc:
+                    if not is_corruption(exc):
+                        raise
+                    self._disconnect()
+                    salvaged = set_aside(self.path, exc, self._clock())
+                    self._connect()  # a fresh file: history is kept again
+                self._write("salvage", lambda c: self._salvage(c, salvaged))
             except (sqlite3.Error, OSError) as exc:
                 self._fail("open", exc)
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
+                self._disconnect()
                 self._load_counters_readonly()
                 return
             now_s = self._clock()
             self._write("session", lambda c: self._start_session(c, now_s))
             self._prune(now_s)
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        check_integrity(self._conn)
+        self._migrate(self._conn)
+        self._load_counters(self._conn)
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
 
     def close(self) -> None:
         with self._lock:
@@ -164,6 +177,11 @@ class Journal:
 
     # ----------------------------------------------------------------------------- events
 
+    @property
+    def seq_floor(self) -> int:
+        """The lowest seq the journal has not seen used (after open)."""
+        return self._seq_next
+
     def next_seq(self) -> int:
         with self._lock:
             seq = self._seq_next
@@ -177,7 +195,7 @@ class Journal:
     def record(self, event: Mapping[str, Any]) -> None:
         """Keep one event (type, seq, t, at, and whatever else it carries)."""
         try:
-            row = _event_row(event, self._clock)
+            row = event_row(event, self._clock)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("journal: malformed event not recorded (%s): %.200r", exc, event)
             return
@@ -200,7 +218,7 @@ class Journal:
     def enqueue(self, event: Mapping[str, Any]) -> None:
         """Hold a mood/presence event for MQTT until ack(seq); oldest dropped beyond outbox_max."""
         try:
-            seq, text = int(event["seq"]), _dumps(event)
+            seq, text = int(event["seq"]), dumps(event)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("journal: malformed event not queued (%s): %.200r", exc, event)
             return
@@ -237,6 +255,10 @@ class Journal:
 
             if not self._write("ack", delete):
                 self._acked.add(seq)  # not offered again while the disk refuses the delete
+
+    def _salvage(self, c: sqlite3.Connection, rows: list[tuple[int, str]]) -> None:
+        for seq, text in rows:
+            self._insert_outbox(c, seq, text)
 
     def _insert_outbox(self, c: sqlite3.Connection, seq: int, text: str) -> None:
         cur = c.execute("INSERT OR IGNORE INTO outbox (seq, event) VALUES (?, ?)", (seq, text))
@@ -305,7 +327,7 @@ class Journal:
     def _migrate(self, c: sqlite3.Connection) -> None:
         version = c.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
+            raise JournalTooNew(
                 f"journal schema {version} is newer than this moodpi's ({SCHEMA_VERSION})"
             )
         for number in range(version, SCHEMA_VERSION):  # each step atomic: all of it or nothing
@@ -357,44 +379,3 @@ def _set_meta(c: sqlite3.Connection, key: str, value: int) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
-
-
-def _event_row(event: Mapping[str, Any], clock: Callable[[], float]) -> tuple[Any, ...]:
-    """(seq, type, t, at, at_s, emotion, confidence, present, path, category, data)."""
-    kind = event["type"]
-    if not isinstance(kind, str):
-        raise TypeError("type must be a string")
-    seq = None if event.get("seq") is None else int(event["seq"])
-    t = None if event.get("t") is None else float(event["t"])
-    at = event.get("at")
-    try:
-        at_s = datetime.fromisoformat(str(at)).timestamp()
-    except ValueError:
-        at_s = clock()
-        at = datetime.fromtimestamp(at_s, UTC).isoformat().replace("+00:00", "Z")
-    present = event.get("present")
-    confidence = event.get("confidence")
-    return (
-        seq,
-        kind,
-        t,
-        str(at),
-        at_s,
-        _text(event.get("emotion")),
-        None if confidence is None else float(confidence),
-        None if present is None else int(bool(present)),
-        _text(event.get("path")),
-        _text(event.get("category")),
-        _dumps(event),
-    )
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _dumps(event: Mapping[str, Any]) -> str:
-    def plain(value: Any) -> Any:  # numpy scalars and the like
-        return value.item() if hasattr(value, "item") else str(value)
-
-    return json.dumps(dict(event), default=plain, separators=(",", ":"))

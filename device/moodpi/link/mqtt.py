@@ -18,7 +18,7 @@ and rate-limited by moodpi.link.commands; the paho client is built by moodpi.lin
 from __future__ import annotations
 
 import logging
-import random
+import ssl
 import threading
 import time
 from collections import deque
@@ -26,7 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 from moodpi.config import MqttConfig
-from moodpi.link.client import AUTH_REFUSALS, base_topic, make_client, refusal_message
+from moodpi.link.client import (
+    AUTH_REFUSALS,
+    base_topic,
+    connect_error_message,
+    make_client,
+    record_connect_errors,
+    refusal_message,
+)
 from moodpi.link.commands import (
     Command,
     CommandRejected,
@@ -44,6 +51,7 @@ from moodpi.link.discovery import (
 )
 from moodpi.link.outbox import MemoryOutbox, Outbox
 from moodpi.link.payloads import to_json
+from moodpi.link.rediscovery import Rediscovery
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +98,14 @@ class MqttLink:
         self._outbox: Outbox = outbox if outbox is not None else self._memory_outbox  # type: ignore[assignment]
         self._bucket = TokenBucket(command_rate_per_s, command_burst, clock)
         self._throttle = LogThrottle(WARN_EVERY_S, clock)
-        self._rediscovery_delay_s = rediscovery_delay_s
+        self._rediscovery = Rediscovery(
+            self._guard("rediscovery", self._publish_all_retained), delay_s=rediscovery_delay_s
+        )
         self._client: Any = None
+        self._connect_error: Callable[[], BaseException | None] = lambda: None
         self._worker: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._timer_lock = threading.Lock()
-        self._timer: threading.Timer | None = None
         self._state_json: str | None = None
         self._diagnostics_json: str | None = None
         self._connected = False
@@ -121,6 +130,7 @@ class MqttLink:
             raise RuntimeError("MqttLink already started")
         cfg = self._config
         client = make_client(cfg, self._client_id, self._password)
+        self._connect_error = record_connect_errors(client)
         client.will_set(self.topics.availability, PAYLOAD_OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         client.on_connect = self._guard("on_connect", self._handle_connect)
@@ -153,9 +163,7 @@ class MqttLink:
             return
         self._stopping.set()
         self._wake.set()
-        with self._timer_lock:
-            if self._timer is not None:
-                self._timer.cancel()
+        self._rediscovery.close()
         if self._worker is not None:
             self._worker.join(timeout_s)
         if self._connected:
@@ -258,12 +266,14 @@ class MqttLink:
         self._auth_failed = False
         self._connected = True
         self._generation += 1
-        log.info(
-            "MQTT connected to %s:%s (connect #%d)",
-            self._config.host,
-            self._config.port,
-            self._generation,
-        )
+        if (held := self._throttle.allow("connected")) is not None:  # a flapping link: one line
+            log.info(
+                "MQTT connected to %s:%s (connect #%d%s)",
+                self._config.host,
+                self._config.port,
+                self._generation,
+                f"; {held} reconnects not logged" if held else "",
+            )
         self._listening = False
         _result, self._subscribe_mid = client.subscribe(
             [(self.topics.command_filter, 1), (self.topics.ha_status, 1)]
@@ -272,10 +282,10 @@ class MqttLink:
         self._wake.set()
 
     def _handle_connect_fail(self, _client: Any, _userdata: Any) -> None:
-        self._set_error(
-            f"cannot connect to {self._config.host}:{self._config.port} "
-            f"(broker down or unreachable, or TLS failed); retrying up to {RECONNECT_MAX_S} s apart"
-        )
+        exc = self._connect_error()
+        level = logging.ERROR if isinstance(exc, ssl.SSLCertVerificationError) else logging.WARNING
+        message = connect_error_message(exc, self._config)
+        self._set_error(f"{message}; retrying up to {RECONNECT_MAX_S} s apart", level)
 
     def _handle_disconnect(
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -313,7 +323,7 @@ class MqttLink:
         if topic == self.topics.ha_status:
             # A retained "online" was already answered by the publish on connect.
             if not msg.retain and msg.payload.strip() == PAYLOAD_ONLINE.encode():
-                self._schedule_rediscovery()
+                self._rediscovery.request()  # coalesced: a flood cannot put it off nor log it
             return
         prefix = self.topics.command_prefix
         if topic.startswith(prefix):
@@ -335,19 +345,6 @@ class MqttLink:
         self._count("commands_accepted")
         log.debug("MQTT command %s %r", command.name, command.value)
         self._on_command(command)
-
-    def _schedule_rediscovery(self) -> None:
-        delay_s = random.uniform(*self._rediscovery_delay_s)  # spread the load of many devices
-        timer = threading.Timer(delay_s, self._guard("rediscovery", self._publish_all_retained))
-        timer.daemon = True
-        with self._timer_lock:
-            if self._stopping.is_set():
-                return
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = timer
-            timer.start()
-        log.info("Home Assistant came online: re-publishing discovery in %.1f s", delay_s)
 
     # ----------------------------------------------------------------------------- outbox worker
 
@@ -376,8 +373,10 @@ class MqttLink:
             self._stats[key] += 1
 
     def _set_error(self, message: str, level: int = logging.WARNING) -> None:
-        """Log a connection problem once when it appears, not at every retry."""
-        if message != self._last_error:
+        """Log a connection problem once when it appears, not at every retry, and the same one
+        at most every WARN_EVERY_S however often a flapping broker or a stolen client id brings
+        it back."""
+        if message != self._last_error and self._throttle.allow(f"error {message}") is not None:
             log.log(level, "MQTT: %s", message)
         self._last_error = message
 
@@ -389,4 +388,3 @@ class MqttLink:
             fmt += " (%d similar held back)"
             args = (*args, held)
         log.warning(fmt, *args)
-

@@ -3,12 +3,11 @@
 Events go to the journal first and, for mood and presence, to the outbox; the MQTT thread drains
 the outbox in order and acknowledges only what the broker confirmed, so a broker outage or a
 restart loses nothing. Without a journal (history disabled, or the state dir unusable) events are
-still numbered and published, just not kept.
+still numbered and published, just not kept. Numbering (epoch and seq) is moodpi.link.identity's.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import queue
@@ -19,6 +18,8 @@ from typing import Any
 from moodpi import __version__
 from moodpi.config import Config
 from moodpi.events import ROOM_EVENTS, Event, EventHub
+from moodpi.link.identity import FILE_NAME as IDENTITY_FILE
+from moodpi.link.identity import Identity
 from moodpi.link.journal import Journal
 from moodpi.link.payloads import state_payload
 from moodpi.snapshot import Snapshot
@@ -34,12 +35,15 @@ class Uplink:
         self._commands = commands
         self.journal: Journal | None = None
         self.mqtt: Any = None
-        self._counter = itertools.count(1)
+        self.identity = Identity(None)  # until start(): the one in the state dir
         self._last_state_json = ""
         self._last_diagnostics = 0.0
 
     def start(self) -> None:
         self._open_journal()
+        # Beside the journal, not in it: losing the journal does not take numbering back.
+        self.identity = Identity(self._config.state_path / IDENTITY_FILE)
+        self.identity.open(floor=self.journal.seq_floor if self.journal is not None else 1)
         if self._config.mqtt.host:
             self._start_mqtt()
 
@@ -83,7 +87,11 @@ class Uplink:
             log.warning("command queue full, dropping %s", command)
 
     def next_seq(self) -> int:
-        return self.journal.next_seq() if self.journal is not None else next(self._counter)
+        return self.identity.next_seq()
+
+    @property
+    def epoch(self) -> str:
+        return self.identity.epoch
 
     def attach(self, hub: EventHub) -> None:
         hub.add_sink("journal", self._journal_sink)

@@ -54,7 +54,8 @@ class MixerBackend:
         self._music = pygame.mixer.music
 
     def load(self, track: Track) -> None:
-        self._music.load(str(track.path))
+        # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
+        self._music.load(os.fsencode(track.path))
 
     def play(self, fade_in_ms: int) -> None:
         self._music.play(loops=0, fade_ms=max(0, fade_in_ms))

@@ -7,7 +7,8 @@ main loop only, and hands player events over to it from there (the player thread
 queue).
 
 Transition rules (config `music`):
-- first mood: play the policy's first category, fading in over `fade_ms`;
+- first mood: play the policy's first target (a category, or a point on the valence-arousal
+  plane where the library has no such category: moodpi.music.policy), fading in over `fade_ms`;
 - mood change, `on_change = "fade"`: fade across within `fade_ms` (see `Play`); `"finish"`: the
   current track plays to its end and the next one comes from the new mood's plan; a change
   whose first category is the one already playing keeps the track either way;
@@ -26,7 +27,7 @@ from moodpi.config import MusicConfig
 from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.library import Track, TrackSource
-from moodpi.music.policy import TrackPicker, plan
+from moodpi.music.policy import Target, TrackPicker, targets
 from moodpi.types import Emotion, MoodChange, Policy, as_policy
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class MusicDirector:
         self.current: Track | None = None  # what the player was last told to play
         self.paused = False
         self.present = True
-        self._plan: tuple[str, ...] = ()
+        self._plan: tuple[Target, ...] = ()
         self._step = 0  # index in the plan of the next track to start
         self._absent_since: float | None = None
         self._replan_on_resume = False
@@ -125,13 +126,13 @@ class MusicDirector:
 
     def _replan(self) -> None:
         assert self.emotion is not None
-        self._plan = plan(self.policy, self.emotion, self.config)
+        self._plan = targets(self.policy, self.emotion, self.config)
         self._step = 0
 
     def _transition(self) -> list[Action]:
         if self.current is None:
             return self._play_next(fade_in_ms=self.config.fade_ms)
-        if self.current.category == self.picker.resolve(self._plan[0]):
+        if self.picker.fits(self.current, self._plan[0]):
             self._step = 1  # the music already fits: keep it, it counts as the plan's first track
             return []
         if self.config.on_change == "finish":
@@ -140,8 +141,8 @@ class MusicDirector:
         return self._play_next(fade_in_ms=fade_in_ms, crossfade_ms=self.config.fade_ms - fade_in_ms)
 
     def _play_next(self, fade_in_ms: int = 0, crossfade_ms: int = 0) -> list[Action]:
-        category = self._plan[min(self._step, len(self._plan) - 1)]
-        track = self.picker.pick(category)
+        target = self._plan[min(self._step, len(self._plan) - 1)]
+        track = self.picker.pick_target(target)
         if track is None:  # empty library; the picker has said so
             return []
         self._step += 1

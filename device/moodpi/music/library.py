@@ -1,16 +1,21 @@
 """The music library: scan, cache, and the tracks of each category.
 
-Library layout: one folder per category under `music.root` (files .mp3 .ogg .flac .wav, searched
-recursively), or, when `music.playlists` is set, one `<category>.m3u` / `.m3u8` per category with
-paths relative to the playlist. Category names are lower-cased.
+Library layout: any folder of music under `music.root` (files .mp3 .ogg .flac .wav, searched
+recursively). A top-level folder is a category (lower-cased): a folder named after a category the
+policies ask for ("sad", "happy", ...) is the user's explicit choice and wins over the analysis;
+any other folder ("Adele", "Jazz") and files at the top are just music, placed by the analysis
+of their audio. When `music.playlists` is set, one `<category>.m3u` / `.m3u8` per category with
+paths relative to the playlist instead.
 
 Scanning is incremental: a SQLite cache keyed by path remembers each file's mtime and size with
 the duration and tags mutagen read; a rescan only opens new or changed files. Unreadable files
 are skipped with one log line each and counted; they stay in the cache (as bad) so an unchanged
-bad file is not re-read either.
+bad file is not re-read either. The analyser (moodpi.music.analyser, its own process) writes each
+file's place on the valence-arousal plane into the same cache; `load` and `scan` attach it to the
+tracks. The daemon never imports the analyser.
 
-The mood → music policies that draw from it are in moodpi.policy; `moodpi library` in
-moodpi.library_cli.
+The mood → music policies that draw from it are in moodpi.music.policy; `moodpi library` in
+moodpi.cli.library.
 """
 
 from __future__ import annotations
@@ -25,16 +30,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
 
 import mutagen
 
 from moodpi.config import Config, MusicConfig
+from moodpi.music import library_db as cache
+from moodpi.music.library_db import Analysis, FileMeta
+from moodpi.music.playlists import playlist_entries
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".flac", ".wav"})
-_SCHEMA_VERSION = 1
+UNSORTED = ""  # the category of files at the top of music.root
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,13 @@ class Track:
     duration_s: float
     title: str
     artist: str = ""
+    valence: float | None = None  # -1..1 by the analysis; None: not (yet) analysed
+    arousal: float | None = None
+    confidence: float = 0.0
+
+    @property
+    def placed(self) -> bool:
+        return self.valence is not None and self.arousal is not None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
@@ -51,7 +65,7 @@ class Track:
 
 @dataclass(frozen=True)
 class ScanReport:
-    tracks: int  # playable tracks (a file listed in two categories counts twice)
+    tracks: int  # playable tracks, unsorted ones too (a file in two categories counts twice)
     categories: dict[str, int]
     read: int  # files opened and parsed in this scan (new or changed)
     cached: int  # unchanged files taken from the cache without opening them
@@ -65,14 +79,7 @@ class ScanReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Meta:
-    mtime_ns: int
-    size: int
-    duration_s: float
-    title: str
-    artist: str
-    error: str  # empty: readable
+_Meta = FileMeta
 
 
 class TrackSource(Protocol):
@@ -81,6 +88,8 @@ class TrackSource(Protocol):
     def tracks(self, category: str) -> list[Track]: ...
 
     def categories(self) -> dict[str, int]: ...
+
+    def placed_tracks(self) -> list[Track]: ...
 
 
 class Library:
@@ -92,14 +101,23 @@ class Library:
         self.cache_path = Path(cache_path) if cache_path else None
         self._memory: dict[str, _Meta] = {}  # the cache when there is no cache file
         self._tracks: dict[str, list[Track]] = {}
+        self._placed: list[Track] = []  # every analysed track, each file once
 
     @classmethod
     def from_tracks(cls, tracks: list[Track]) -> Library:
         """A library of known tracks, nothing scanned (tests, replays)."""
         library = cls(None)
-        for track in tracks:
-            library._tracks.setdefault(track.category, []).append(track)
+        library._set_tracks(tracks)
         return library
+
+    def _set_tracks(self, tracks: list[Track]) -> None:
+        by_category: dict[str, list[Track]] = {}
+        placed: dict[Path, Track] = {}
+        for track in tracks:
+            by_category.setdefault(track.category, []).append(track)
+            if track.placed:
+                placed.setdefault(track.path, track)
+        self._tracks, self._placed = by_category, list(placed.values())
 
     @property
     def configured(self) -> bool:
@@ -109,7 +127,20 @@ class Library:
         return list(self._tracks.get(category.lower(), ()))
 
     def categories(self) -> dict[str, int]:
-        return {c: len(t) for c, t in sorted(self._tracks.items()) if t}
+        """Named categories and their sizes; the unsorted files at the top are not one."""
+        return {c: len(t) for c, t in sorted(self._tracks.items()) if t and c != UNSORTED}
+
+    def all_tracks(self) -> list[Track]:
+        """Every playable track, each file once (a file in two playlists: its first entry)."""
+        seen: dict[Path, Track] = {}
+        for _, tracks in sorted(self._tracks.items()):
+            for track in tracks:
+                seen.setdefault(track.path, track)
+        return list(seen.values())
+
+    def placed_tracks(self) -> list[Track]:
+        """The tracks the analysis has placed on the valence-arousal plane."""
+        return list(self._placed)
 
     def scan(self, stop_event: threading.Event | None = None) -> ScanReport:
         """Find the library's files, read the new or changed ones, update the cache.
@@ -140,9 +171,9 @@ class Library:
                 log.warning("skipping unreadable file %s: %s", path, meta.error)
         removed = len(set(known) - set(metas)) if complete else 0
         self._save_cache(metas, entries)
-        self._tracks = _build_tracks(entries, metas)
+        self._set_tracks(_build_tracks(entries, metas, self._load_analysis()))
         report = ScanReport(
-            tracks=sum(self.categories().values()),
+            tracks=self._entry_count(),
             categories=self.categories(),
             read=read,
             cached=len(metas) - read,
@@ -163,20 +194,34 @@ class Library:
         if self.cache_path is None or not self.cache_path.is_file():
             return 0
         try:
-            with _connect(self.cache_path) as db:
-                rows = db.execute("SELECT category, path FROM entries").fetchall()
-                metas = {p: _Meta(*m) for p, *m in db.execute("SELECT * FROM files")}
+            with cache.connect(self.cache_path) as db:
+                rows = cache.read_entries(db)
+                metas = cache.read_files(db)
+                analysis = cache.read_analysis(db)
         except sqlite3.Error as exc:
             log.warning("cannot read library cache %s: %s", self.cache_path, exc)
             return 0
-        self._tracks = _build_tracks(rows, metas)
-        return sum(self.categories().values())
+        self._set_tracks(_build_tracks(rows, metas, analysis))
+        return self._entry_count()
+
+    def _entry_count(self) -> int:
+        return sum(len(tracks) for tracks in self._tracks.values())
+
+    def _load_analysis(self) -> dict[str, Analysis]:
+        if self.cache_path is None or not self.cache_path.is_file():
+            return {}
+        try:
+            with cache.connect(self.cache_path) as db:
+                return cache.read_analysis(db)
+        except sqlite3.Error as exc:
+            log.warning("cannot read the analysis in %s: %s", self.cache_path, exc)
+            return {}
 
     # -- finding files ------------------------------------------------------------------------
 
     def _entries(self) -> tuple[list[tuple[str, str]], int]:
         if self.playlists_dir is not None:
-            return _playlist_entries(self.playlists_dir)
+            return playlist_entries(self.playlists_dir)
         if self.root is not None:
             return _folder_entries(self.root), 0
         return [], 0
@@ -196,8 +241,8 @@ class Library:
         if self.cache_path is None or not self.cache_path.is_file():
             return dict(self._memory)
         try:
-            with _connect(self.cache_path) as db:
-                return {p: _Meta(*m) for p, *m in db.execute("SELECT * FROM files")}
+            with cache.connect(self.cache_path) as db:
+                return cache.read_files(db)
         except sqlite3.Error as exc:
             # Derived data only: start afresh rather than fail, and keep the bad file for a look.
             log.warning("library cache %s unusable (%s); rebuilding it", self.cache_path, exc)
@@ -211,46 +256,24 @@ class Library:
             return
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            with _connect(self.cache_path) as db:
-                db.execute("DELETE FROM files")
-                db.execute("DELETE FROM entries")
-                db.executemany(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(p, *asdict(m).values()) for p, m in metas.items()],
-                )
-                db.executemany("INSERT INTO entries VALUES (?, ?)", entries)
-        except (OSError, sqlite3.Error) as exc:
+            with cache.connect(self.cache_path) as db:
+                cache.write_scan(db, metas, entries)
+        except (OSError, sqlite3.Error, ValueError) as exc:
             log.warning("cannot write library cache %s: %s", self.cache_path, exc)
 
 
-@contextlib.contextmanager
-def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """The cache, schema created; committed on success and always closed."""
-    db = sqlite3.connect(path, timeout=5.0)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-            db.executescript(
-                "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS entries;"
-                "CREATE TABLE files (path TEXT PRIMARY KEY, mtime_ns INTEGER, size INTEGER,"
-                " duration_s REAL, title TEXT, artist TEXT, error TEXT);"
-                "CREATE TABLE entries (category TEXT, path TEXT);"
-                f"PRAGMA user_version={_SCHEMA_VERSION};"
-            )
-        with db:
-            yield db
-    finally:
-        db.close()
-
-
 def _folder_entries(root: Path) -> list[tuple[str, str]]:
-    entries = []
+    entries: list[tuple[str, str]] = []
     if not root.is_dir():
         log.warning("music root %s is not a folder", root)
         return []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in _audio_files(folder):
-            entries.append((folder.name.lower(), str(path)))
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            entries.extend((child.name.lower(), str(path)) for path in _audio_files(child))
+        elif child.suffix.lower() in AUDIO_SUFFIXES:
+            entries.append((UNSORTED, str(child)))
     return entries
 
 
@@ -261,48 +284,6 @@ def _audio_files(folder: Path) -> Iterator[Path]:
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
                 yield Path(dirpath) / name
-
-
-def _playlist_entries(folder: Path) -> tuple[list[tuple[str, str]], int]:
-    entries: list[tuple[str, str]] = []
-    missing = 0
-    if not folder.is_dir():
-        log.warning("playlists folder %s is not a folder", folder)
-        return [], 0
-    for playlist in sorted(folder.glob("*.m3u*")):
-        if playlist.suffix.lower() not in (".m3u", ".m3u8"):
-            continue
-        for line in _read_text(playlist).splitlines():
-            path = _playlist_path(playlist, line.strip())
-            if path is None:
-                continue
-            if not path.is_file():
-                log.warning("playlist %s: no such file %s", playlist.name, path)
-                missing += 1
-                continue
-            entries.append((playlist.stem.lower(), str(path)))
-    return entries, missing
-
-
-def _playlist_path(playlist: Path, line: str) -> Path | None:
-    if not line or line.startswith("#"):
-        return None
-    if "://" in line:
-        url = urlparse(line)
-        if url.scheme != "file":
-            log.warning("playlist %s: only local files are played, not %s", playlist.name, line)
-            return None
-        line = unquote(url.path)
-    path = Path(line)
-    return path if path.is_absolute() else (playlist.parent / path).resolve()
-
-
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")  # classic .m3u files are often in a legacy encoding
 
 
 def _probe(path: Path, mtime_ns: int, size: int) -> _Meta:
@@ -337,15 +318,31 @@ def _tag(tags: Any, *keys: str) -> str:
 
 
 def _build_tracks(
-    entries: list[tuple[str, str]], metas: Mapping[str, _Meta]
-) -> dict[str, list[Track]]:
-    tracks: dict[str, list[Track]] = {}
+    entries: list[tuple[str, str]],
+    metas: Mapping[str, _Meta],
+    analysis: Mapping[str, Analysis] | None = None,
+) -> list[Track]:
+    tracks = []
+    analysis = analysis or {}
     for category, path in entries:
         meta = metas.get(path)
-        if meta is not None and not meta.error:
-            track = Track(Path(path), category, meta.duration_s, meta.title, meta.artist)
-            tracks.setdefault(category, []).append(track)
+        if meta is None or meta.error:
+            continue
+        track = Track(Path(path), category, meta.duration_s, meta.title, meta.artist)
+        placed = analysis.get(path)
+        if placed is not None and _fits(placed, meta):
+            track = replace(
+                track, valence=placed.valence, arousal=placed.arousal,
+                confidence=placed.confidence,
+            )  # fmt: skip
+        tracks.append(track)
     return tracks
+
+
+def _fits(analysis: Analysis, meta: _Meta) -> bool:
+    """The analysis is of this file as it is now, and placed it."""
+    same = (analysis.mtime_ns, analysis.size) == (meta.mtime_ns, meta.size)
+    return same and analysis.valence is not None and analysis.arousal is not None
 
 
 def library_from_config(config: Config) -> Library:
@@ -358,7 +355,10 @@ def library_from_config(config: Config) -> Library:
 
 
 def empty_mapped_categories(music: MusicConfig, library: TrackSource) -> list[str]:
-    """Categories the maps name that have no tracks (they will fall back)."""
+    """Categories the maps name that have no tracks (they will fall back); none while the
+    analysis has placed tracks, which then stand in for every category."""
+    if library.placed_tracks():
+        return []
     have = library.categories()
     named = set(music.mirror_map.values()) | set(music.uplift_map.values())
     return sorted(c for c in named if c not in have)

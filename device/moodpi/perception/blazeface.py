@@ -1,19 +1,21 @@
-"""BlazeFace, MediaPipe's short-range face detector (Apache-2.0), decoded in numpy.
+"""BlazeFace, MediaPipe's face detectors (Apache-2.0), decoded in numpy.
 
-One 128x128 TFLite pass on the letterboxed grey frame (grey replicated to RGB); SSD anchors are
-decoded and overlapping boxes merged by weighted non-max suppression, as MediaPipe's own graph
-does. The rule here: the constants and every decoding step follow MediaPipe's
-face_detection_short_range.pbtxt exactly, the pure pieces (anchors, decoding, IoU, suppression,
-letterbox) take and return numpy arrays so they can be tested without a model, and the hot path
-allocates nothing large: buffers are made once per frame shape and only the few candidates above
-the score threshold are decoded.
+Two variants, told apart by the model's input size: short-range (128x128, faces within about
+2 m of a phone) and full-range (192x192, a denser 48x48 anchor grid that finds faces a few
+pixels tall in its input). One TFLite pass on the letterboxed grey frame (grey replicated to
+RGB); SSD anchors are decoded and overlapping boxes merged by weighted non-max suppression, as
+MediaPipe's own graphs do. The rule here: the constants and every decoding step follow
+MediaPipe's face_detection_short_range.pbtxt and face_detection_full_range_common.pbtxt, the
+pure pieces (anchors, decoding, IoU, suppression, letterbox) take and return numpy arrays so
+they can be tested without a model, and the hot path allocates nothing large: buffers are made
+once per frame shape and only the few candidates above the score threshold are decoded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -22,22 +24,38 @@ import numpy.typing as npt
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import Face
 
-# MediaPipe face_detection_short_range.pbtxt, SsdAnchorsCalculator and TensorsToDetections options.
-INPUT_SIZE_PX = 128
-ANCHOR_STRIDES: tuple[int, ...] = (8, 16, 16, 16)
+
+class Variant(NamedTuple):
+    """SsdAnchorsCalculator options of one BlazeFace model (MediaPipe's graph files)."""
+
+    name: str
+    input_px: int  # square input side; also the box scale (x_scale = ... = h_scale)
+    strides: tuple[int, ...]
+    anchors_per_layer: int  # 2 with interpolated_scale_aspect_ratio 1.0, 1 with 0.0
+
+
+SHORT_RANGE = Variant("short-range", 128, (8, 16, 16, 16), 2)
+FULL_RANGE = Variant("full-range", 192, (4,), 1)
+VARIANTS = {v.input_px: v for v in (SHORT_RANGE, FULL_RANGE)}
+
+INPUT_SIZE_PX = SHORT_RANGE.input_px
+ANCHOR_STRIDES: tuple[int, ...] = SHORT_RANGE.strides
 ANCHOR_OFFSET = 0.5
-BOX_SCALE = 128.0  # x_scale = y_scale = w_scale = h_scale
+BOX_SCALE = float(SHORT_RANGE.input_px)
 SCORE_CLIP = 100.0  # raw logits are clipped to +-100 before the sigmoid
 NMS_IOU = 0.3  # min_suppression_threshold
 
 
 def ssd_anchors(
-    input_size_px: int = INPUT_SIZE_PX, strides: Sequence[int] = ANCHOR_STRIDES
+    input_size_px: int = INPUT_SIZE_PX,
+    strides: Sequence[int] = ANCHOR_STRIDES,
+    anchors_per_layer: int = 2,
 ) -> np.ndarray:
     """Anchor centres (N, 2) as (x, y) in [0, 1], in the model's output order.
 
-    With fixed_anchor_size and one aspect ratio plus the interpolated scale, every layer puts two
-    anchors per cell; consecutive layers with the same stride share one grid (16, 16, 16 → 6).
+    With fixed_anchor_size and one aspect ratio (plus the interpolated scale in the short-range
+    model), every layer puts `anchors_per_layer` anchors per cell; consecutive layers with the
+    same stride share one grid (short-range: 16, 16, 16 → 6 anchors per cell).
     """
     centres: list[np.ndarray] = []
     layer = 0
@@ -45,7 +63,7 @@ def ssd_anchors(
         stride = strides[layer]
         per_cell = 0
         while layer < len(strides) and strides[layer] == stride:
-            per_cell += 2
+            per_cell += anchors_per_layer
             layer += 1
         cells = -(-input_size_px // stride)  # ceil
         ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
@@ -173,7 +191,8 @@ def boxes_to_faces(
 
 
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace short-range on a letterboxed grey frame (grey replicated to RGB)."""
+    """MediaPipe BlazeFace (short- or full-range, read from the model's input size) on a
+    letterboxed grey frame (grey replicated to RGB)."""
 
     def __init__(
         self,
@@ -192,14 +211,22 @@ class BlazeFaceDetector:
         self.weighted = weighted
         self.num_threads = num_threads
         self._interpreter: Any = None
-        self._anchors = ssd_anchors()
-        self._letterbox = Letterbox(INPUT_SIZE_PX)
-        # uint8 → [-1, 1] as one table look-up, and the RGB input tensor, allocated once.
+        self.variant = SHORT_RANGE
+        # uint8 → [-1, 1] as one table look-up.
         self._lut = (np.arange(256, dtype=np.float32) / 127.5 - 1.0).astype(np.float32)
-        self._grey_f = np.empty((INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32)
-        self._input = np.empty((1, INPUT_SIZE_PX, INPUT_SIZE_PX, 3), np.float32)
+        self._use(SHORT_RANGE)
         # Logit threshold equal to min_score: only the few candidates above it get decoded.
         self._min_logit = float(np.log(min_score / (1.0 - min_score))) if min_score < 1 else 1e9
+
+    def _use(self, variant: Variant) -> None:
+        """Anchors and input buffers for one model variant, allocated once."""
+        side = variant.input_px
+        self.variant = variant
+        self._anchors = ssd_anchors(side, variant.strides, variant.anchors_per_layer)
+        self._box_scale = float(side)
+        self._letterbox = Letterbox(side)
+        self._grey_f = np.empty((side, side), np.float32)
+        self._input = np.empty((1, side, side, 3), np.float32)
 
     def open(self) -> None:
         """Load the model (done on first detect if not called)."""
@@ -207,15 +234,20 @@ class BlazeFaceDetector:
             return
         interpreter = load_interpreter(self.model_path, num_threads=self.num_threads)
         inp = interpreter.get_input_details()[0]
-        outs = {d["name"]: d for d in interpreter.get_output_details()}
-        expected_in = [1, INPUT_SIZE_PX, INPUT_SIZE_PX, 3]
-        if list(inp["shape"]) != expected_in or inp["dtype"] != np.float32:
+        # Output names differ between the files (regressors / reshaped_regressor_face_4 /
+        # Identity): the last dimension tells them apart.
+        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
+        shape = [int(n) for n in inp["shape"]]
+        variant = VARIANTS.get(shape[1]) if len(shape) == 4 and shape[1] == shape[2] else None
+        if variant is None or shape != [1, shape[1], shape[1], 3] or inp["dtype"] != np.float32:
             raise ValueError(
-                f"{self.model_path}: expected a float32 input {expected_in}, "
-                f"got {inp['dtype'].__name__} {list(inp['shape'])}"
+                f"{self.model_path}: expected a float32 input [1, 128, 128, 3] (BlazeFace "
+                f"short-range) or [1, 192, 192, 3] (full-range), "
+                f"got {inp['dtype'].__name__} {shape}"
             )
+        self._use(variant)
         n = len(self._anchors)
-        reg, cls = outs.get("regressors"), outs.get("classificators")
+        reg, cls = outs.get(16), outs.get(1)
         if (
             reg is None
             or cls is None
@@ -224,7 +256,7 @@ class BlazeFaceDetector:
         ):
             raise ValueError(
                 f"{self.model_path}: expected outputs regressors [1, {n}, 16] and "
-                f"classificators [1, {n}, 1] (BlazeFace short-range)"
+                f"classificators [1, {n}, 1] (BlazeFace {variant.name})"
             )
         self._in_index = inp["index"]
         self._reg_index = reg["index"]
@@ -246,7 +278,7 @@ class BlazeFaceDetector:
         if candidates.size == 0:
             return []
         raw = self._interpreter.get_tensor(self._reg_index)[0, candidates]
-        boxes01 = decode_boxes(raw, self._anchors[candidates])
+        boxes01 = decode_boxes(raw, self._anchors[candidates], self._box_scale)
         boxes01, scores = weighted_nms(
             boxes01, sigmoid_scores(logits[candidates]), self.iou_threshold, self.weighted
         )

@@ -17,7 +17,9 @@ import numpy as np
 
 from moodpi.config import Config
 from moodpi.perception.blazeface import BlazeFaceDetector
+from moodpi.perception.geometry import face_width_px
 from moodpi.perception.haar import HAAR_CASCADE, HaarDetector
+from moodpi.perception.room import RoomDetector
 from moodpi.types import Face
 
 
@@ -36,8 +38,15 @@ def make_detector(config: Config) -> FaceDetector:
             bundled = config.model_path(HAAR_CASCADE)
             cascade = bundled if bundled.is_file() else None
         return HaarDetector(cascade, min_size_px=faces.min_size_px)
-    return BlazeFaceDetector(
-        config.model_path(faces.model), min_score=faces.min_score, min_size_px=faces.min_size_px
+    model = config.model_path(faces.model)
+    if faces.reach_m <= 0:
+        return BlazeFaceDetector(model, min_score=faces.min_score, min_size_px=faces.min_size_px)
+    return RoomDetector(
+        model,
+        min_score=faces.min_score,
+        min_size_px=faces.min_size_px,
+        smallest_face_px=face_width_px(faces.reach_m, config.camera.width, config.camera.hfov_deg),
+        tiles_per_frame=faces.tiles_per_frame,
     )
 
 

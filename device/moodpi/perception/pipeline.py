@@ -11,6 +11,7 @@ from moodpi.config import Config
 from moodpi.perception.emotion import EmotionClassifier
 from moodpi.perception.faces import FaceDetector, crop_face, equalize, make_detector, select_faces
 from moodpi.perception.image import to_grey
+from moodpi.perception.room import RoomDetector
 from moodpi.types import EMOTIONS, Face, Frame, Observation, Prediction
 
 log = logging.getLogger(__name__)
@@ -57,22 +58,38 @@ class Perception:
         self.faces_classified = 0
 
     def observe(self, frame: Frame) -> Observation:
-        """Predictions for the selected faces of one frame (none: nobody there).
+        """Predictions for the selected faces of one frame of a stream (none: nobody there).
 
+        A streaming detector (RoomDetector) may take a few frames to find a far face.
         A malformed frame raises ValueError and leaves the state as it was.
         """
+        return self._observe(frame, still=False)
+
+    def observe_still(self, frame: Frame) -> Observation:
+        """The same for a still image, where there is no next frame: every face in one call."""
+        return self._observe(frame, still=True)
+
+    def _observe(self, frame: Frame, *, still: bool) -> Observation:
         grey = to_grey(frame.image)
         if min(grey.shape) < MIN_FRAME_PX:
             raise ValueError(f"frame image too small: {grey.shape}")
         t0 = time.perf_counter()
-        faces = select_faces(self.detector.detect(grey), self.select)
+        scan = getattr(self.detector, "scan", None) if still else None
+        if callable(scan):
+            found = scan(grey)
+        elif frame.lores is not None and isinstance(self.detector, RoomDetector):
+            found = self.detector.detect(grey, to_grey(frame.lores))
+        else:
+            found = self.detector.detect(grey)
+        faces = select_faces(found, self.select)
         t1 = time.perf_counter()
         classified = tuple(self._classify(grey, face) for face in faces)
         t2 = time.perf_counter()
         predictions = tuple(p for p in classified if p is not None)
         self._record((t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
         self.faces_classified += len(predictions)
-        return Observation(t=frame.t, predictions=predictions)
+        everyone = tuple(sorted(found, key=lambda f: (f.area, f.score), reverse=True))
+        return Observation(t=frame.t, predictions=predictions, faces=everyone)
 
     def _classify(self, grey: np.ndarray, face: Face) -> Prediction | None:
         crop = crop_face(grey, face, self.margin, self.shift_up)

@@ -1,4 +1,5 @@
-"""Facts about the board the daemon runs on: CPU temperature and the Pi firmware's throttle flags.
+"""Facts about the board the daemon runs on: CPU temperature, the Pi firmware's throttle flags,
+and where its activity LED lives (system/led.py drives it).
 
 Read from sysfs only (no `vcgencmd` subprocess on the daemon's hot path); None where absent,
 which is every machine that is not a Pi.
@@ -11,6 +12,19 @@ from pathlib import Path
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 # Raspberry Pi OS kernels expose the firmware's get_throttled bits here (same as vcgencmd's).
 THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
+
+
+LEDS = Path("/sys/class/leds")
+# The green activity LED: ACT on current Raspberry Pi OS kernels, led0 on older ones.
+ACTIVITY_LED_NAMES = ("ACT", "led0")
+
+
+def activity_led(leds: Path = LEDS) -> Path:
+    """The board's activity LED directory (the first that exists; else the current name)."""
+    for name in ACTIVITY_LED_NAMES:
+        if (leds / name).is_dir():
+            return leds / name
+    return leds / ACTIVITY_LED_NAMES[0]
 
 
 def cpu_temperature_c(path: Path = THERMAL) -> float | None:

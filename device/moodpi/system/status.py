@@ -234,8 +234,13 @@ def status_document(snapshot: Snapshot, now_s: float | None = None) -> dict[str,
         policy=music.policy,
         player=music.player,
         audio=music.audio,
+        library=asdict(music.library) if music.library else None,
         diagnostics=asdict(snapshot.diagnostics),
         mqtt=snapshot.link,
+        camera_in_use=snapshot.camera_in_use,
+        led=snapshot.led,
+        quiet_hours=asdict(snapshot.quiet_hours),
+        sight=asdict(snapshot.sight) if snapshot.sight else None,
     )
 
 
@@ -280,11 +285,45 @@ def now_playing(status: Mapping[str, Any]) -> str:
 
 
 def presence(status: Mapping[str, Any]) -> str:
+    faces = field_number(status.get("faces"))
     if not status.get("presence"):
         return "nobody"
-    faces = field_number(status.get("faces"))
+    if faces == 0:  # presence outlasts the last face by mood.absent_after_s
+        return "present, no face in view now"
     count = int(faces) if faces else 1
     return f"{count} face" + ("s" if count != 1 else "")
+
+
+def camera(status: Mapping[str, Any]) -> str:
+    """'in use', 'released (quiet hours 22:00-07:00)', ... from a status document; '-' if older."""
+    in_use = status.get("camera_in_use")
+    if not isinstance(in_use, bool):
+        return "-"
+    quiet = field_dict(status.get("quiet_hours"))
+    schedule = ", ".join(str(s) for s in quiet.get("schedule") or [] if isinstance(s, str))
+    if in_use:
+        return "in use"
+    if quiet.get("active"):
+        return f"released (quiet hours {schedule})"
+    if status.get("detection") is False:
+        return "released (detection off)"
+    return "released"
+
+
+def sight(status: Mapping[str, Any]) -> str:
+    """'faces to about 3.1 m (smallest 24 px of 640, last 10 min)' or 'no face lately'."""
+    seen = field_dict(status.get("sight"))
+    farthest, face_px = (
+        field_number(seen.get("farthest_m")),
+        field_number(seen.get("smallest_face_px")),
+    )
+    if farthest is None or face_px is None:
+        return "no face found lately" if "sight" in status else "-"
+    frame_px = field_number(seen.get("frame_width_px"))
+    window = field_number(seen.get("window_s"))
+    of = f" of {int(frame_px)}" if frame_px else ""
+    lately = f", last {int(window // 60)} min" if window else ""
+    return f"faces to about {farthest:.1f} m (smallest {int(face_px)} px{of}{lately})"
 
 
 def summary(status: Mapping[str, Any]) -> str:

@@ -1,4 +1,10 @@
-"""The Raspberry Pi camera through picamera2: its low-resolution `lores` stream, Y plane only."""
+"""The Raspberry Pi camera through picamera2: two YUV420 streams, Y planes only.
+
+Detect small, read large: the ISP scales the sensor's full field of view to both streams for
+free. `main` (camera.width x camera.height, 1280x720 by default) is the frame the classifier's
+crops are cut from; `lores` (a quarter of each side) goes with it in `Frame.lores`, so the
+room detector's coarse passes need no software downscaling.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +33,11 @@ def _picamera2_class() -> Any:
     return Picamera2
 
 
+LORES_DIVISOR = 4
+
+
 class Picamera2Source(SourceBase):
-    """The Pi camera's low-resolution YUV420 `lores` stream; only its Y plane is kept (no colour
+    """The Pi camera's `main` and `lores` YUV420 streams; only their Y planes are kept (no colour
     conversion). `t` is the sensor timestamp (libcamera's SensorTimestamp) when present."""
 
     def __init__(
@@ -38,13 +47,14 @@ class Picamera2Source(SourceBase):
         self._config = config
         self._factory = picamera2_factory
         self._size = (config.width, config.height)
+        self._lores_size = lores_size(self._size)
         self._cam: Any = None
         self._job: Any = None  # a capture request still in flight after a read timed out
         self._index = 0
 
     def describe(self) -> str:
-        w, h = self._size
-        return f"picamera2 lores Y {w}x{h} @ {self._config.fps:g} fps"
+        (w, h), (lw, lh) = self._size, self._lores_size
+        return f"picamera2 main Y {w}x{h} + lores {lw}x{lh} @ {self._config.fps:g} fps"
 
     def start(self) -> None:
         if self._cam is not None:
@@ -56,18 +66,18 @@ class Picamera2Source(SourceBase):
             raise CameraError(f"picamera2: cannot open the camera: {exc}") from exc
         try:
             size = (self._config.width, self._config.height)
-            # The main stream is required; the same small size and YUV420 keep it cheap.
             cam.configure(
                 cam.create_video_configuration(
                     main={"size": size, "format": "YUV420"},
-                    lores={"size": size, "format": "YUV420"},
+                    lores={"size": lores_size(size), "format": "YUV420"},
                     controls={"FrameRate": float(self._config.fps)},
                     display=None,
                     encode=None,
                 )
             )
             cam.start()
-            self._size = _lores_size(cam, size)
+            self._size = _granted(cam, "main", size)
+            self._lores_size = _granted(cam, "lores", lores_size(size))
         except Exception as exc:
             _close_camera(cam)
             raise CameraError(f"picamera2: cannot start the camera: {exc}") from exc
@@ -91,27 +101,26 @@ class Picamera2Source(SourceBase):
             raise CameraError(f"picamera2: capture failed: {exc}") from exc
         self._job = None
         try:
-            yuv = request.make_array("lores")
+            main = _y_plane(request.make_array("main"), self._size)
+            lores = _y_plane(request.make_array("lores"), self._lores_size)
             metadata = request.get_metadata()
         except Exception as exc:
-            raise CameraError(f"picamera2: cannot read the lores buffer: {exc}") from exc
+            raise CameraError(f"picamera2: cannot read the camera buffers: {exc}") from exc
         finally:
-            request.release()  # return the buffer to the camera at once
-        return self._frame(yuv, metadata)
+            request.release()  # return the buffers to the camera at once
+        return self._frame(main, lores, metadata)
 
-    def _frame(self, yuv: Any, metadata: Any) -> Frame | None:
-        w, h = self._size
-        # YUV420 arrives as (h * 3/2, stride): Y rows first, each padded to the stride.
-        ok = isinstance(yuv, np.ndarray) and yuv.dtype == np.uint8 and yuv.ndim == 2
-        if not ok or yuv.shape[0] < h or yuv.shape[1] < w:
+    def _frame(self, main: Any, lores: Any, metadata: Any) -> Frame | None:
+        if main is None:
             self.frames_bad += 1
-            log.debug("picamera2: bad lores buffer %s", getattr(yuv, "shape", type(yuv)))
+            log.debug("picamera2: bad main buffer")
             return None
-        grey = mirror(np.ascontiguousarray(yuv[:h, :w]), self._config.hflip)
+        grey = mirror(main, self._config.hflip)
+        small = None if lores is None else mirror(lores, self._config.hflip)
         stamp_ns = metadata.get("SensorTimestamp") if isinstance(metadata, dict) else None
         t = stamp_ns / 1e9 if isinstance(stamp_ns, int) and stamp_ns > 0 else time.monotonic()
         self._index += 1
-        return Frame(image=grey, t=t, index=self._index - 1)
+        return Frame(image=grey, t=t, index=self._index - 1, lores=small)
 
     def stop(self) -> None:
         cam, self._cam = self._cam, None
@@ -123,10 +132,26 @@ class Picamera2Source(SourceBase):
         _close_camera(cam)
 
 
-def _lores_size(cam: Any, requested: tuple[int, int]) -> tuple[int, int]:
+def lores_size(main: tuple[int, int]) -> tuple[int, int]:
+    """A quarter of each side, even (YUV420 halves the chroma planes), at least 64x48."""
+    w, h = main
+    return max(64, w // LORES_DIVISOR // 2 * 2), max(48, h // LORES_DIVISOR // 2 * 2)
+
+
+def _y_plane(yuv: Any, size: tuple[int, int]) -> np.ndarray | None:
+    """The Y plane of a YUV420 buffer, which arrives as (h * 3/2, stride) with every row padded
+    to the stride; None if the buffer is not what was configured."""
+    w, h = size
+    ok = isinstance(yuv, np.ndarray) and yuv.dtype == np.uint8 and yuv.ndim == 2
+    if not ok or yuv.shape[0] < h or yuv.shape[1] < w:
+        return None
+    return np.ascontiguousarray(yuv[:h, :w])
+
+
+def _granted(cam: Any, stream: str, requested: tuple[int, int]) -> tuple[int, int]:
     """The size libcamera granted (it may align the request), else the one asked for."""
     try:
-        w, h = cam.camera_configuration()["lores"]["size"]
+        w, h = cam.camera_configuration()[stream]["size"]
         return int(w), int(h)
     except Exception:
         return requested

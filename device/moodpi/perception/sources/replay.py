@@ -23,6 +23,7 @@ from moodpi.perception.sources.base import (
     quietly,
     usable_grey,
 )
+from moodpi.perception.sources.frame_files import MAX_FRAME_PIXELS, FrameRefused, read_frame_file
 from moodpi.types import Frame
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,13 @@ class ReplaySource(SourceBase):
 
     def _open_video(self) -> Any:
         cap = cv2.VideoCapture(str(self.path))
+        pixels = cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        if pixels > MAX_FRAME_PIXELS:  # refused before the first frame is decoded
+            cap.release()
+            raise CameraError(
+                f"replay video {self.path}: frames of {pixels / 1e6:.0f} M pixels, over the "
+                f"limit of {MAX_FRAME_PIXELS / 1e6:.1f} M"
+            )
         ok, image = cap.read() if cap.isOpened() else (False, None)
         if not ok or image is None:
             cap.release()
@@ -143,10 +151,11 @@ class ReplaySource(SourceBase):
             self._file_pos = 0
         path = self._files[self._file_pos]
         self._file_pos += 1
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            log.warning("replay: skipping unreadable image %s", path)
-        return image
+        try:  # bounded: the header's size is checked before anything is decoded
+            return read_frame_file(path)
+        except FrameRefused as exc:
+            log.warning("replay: skipping %s", exc)  # counted in frames_bad by _frame()
+            return None
 
     def _next_video_image(self) -> np.ndarray | None:
         image: np.ndarray | None

@@ -1,0 +1,419 @@
+"""Faces across a living room (0.5-4 m) at a bounded cost per frame.
+
+BlazeFace short-range finds a face reliably once it is about 32 pixels or more of its input
+(measured on real photos: 24 px 0.77, 32 px 1.00), and one 128x128 pass costs about 1.2 ms on
+one core here. A whole 1280x720 frame letterboxed into 128x128 therefore misses everyone beyond
+arm's length, and one pass over the frame at full resolution (the model is fully convolutional,
+so its input can be resized) costs about 80 ms. Instead, per frame:
+
+* **tracks**: every face seen in the last `track_frames` frames gets a pass of its own, a square
+  window around it resized so that the face is about 50 px in the model's input. This keeps
+  known faces found every frame and gives the classifier a box drawn at the detector's best
+  scale;
+* **sweep**: a pyramid of overlapping tiles covers the frame, from one coarse pass over the
+  whole frame down to a level where the smallest face to find (`smallest_face_px`) is
+  `TARGET_FACE_PX` in the input; `tiles_per_frame` tiles are visited per frame, coarse levels
+  more often than fine ones, so near faces are found within a few frames and far ones within a
+  sweep. A face found by the sweep becomes a track and is reported once its own window confirms
+  it, which also removes most false faces (a texture that fires once at a tile edge).
+
+`scan()` runs the whole sweep and the confirmations at once: for still images
+(`moodpi classify`), where there is no next frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from moodpi.perception.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
+from moodpi.perception.tflite import load_interpreter
+from moodpi.types import Face
+
+TARGET_FACE_PX = 28  # smallest face side in the model's input that is found reliably
+TRACK_FACE_PX = 48  # a track's window makes its face about this size in the input
+TILE_H, TILE_W = 128, 192  # sweep tiles: a wide input halves the overlap per pixel covered
+TILE_OVERLAP_PX = 48  # in input pixels: a face up to this size lies wholly in some tile
+WINDOW_PX = 128  # track windows: the model's own square input
+MAX_UPSCALE = 2.0
+CANDIDATE_SCORE_MARGIN = 0.15
+RECHECK_FRAMES = 2
+
+
+class BlazeNet:
+    """One BlazeFace interpreter at a fixed input size (h, w); boxes come back in input pixels.
+
+    The short-range model is fully convolutional: resizing its input gives an anchor grid of
+    the same strides over a larger picture, decoded exactly as MediaPipe decodes 128x128.
+    """
+
+    def __init__(self, model_path: Path, h: int, w: int, min_score: float, threads: int) -> None:
+        if h % 16 or w % 16:
+            raise ValueError(f"BlazeFace input sides must be multiples of 16, got {h}x{w}")
+        interpreter = load_interpreter(model_path, num_threads=threads)
+        inp = interpreter.get_input_details()[0]
+        if [int(n) for n in inp["shape"]] != [1, 128, 128, 3]:
+            raise ValueError(f"{model_path}: not BlazeFace short-range (input {inp['shape']})")
+        if (h, w) != (128, 128):
+            interpreter.resize_tensor_input(inp["index"], [1, h, w, 3])
+            interpreter.allocate_tensors()
+        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
+        self._anchors = grid_anchors_px(h, w)
+        n = len(self._anchors)
+        if 16 not in outs or 1 not in outs or int(outs[16]["shape"][1]) != n:
+            raise ValueError(f"{model_path}: outputs do not match BlazeFace's {n} anchors")
+        self.h, self.w = h, w
+        self._interpreter: Any = interpreter
+        self._in, self._reg, self._cls = inp["index"], outs[16]["index"], outs[1]["index"]
+        self._input = np.empty((1, h, w, 3), np.float32)
+        self._lut = (np.arange(256, dtype=np.float32) / 127.5 - 1.0).astype(np.float32)
+        self._min_logit = float(np.log(min_score / (1.0 - min_score))) if min_score < 1 else 1e9
+
+    def run(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in one (h, w) uint8 canvas: boxes (K, 4) x0, y0, x1, y1 in its pixels, scores."""
+        self._input[0] = np.take(self._lut, canvas)[:, :, None]
+        self._interpreter.set_tensor(self._in, self._input)
+        self._interpreter.invoke()
+        logits = self._interpreter.get_tensor(self._cls)[0, :, 0]
+        hits = np.flatnonzero(logits >= self._min_logit)
+        if hits.size == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        raw = self._interpreter.get_tensor(self._reg)[0, hits, :4]
+        centre = raw[:, :2] + self._anchors[hits]
+        half = raw[:, 2:4] / 2.0
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        return weighted_nms(boxes, sigmoid_scores(logits[hits]), NMS_IOU, True)
+
+
+def grid_anchors_px(h: int, w: int) -> np.ndarray:
+    """Short-range anchor centres (N, 2) as (x, y) in input pixels, in the model's output order:
+    the stride-8 grid with 2 anchors per cell, then the stride-16 grid with 6."""
+    centres = []
+    per_stride: dict[int, int] = {}
+    for stride in SHORT_RANGE.strides:
+        per_stride[stride] = per_stride.get(stride, 0) + SHORT_RANGE.anchors_per_layer
+    for stride, per_cell in per_stride.items():
+        ys, xs = np.meshgrid(np.arange(h // stride), np.arange(w // stride), indexing="ij")
+        grid = np.stack([(xs + 0.5) * stride, (ys + 0.5) * stride], axis=-1).reshape(-1, 2)
+        centres.append(np.repeat(grid, per_cell, axis=0))
+    return np.concatenate(centres).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A region of the frame (x, y, w, h in frame pixels) and the input it is resized to."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    level: int
+
+
+def sweep_tiles(width: int, height: int, smallest_face_px: float) -> list[list[Tile]]:
+    """The sweep pyramid, coarse level first: the coarsest level is the whole frame in one
+    tile; each finer level doubles the scale, down to the level where the smallest face to
+    find is TARGET_FACE_PX in the model's input (a small frame is enlarged at most
+    MAX_UPSCALE times)."""
+    finest = min(MAX_UPSCALE, TARGET_FACE_PX / max(smallest_face_px, 1.0))
+    scales = [finest]
+    while width * scales[-1] > TILE_W or height * scales[-1] > TILE_H:
+        scales.append(scales[-1] / 2)
+    coarse_first = enumerate(reversed(scales))
+    return [list(_grid(width, height, scale, level)) for level, scale in coarse_first]
+
+
+def _grid(width: int, height: int, scale: float, level: int) -> Iterator[Tile]:
+    tw, th = TILE_W / scale, TILE_H / scale
+    step_x, step_y = (TILE_W - TILE_OVERLAP_PX) / scale, (TILE_H - TILE_OVERLAP_PX) / scale
+    for y in _starts(height, th, step_y):
+        for x in _starts(width, tw, step_x):
+            yield Tile(round(x), round(y), round(min(tw, width)), round(min(th, height)), level)
+
+
+def _starts(length: int, tile: float, step: float) -> list[float]:
+    if tile >= length:
+        return [0.0]
+    n = math.ceil((length - tile) / step)
+    return [min(i * step, length - tile) for i in range(n + 1)]
+
+
+def schedule(levels: list[list[Tile]]) -> list[Tile]:
+    """One sweep as a visiting order. Level k gets a share of the visits proportional to the
+    square root of its tile count: a coarse level (few tiles, the near faces) comes round in a
+    few frames, the finest (most tiles, the far faces) in a few seconds; a pure round robin
+    would make the near faces wait for the far ones.
+    """
+    weights = [math.sqrt(len(tiles)) for tiles in levels]
+    total = sum(weights)
+    credit = [0.0] * len(levels)
+    visited = [0] * len(levels)
+    order: list[Tile] = []
+    while any(v < len(tiles) for v, tiles in zip(visited, levels, strict=True)):
+        for k, w in enumerate(weights):
+            credit[k] += w
+        k = max(range(len(levels)), key=lambda i: credit[i])
+        credit[k] -= total
+        order.append(levels[k][visited[k] % len(levels[k])])
+        visited[k] += 1
+    return [levels[0][0], *order]  # the whole frame first: near faces on the first frame
+
+
+class Pyramid:
+    """A frame and its halves, made on demand: resizing 1280x720 straight to 228x128 with
+    INTER_AREA costs about 2 ms, halving it about 0.05 ms, so a tile is cut from the smallest
+    half still at least as sharp as its scale and resized by less than 2x from there. A camera's
+    own quarter-size stream (picamera2's lores) stands in for the quarter level."""
+
+    def __init__(self, grey: np.ndarray, lores: np.ndarray | None = None) -> None:
+        self.shape: tuple[int, int] = grey.shape[:2]
+        self._levels: dict[int, np.ndarray] = {0: grey}  # key: how many times halved
+        h, w = self.shape
+        if (
+            lores is not None
+            and lores.ndim == 2
+            and abs(lores.shape[0] * 4 - h) <= 4
+            and abs(lores.shape[1] * 4 - w) <= 4
+        ):
+            self._levels[2] = lores
+
+    def at(self, scale: float) -> tuple[np.ndarray, float]:
+        """The image whose factor f (1, 1/2, 1/4, ...) is the smallest with f >= scale."""
+        level = 0
+        while 0.5 ** (level + 1) >= scale and min(self.shape) * 0.5 ** (level + 1) >= 32:
+            level += 1
+        return self._level(level), 0.5**level
+
+    def _level(self, level: int) -> np.ndarray:
+        if level not in self._levels:
+            prev = self._level(level - 1)
+            half = (prev.shape[1] // 2, prev.shape[0] // 2)
+            self._levels[level] = cv2.resize(prev, half, interpolation=cv2.INTER_AREA)
+        return self._levels[level]
+
+
+@dataclass
+class _Track:
+    box: np.ndarray  # x0, y0, x1, y1 in frame pixels
+    score: float
+    last_seen: int  # frame number
+    confirmed: bool
+    last_checked: int = -1
+
+
+class RoomDetector:
+    """Tracks + sweep (module docstring). `detect` is called once per frame with its time."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        min_score: float = 0.6,
+        min_size_px: int = 8,
+        smallest_face_px: float = 32.0,
+        tiles_per_frame: int = 2,
+        track_frames: int = 15,
+        num_threads: int = 1,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.min_score = min_score
+        self.min_size_px = min_size_px
+        self.smallest_face_px = smallest_face_px
+        self.tiles_per_frame = tiles_per_frame
+        self.track_frames = track_frames
+        self.num_threads = num_threads
+        self._window: BlazeNet | None = None
+        self._tile_net: BlazeNet | None = None
+        self._shape: tuple[int, int] | None = None
+        self._order: list[Tile] = []
+        self._next = 0
+        self._tracks: list[_Track] = []
+        self._frame_no = 0
+        self._canvas = np.zeros((WINDOW_PX, WINDOW_PX), np.uint8)
+        self._tile_canvas = np.zeros((TILE_H, TILE_W), np.uint8)
+        self.passes = 0  # model invocations so far (for the benchmark's cost accounting)
+
+    def open(self) -> None:
+        if self._window is None:
+            self._window = BlazeNet(
+                self.model_path, WINDOW_PX, WINDOW_PX, self.min_score, self.num_threads
+            )
+            # Sweep hits are only candidates, which a window must confirm at min_score, so the
+            # sweep may listen to weaker scores: a far face scores about 0.6 in a tile, 0.85 in
+            # its own window.
+            candidate_score = max(0.3, self.min_score - CANDIDATE_SCORE_MARGIN)
+            self._tile_net = BlazeNet(
+                self.model_path, TILE_H, TILE_W, candidate_score, self.num_threads
+            )
+
+    def close(self) -> None:
+        self._window = self._tile_net = None
+
+    @property
+    def sweep_length(self) -> int:
+        """Tiles in one sweep of the current frame size (0 before the first frame)."""
+        return len(self._order)
+
+    def sweep_frames(self, width: int, height: int) -> int:
+        """Frames one sweep of a width x height stream takes: the longest wait for a face."""
+        tiles = len(schedule(sweep_tiles(width, height, self.smallest_face_px)))
+        return math.ceil(tiles / self.tiles_per_frame)
+
+    def reset(self) -> None:
+        """Forget every face (a new scene): the next frames start the sweep again."""
+        self._tracks = []
+        self._next = 0
+
+    def detect(self, grey: np.ndarray, lores: np.ndarray | None = None) -> list[Face]:
+        """Faces of one frame of a stream: confirmed tracks, best first. `lores`: the same
+        frame at a quarter of each side, if the camera made one."""
+        self.open()
+        self._frame_no += 1
+        now = self._frame_no
+        self._prepare(grey.shape[:2])
+        pyramid = Pyramid(grey, lores)
+        found: list[tuple[np.ndarray, float]] = []
+        for _ in range(self.tiles_per_frame):
+            found.extend(self._run_tile(pyramid, self._order[self._next]))
+            self._next = (self._next + 1) % len(self._order)
+        self._follow_tracks(pyramid, now)
+        self._add_candidates(found, now)
+        return self._faces(grey.shape[:2])
+
+    def scan(self, grey: np.ndarray) -> list[Face]:
+        """Every face of a still image: the whole sweep, then each candidate's own window."""
+        self.open()
+        self._prepare(grey.shape[:2])
+        self._tracks = []
+        pyramid = Pyramid(grey)
+        found = [hit for tile in self._order for hit in self._run_tile(pyramid, tile)]
+        self._add_candidates(found, self._frame_no)
+        self._follow_tracks(pyramid, self._frame_no)
+        return self._faces(grey.shape[:2])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _prepare(self, shape: tuple[int, int]) -> None:
+        if shape != self._shape:
+            h, w = shape
+            self._order = schedule(sweep_tiles(w, h, self.smallest_face_px))
+            self._next = 0
+            self._tracks = []
+            self._shape = shape
+
+    def _run_tile(self, grey: Pyramid, tile: Tile) -> list[tuple[np.ndarray, float]]:
+        assert self._tile_net is not None
+        scale = min(TILE_W / tile.w, TILE_H / tile.h)
+        return self._run(self._tile_net, self._tile_canvas, grey, tile.x, tile.y, scale)
+
+    def _run_window(
+        self, grey: Pyramid, x: float, y: float, side: float
+    ) -> list[tuple[np.ndarray, float]]:
+        assert self._window is not None
+        return self._run(self._window, self._canvas, grey, x, y, WINDOW_PX / side)
+
+    def _run(
+        self, net: BlazeNet, canvas: np.ndarray, grey: Pyramid, x: float, y: float, scale: float
+    ) -> list[tuple[np.ndarray, float]]:
+        """Resize the frame region at (x, y) by `scale` into the canvas (black where the region
+        leaves the frame), run the model, and map its boxes back to frame pixels."""
+        h, w = grey.shape
+        x, y = math.floor(x), math.floor(y)  # whole pixels: the canvas offset is then >= 0
+        x0, y0 = max(0, x), max(0, y)
+        x1 = min(w, math.ceil(x + net.w / scale))
+        y1 = min(h, math.ceil(y + net.h / scale))
+        canvas[:] = 0
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return []
+        ox, oy = round((x0 - x) * scale), round((y0 - y) * scale)
+        out_w = min(net.w - ox, round((x1 - x0) * scale))
+        out_h = min(net.h - oy, round((y1 - y0) * scale))
+        if out_w < 1 or out_h < 1:
+            return []
+        src, f = grey.at(scale)
+        region = src[
+            int(y0 * f) : max(int(y0 * f) + 1, math.ceil(y1 * f)),
+            int(x0 * f) : max(int(x0 * f) + 1, math.ceil(x1 * f)),
+        ]
+        interp = cv2.INTER_AREA if scale < f else cv2.INTER_LINEAR
+        canvas[oy : oy + out_h, ox : ox + out_w] = cv2.resize(
+            region, (out_w, out_h), interpolation=interp
+        )
+        self.passes += 1
+        boxes, scores = net.run(canvas)
+        sx, sy = (x1 - x0) / out_w, (y1 - y0) / out_h
+        frame_boxes = np.empty_like(boxes)
+        frame_boxes[:, [0, 2]] = (boxes[:, [0, 2]] - ox) * sx + x0
+        frame_boxes[:, [1, 3]] = (boxes[:, [1, 3]] - oy) * sy + y0
+        return list(zip(frame_boxes, (float(s) for s in scores), strict=True))
+
+    def _follow_tracks(self, grey: Pyramid, now: int) -> None:
+        """Each track's own window: confirmed and moved where the face is, or left to expire.
+
+        A confirmed face is looked at every RECHECK_FRAMES frames (people on a sofa move little
+        in a tenth of a second, and the pass is most of a frame's cost); a candidate at once.
+        """
+        for track in self._tracks:
+            if track.confirmed and now - track.last_checked < RECHECK_FRAMES:
+                continue
+            track.last_checked = now
+            cx, cy = (track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2
+            size = max(track.box[2] - track.box[0], track.box[3] - track.box[1], 1.0)
+            side = max(size * WINDOW_PX / TRACK_FACE_PX, 32.0)
+            hits = self._run_window(grey, cx - side / 2, cy - side / 2, side)
+            best = _best_overlap(track.box, hits)
+            if best is not None:
+                track.box, track.score = best
+                track.last_seen, track.confirmed = now, True
+        self._tracks = [t for t in self._tracks if now - t.last_seen <= self.track_frames]
+        self._merge_tracks()
+
+    def _add_candidates(self, found: list[tuple[np.ndarray, float]], now: int) -> None:
+        for box, score in found:
+            if all(_iou(box, t.box) <= NMS_IOU for t in self._tracks):
+                self._tracks.append(_Track(box, score, now, confirmed=False))
+
+    def _merge_tracks(self) -> None:
+        kept: list[_Track] = []
+        for track in sorted(self._tracks, key=lambda t: (t.confirmed, t.score), reverse=True):
+            if all(_iou(track.box, k.box) <= NMS_IOU for k in kept):
+                kept.append(track)
+        self._tracks = kept
+
+    def _faces(self, shape: tuple[int, int]) -> list[Face]:
+        h, w = shape
+        faces = []
+        for t in self._tracks:
+            if not t.confirmed or self._frame_no - t.last_seen >= RECHECK_FRAMES:
+                continue  # a candidate not yet confirmed, or a face missed at its last check
+            x0, y0 = max(0, round(float(t.box[0]))), max(0, round(float(t.box[1])))
+            x1, y1 = min(w, round(float(t.box[2]))), min(h, round(float(t.box[3])))
+            if min(x1 - x0, y1 - y0) >= self.min_size_px:
+                faces.append(Face(x0, y0, x1 - x0, y1 - y0, t.score))
+        return sorted(faces, key=lambda f: f.score, reverse=True)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _best_overlap(
+    box: np.ndarray, hits: list[tuple[np.ndarray, float]]
+) -> tuple[np.ndarray, float] | None:
+    """The hit that overlaps the track most (a face moves little between frames), if any."""
+    scored = [(_iou(box, b), b, s) for b, s in hits]
+    scored = [x for x in scored if x[0] > 0.1]
+    if not scored:
+        return None
+    _, b, s = max(scored, key=lambda x: x[0])
+    return b, s

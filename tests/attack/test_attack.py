@@ -1,0 +1,186 @@
+"""Issue 18's attack as a repeatable suite (`make attack`; marker `attack`): the real daemon as a
+child process, a real Mosquitto with TLS (a throw-away CA made by openssl) and passwords.
+
+Each test adds its figures to bench/attack.json (written at the end of the session by the
+`attack_figures` fixture): exit statuses and times of hostile configs, seqs across kill -9,
+journal loss and corruption, events published against events raised.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.broker import Broker, BrokerFactory, Observer, TlsFiles
+from tests.support.daemon import REPO, daemon_command, daemon_env
+from tests.unit.test_hardening_config import HOSTILE
+
+pytestmark = [pytest.mark.attack, pytest.mark.broker, pytest.mark.slow]
+
+FIGURES: dict[str, Any] = {}
+RESULTS = REPO / "bench" / "attack.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def attack_figures() -> Any:
+    yield FIGURES
+    if FIGURES:
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile configs: exit 78 within 2 s, the key or file named, through the real `moodpi run`
+
+
+def test_every_hostile_config_ends_in_78_within_2_s_naming_the_key(tmp_path: Path) -> None:
+    rows = {}
+    for i, (case, (make, named)) in enumerate(sorted(HOSTILE.items())):
+        folder = tmp_path / f"case{i}"
+        folder.mkdir()
+        path = folder / "config.toml"
+        state = f'state_dir = "{folder / "state"}"\n' * ("state_dir" not in case)
+        path.write_text(state + make(folder))
+        env = {k: v for k, v in daemon_env(folder).items() if k != "MOODPI__STATE_DIR"}
+        started = time.monotonic()
+        result = subprocess.run(
+            daemon_command("run", "--config", str(path), "--no-audio"),
+            env=env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        took_s = time.monotonic() - started
+        rows[case] = {"exit": result.returncode, "seconds": round(took_s, 2)}
+        assert result.returncode == 78, (case, result.stderr)
+        assert named in result.stderr, (case, result.stderr)
+        assert took_s < 2.0, (case, took_s)
+    FIGURES["hostile_configs"] = {
+        "cases": len(rows),
+        "all_exit_78": all(r["exit"] == 78 for r in rows.values()),
+        "max_seconds": max(r["seconds"] for r in rows.values()),
+        "each": rows,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# kill -9, journal deleted, journal corrupt: no seq reused, no event lost
+
+
+def _config(tmp_path: Path, broker: Broker, tls: TlsFiles) -> Path:
+    password = tmp_path / "password"
+    password.write_text(f"{broker.password}\n")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'device_id = "attack"\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[mqtt]\nhost = "localhost"\nport = {broker.port}\nusername = "{broker.username}"\n'
+        f'password_file = "{password}"\ntls_ca = "{tls.ca}"\nkeepalive = 5\n'
+    )
+    return path
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _run_until(config: Path, replay: Path, jsonl: Path, tmp_path: Path, *, events: int) -> None:
+    """Start the daemon, wait for `events` room events in its JSON lines, then kill -9 it."""
+    proc = subprocess.Popen(
+        daemon_command("run", "--config", str(config), "--no-audio", "--realtime", "--loop",
+                       "--source", f"replay:{replay}", "--events-jsonl", str(jsonl)),
+        env=daemon_env(tmp_path), cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    before = len(_events(jsonl))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            room = [e for e in _events(jsonl)[before:] if e["type"] in ("mood", "presence")]
+            if len(room) >= events:
+                time.sleep(0.5)  # long enough for the broker's PUBACK of the last one
+                break
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+def test_kill_9_journal_loss_and_corruption_reuse_no_seq_and_lose_no_event(
+    tmp_path: Path, broker_factory: BrokerFactory, tls_files: TlsFiles, e2e_replay: Path
+) -> None:
+    broker = broker_factory(users={"moodpi": "pw-attack"}, tls=tls_files)
+    config = _config(tmp_path, broker, tls_files)
+    jsonl = tmp_path / "events.jsonl"
+    state = tmp_path / "state"
+    replay = e2e_replay / "frames"
+    with Observer(broker, ["moodpi/attack/event"]) as observer:
+        _run_until(config, replay, jsonl, tmp_path, events=2)  # kill -9
+        _run_until(config, replay, jsonl, tmp_path, events=2)  # restart after kill -9
+        for part in state.glob("journal.sqlite3*"):
+            part.unlink()
+        _run_until(config, replay, jsonl, tmp_path, events=2)  # journal deleted
+        journal = state / "journal.sqlite3"
+        for wal in state.glob("journal.sqlite3-*"):  # a torn copy: the WAL would mask page 1
+            wal.unlink()
+        with open(journal, "r+b") as f:
+            f.seek(0)
+            f.write(b"\xa5" * 4096)  # the header page: "file is not a database"
+        _run_until(config, replay, jsonl, tmp_path, events=2)  # journal corrupt
+        raised = [e for e in _events(jsonl) if e["type"] in ("mood", "presence")]
+        wanted = {(e["epoch"], e["seq"]) for e in raised}
+        observer.wait_for(
+            lambda ms: wanted <= {(json.loads(m.payload)["epoch"], json.loads(m.payload)["seq"])
+                                  for m in ms},
+            10.0,
+        )  # fmt: skip
+        seen = {(m.json()["epoch"], m.json()["seq"]) for m in observer.messages}  # type: ignore[index]
+    every = _events(jsonl)
+    seqs = [e["seq"] for e in every]
+    pairs = [(e["epoch"], e["seq"]) for e in every]
+    FIGURES["journal_loss"] = {
+        "runs": 4,
+        "events": len(every),
+        "room_events": len(raised),
+        "published_seen": len(wanted & seen),
+        "lost": len(wanted - seen),
+        "seq_reused": len(pairs) - len(set(pairs)),
+        "seq_went_back": sum(b <= a for a, b in itertools.pairwise(seqs)),
+        "epochs": len({e["epoch"] for e in every}),
+        "corrupt_set_aside": len(list(state.glob("journal.sqlite3.corrupt-*"))),
+    }
+    assert len(pairs) == len(set(pairs)), "a seq was reused"
+    assert seqs == sorted(seqs), "seq went back"
+    assert wanted <= seen, f"lost on MQTT: {sorted(wanted - seen)}"
+    assert list(state.glob("journal.sqlite3.corrupt-*")), "the corrupt journal was not set aside"
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-only and full state dirs: the daemon runs on, a new epoch where numbering is unproven
+
+
+def test_full_state_dir_keeps_the_daemon_running(tmp_path: Path, e2e_replay: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk: every write past 0 bytes fails with EFBIG."""
+    state = tmp_path / "state"
+
+    def limit_writes() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = subprocess.run(
+        daemon_command("run", "--no-audio", "--source", f"replay:{e2e_replay / 'frames'}",
+                       "--events-jsonl", "-"),
+        env={**daemon_env(tmp_path), "MOODPI__STATE_DIR": str(state)},
+        capture_output=True, text=True, timeout=120, cwd=REPO, preexec_fn=limit_writes,
+    )  # fmt: skip
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    FIGURES["full_state_dir"] = {"exit": result.returncode, "events": len(events)}
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(e["type"] == "mood" for e in events)

@@ -1,0 +1,140 @@
+"""The room-scale detector: the real BlazeFace model on real faces composed near and far."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_background
+from moodpi.perception.blazeface import BlazeFaceDetector
+from moodpi.perception.room import (
+    TARGET_FACE_PX,
+    TILE_H,
+    TILE_W,
+    Pyramid,
+    RoomDetector,
+    grid_anchors_px,
+    schedule,
+    sweep_tiles,
+)
+from moodpi.types import Face
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "models" / "face_detection_short_range.tflite"
+FACES_DIR = REPO / "tests" / "fixtures" / "faces"
+SIZE = (1280, 720)
+FAR_PX = 37  # a face at 4 m through a 66 degree lens, 1280 px wide
+
+
+@pytest.fixture(scope="module")
+def faces() -> list[np.ndarray]:
+    return [f for group in load_fixture_faces(FACES_DIR).values() for f in group][::7]
+
+
+def hits(found: list[Face], box: tuple[int, int, int, int]) -> bool:
+    x, _, w, _ = box
+    return any(abs(f.x + f.w / 2 - (x + w / 2)) < w / 2 and abs(f.w - w) < w for f in found)
+
+
+def test_anchor_grid_matches_the_model_at_any_input_size() -> None:
+    # 128x128: 16x16 cells x 2 + 8x8 cells x 6 = 896, MediaPipe's count
+    assert len(grid_anchors_px(128, 128)) == 896
+    anchors = grid_anchors_px(128, 256)
+    assert len(anchors) == 2 * 16 * 32 + 6 * 8 * 16
+    assert anchors[:, 0].max() < 256 and anchors[:, 1].max() < 128
+    assert tuple(anchors[0]) == (4.0, 4.0)
+
+
+def test_the_sweep_covers_every_pixel_at_every_level_and_visits_every_tile() -> None:
+    levels = sweep_tiles(*SIZE, smallest_face_px=FAR_PX)
+    assert len(levels[0]) == 1 and (levels[0][0].w, levels[0][0].h) == SIZE
+    for tiles in levels:
+        covered = np.zeros((SIZE[1], SIZE[0]), bool)
+        for t in tiles:
+            covered[t.y : t.y + t.h, t.x : t.x + t.w] = True
+        assert covered.all()
+    finest = levels[-1][0]
+    assert FAR_PX * min(TILE_W / finest.w, TILE_H / finest.h) >= TARGET_FACE_PX - 0.5
+    order = schedule(levels)
+    assert {id(t) for tiles in levels for t in tiles} <= {id(t) for t in order}
+    # the whole frame (near faces) comes round far more often than any one fine tile
+    assert sum(t.level == 0 for t in order) > 3 * max(order.count(t) for t in levels[-1])
+
+
+@pytest.mark.slow
+def test_a_far_face_is_found_within_one_sweep_where_one_whole_frame_pass_is_blind(
+    faces: list[np.ndarray],
+) -> None:
+    rng = np.random.default_rng(4)
+    single = BlazeFaceDetector(MODEL)
+    found, single_found = 0, 0
+    for i, face in enumerate(faces):
+        centre = (200 + 80 * i % 900, 260 + 30 * (i % 5))
+        frame = compose_frame(face, size=SIZE, face_px=FAR_PX, center=centre, rng=rng)
+        room = RoomDetector(MODEL, smallest_face_px=FAR_PX, tiles_per_frame=4)
+        seen = [room.detect(frame)]  # the first frame also lays out the sweep
+        seen += [room.detect(frame) for _ in range(room.sweep_length // 4 + 1)]
+        box = face_box(FAR_PX, centre)
+        found += hits(seen[-1], box)
+        single_found += hits(single.detect(frame), box)
+        assert max(len(s) for s in seen) <= 1, "one person, one box"
+    assert found >= len(faces) - 1, f"found {found} of {len(faces)}"
+    assert single_found == 0
+
+
+def test_a_still_image_gives_every_face_at_once_and_an_empty_room_none(
+    faces: list[np.ndarray],
+) -> None:
+    rng = np.random.default_rng(8)
+    room = make_background(SIZE, rng)
+    near, far = (300, (350, 360)), (FAR_PX, (900, 300))
+    with_far = compose_frame(
+        faces[1], size=SIZE, face_px=far[0], center=far[1], rng=rng, background=room
+    )
+    both = compose_frame(
+        faces[0], size=SIZE, face_px=near[0], center=near[1], rng=rng, background=with_far
+    )
+    detector = RoomDetector(MODEL, smallest_face_px=FAR_PX)
+    found = detector.scan(both)
+    assert len(found) == 2
+    assert hits(found, face_box(*near)) and hits(found, face_box(*far))
+    empty = compose_frame(None, size=SIZE, rng=rng, background=room)
+    assert detector.scan(empty) == []
+
+
+def test_a_face_that_leaves_is_no_longer_reported_and_cost_stays_bounded(
+    faces: list[np.ndarray],
+) -> None:
+    rng = np.random.default_rng(2)
+    room = make_background(SIZE, rng)
+    centre = (640, 360)
+    with_face = compose_frame(
+        faces[2], size=SIZE, face_px=120, center=centre, rng=rng, background=room
+    )
+    empty = compose_frame(None, size=SIZE, rng=rng, background=room)
+    detector = RoomDetector(MODEL, smallest_face_px=FAR_PX, tiles_per_frame=1)
+    seen = []
+    for _ in range(40):
+        before = detector.passes
+        seen.append(detector.detect(with_face))
+        assert detector.passes - before <= 1 + 1  # one sweep tile + one track window
+    assert all(hits(s, face_box(120, centre)) for s in seen[-20:])
+    gone = [detector.detect(empty) for _ in range(2)]
+    assert gone[-1] == []  # no longer reported by the second frame without the face
+    assert sum(len(detector.detect(empty)) for _ in range(60)) == 0
+
+
+def test_the_cameras_own_quarter_stream_serves_the_coarse_passes() -> None:
+    grey = np.zeros((720, 1280), np.uint8)
+    lores = np.full((180, 320), 7, np.uint8)
+    pyramid = Pyramid(grey, lores)
+    assert pyramid.at(1.0)[0] is grey and pyramid.at(0.9) == (grey, 1.0)
+    image, factor = pyramid.at(0.2)  # 0.2 needs the quarter level: the lores frame itself
+    assert image is lores and factor == 0.25
+    half, factor = pyramid.at(0.4)
+    assert half.shape == (360, 640) and factor == 0.5
+    eighth, _ = pyramid.at(0.1)
+    assert eighth.shape == (90, 160) and int(eighth[0, 0]) == 7  # made from lores, not grey
+    assert Pyramid(grey, np.zeros((100, 100), np.uint8)).at(0.2)[0].shape == (180, 320)
