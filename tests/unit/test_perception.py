@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ from moodpi.types import EMOTIONS, Frame
 REPO = Path(__file__).resolve().parents[2]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
+# The faces here are 130-240 px in 640x480 frames (within 1 m): a sweep down to 1.5 m finds
+# them; the default 4.5 m reach would spend most of a still image's sweep on tiles for far faces.
+NEAR: dict[str, Any] = {"faces": {"reach_m": 1.5}}
 BENCH_KEYS = {
     "detect_ms",
     "classify_ms",
@@ -37,7 +41,7 @@ BENCH_KEYS = {
 
 @pytest.fixture(scope="module")
 def perception() -> Perception:
-    return build_perception(config_mod.from_dict({}))
+    return build_perception(config_mod.from_dict(NEAR))
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +127,11 @@ def test_all_policy_classifies_every_face(labelled_faces: list[tuple[str, np.nda
     both = compose_frame(
         labelled_faces[40][1], face_px=120, center=(480, 240), rng=rng, background=left
     )
-    everyone = build_perception(config_mod.from_dict({"faces": {"select": "all"}}))
+    everyone = build_perception(config_mod.from_dict({"faces": {**NEAR["faces"], "select": "all"}}))
     seen = everyone.observe_still(frame_of(both))
     assert len(seen.predictions) == 2
     assert seen.predictions[0].face.area > seen.predictions[1].face.area
-    largest = build_perception(config_mod.from_dict({})).observe_still(frame_of(both))
+    largest = build_perception(config_mod.from_dict(NEAR)).observe_still(frame_of(both))
     (only,) = largest.predictions
     assert only.face == seen.predictions[0].face
     x, y, w, h = face_box(150, (170, 220))
@@ -138,7 +142,9 @@ def test_all_policy_classifies_every_face(labelled_faces: list[tuple[str, np.nda
 
 
 def test_timings_are_kept(labelled_faces: list[tuple[str, np.ndarray]]) -> None:
-    fresh = build_perception(config_mod.from_dict({"faces": {"equalize": "clahe"}}))
+    fresh = build_perception(
+        config_mod.from_dict({"faces": {**NEAR["faces"], "equalize": "clahe"}})
+    )
     assert fresh.timings() == {"detect_ms": 0.0, "classify_ms": 0.0}
     frame = compose_frame(
         labelled_faces[5][1], face_px=160, center=(320, 240), rng=np.random.default_rng(1)

@@ -9,13 +9,12 @@ import pytest
 
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_background
 from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.room import (
+from moodpi.perception.room import RoomDetector, grid_anchors_px
+from moodpi.perception.sweep import (
     TARGET_FACE_PX,
     TILE_H,
     TILE_W,
     Pyramid,
-    RoomDetector,
-    grid_anchors_px,
     schedule,
     sweep_tiles,
 )

@@ -111,6 +111,8 @@ class Jukebox:
         interval_s = self._config.music.rescan_interval_s
         while not self._scan_stop.is_set():
             self._scan()
+            if self.library is not None and self.library.categories():
+                self._first_ready.set()  # folders or playlists: playable before any analysis
             self._start_analyser()
             self._follow_analysis(time.monotonic() + interval_s)
 

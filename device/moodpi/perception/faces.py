@@ -46,6 +46,7 @@ def make_detector(config: Config) -> FaceDetector:
         min_score=faces.min_score,
         min_size_px=faces.min_size_px,
         smallest_face_px=face_width_px(faces.reach_m, config.camera.width, config.camera.hfov_deg),
+        smallest_face_frac=face_width_px(faces.reach_m, 1.0, config.camera.hfov_deg),
         tiles_per_frame=faces.tiles_per_frame,
     )
 

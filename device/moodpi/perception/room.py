@@ -24,7 +24,6 @@ so its input can be resized) costs about 80 ms. Instead, per frame:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,12 @@ import cv2
 import numpy as np
 
 from moodpi.perception.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
+from moodpi.perception.sweep import TILE_H, TILE_W, Pyramid, Tile, schedule, sweep_tiles
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import Face
 
-TARGET_FACE_PX = 28  # smallest face side in the model's input that is found reliably
 TRACK_FACE_PX = 48  # a track's window makes its face about this size in the input
-TILE_H, TILE_W = 128, 192  # sweep tiles: a wide input halves the overlap per pixel covered
-TILE_OVERLAP_PX = 48  # in input pixels: a face up to this size lies wholly in some tile
 WINDOW_PX = 128  # track windows: the model's own square input
-MAX_UPSCALE = 2.0
 CANDIDATE_SCORE_MARGIN = 0.15
 RECHECK_FRAMES = 2
 
@@ -105,99 +101,6 @@ def grid_anchors_px(h: int, w: int) -> np.ndarray:
     return np.concatenate(centres).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class Tile:
-    """A region of the frame (x, y, w, h in frame pixels) and the input it is resized to."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    level: int
-
-
-def sweep_tiles(width: int, height: int, smallest_face_px: float) -> list[list[Tile]]:
-    """The sweep pyramid, coarse level first: the coarsest level is the whole frame in one
-    tile; each finer level doubles the scale, down to the level where the smallest face to
-    find is TARGET_FACE_PX in the model's input (a small frame is enlarged at most
-    MAX_UPSCALE times)."""
-    finest = min(MAX_UPSCALE, TARGET_FACE_PX / max(smallest_face_px, 1.0))
-    scales = [finest]
-    while width * scales[-1] > TILE_W or height * scales[-1] > TILE_H:
-        scales.append(scales[-1] / 2)
-    coarse_first = enumerate(reversed(scales))
-    return [list(_grid(width, height, scale, level)) for level, scale in coarse_first]
-
-
-def _grid(width: int, height: int, scale: float, level: int) -> Iterator[Tile]:
-    tw, th = TILE_W / scale, TILE_H / scale
-    step_x, step_y = (TILE_W - TILE_OVERLAP_PX) / scale, (TILE_H - TILE_OVERLAP_PX) / scale
-    for y in _starts(height, th, step_y):
-        for x in _starts(width, tw, step_x):
-            yield Tile(round(x), round(y), round(min(tw, width)), round(min(th, height)), level)
-
-
-def _starts(length: int, tile: float, step: float) -> list[float]:
-    if tile >= length:
-        return [0.0]
-    n = math.ceil((length - tile) / step)
-    return [min(i * step, length - tile) for i in range(n + 1)]
-
-
-def schedule(levels: list[list[Tile]]) -> list[Tile]:
-    """One sweep as a visiting order. Level k gets a share of the visits proportional to the
-    square root of its tile count: a coarse level (few tiles, the near faces) comes round in a
-    few frames, the finest (most tiles, the far faces) in a few seconds; a pure round robin
-    would make the near faces wait for the far ones.
-    """
-    weights = [math.sqrt(len(tiles)) for tiles in levels]
-    total = sum(weights)
-    credit = [0.0] * len(levels)
-    visited = [0] * len(levels)
-    order: list[Tile] = []
-    while any(v < len(tiles) for v, tiles in zip(visited, levels, strict=True)):
-        for k, w in enumerate(weights):
-            credit[k] += w
-        k = max(range(len(levels)), key=lambda i: credit[i])
-        credit[k] -= total
-        order.append(levels[k][visited[k] % len(levels[k])])
-        visited[k] += 1
-    return [levels[0][0], *order]  # the whole frame first: near faces on the first frame
-
-
-class Pyramid:
-    """A frame and its halves, made on demand: resizing 1280x720 straight to 228x128 with
-    INTER_AREA costs about 2 ms, halving it about 0.05 ms, so a tile is cut from the smallest
-    half still at least as sharp as its scale and resized by less than 2x from there. A camera's
-    own quarter-size stream (picamera2's lores) stands in for the quarter level."""
-
-    def __init__(self, grey: np.ndarray, lores: np.ndarray | None = None) -> None:
-        self.shape: tuple[int, int] = grey.shape[:2]
-        self._levels: dict[int, np.ndarray] = {0: grey}  # key: how many times halved
-        h, w = self.shape
-        if (
-            lores is not None
-            and lores.ndim == 2
-            and abs(lores.shape[0] * 4 - h) <= 4
-            and abs(lores.shape[1] * 4 - w) <= 4
-        ):
-            self._levels[2] = lores
-
-    def at(self, scale: float) -> tuple[np.ndarray, float]:
-        """The image whose factor f (1, 1/2, 1/4, ...) is the smallest with f >= scale."""
-        level = 0
-        while 0.5 ** (level + 1) >= scale and min(self.shape) * 0.5 ** (level + 1) >= 32:
-            level += 1
-        return self._level(level), 0.5**level
-
-    def _level(self, level: int) -> np.ndarray:
-        if level not in self._levels:
-            prev = self._level(level - 1)
-            half = (prev.shape[1] // 2, prev.shape[0] // 2)
-            self._levels[level] = cv2.resize(prev, half, interpolation=cv2.INTER_AREA)
-        return self._levels[level]
-
-
 @dataclass
 class _Track:
     box: np.ndarray  # x0, y0, x1, y1 in frame pixels
@@ -217,6 +120,7 @@ class RoomDetector:
         min_score: float = 0.6,
         min_size_px: int = 8,
         smallest_face_px: float = 32.0,
+        smallest_face_frac: float | None = None,
         tiles_per_frame: int = 2,
         track_frames: int = 15,
         num_threads: int = 1,
@@ -225,6 +129,9 @@ class RoomDetector:
         self.min_score = min_score
         self.min_size_px = min_size_px
         self.smallest_face_px = smallest_face_px
+        # As a fraction of the frame width (faces.reach_m through the lens): frames of another
+        # size than the configured capture (a replay) keep the same reach.
+        self.smallest_face_frac = smallest_face_frac
         self.tiles_per_frame = tiles_per_frame
         self.track_frames = track_frames
         self.num_threads = num_threads
@@ -262,7 +169,7 @@ class RoomDetector:
 
     def sweep_frames(self, width: int, height: int) -> int:
         """Frames one sweep of a width x height stream takes: the longest wait for a face."""
-        tiles = len(schedule(sweep_tiles(width, height, self.smallest_face_px)))
+        tiles = len(schedule(sweep_tiles(width, height, self._smallest(width))))
         return math.ceil(tiles / self.tiles_per_frame)
 
     def reset(self) -> None:
@@ -302,10 +209,14 @@ class RoomDetector:
     def _prepare(self, shape: tuple[int, int]) -> None:
         if shape != self._shape:
             h, w = shape
-            self._order = schedule(sweep_tiles(w, h, self.smallest_face_px))
+            self._order = schedule(sweep_tiles(w, h, self._smallest(w)))
             self._next = 0
             self._tracks = []
             self._shape = shape
+
+    def _smallest(self, width: int) -> float:
+        frac = self.smallest_face_frac
+        return self.smallest_face_px if frac is None else frac * width
 
     def _run_tile(self, grey: Pyramid, tile: Tile) -> list[tuple[np.ndarray, float]]:
         assert self._tile_net is not None
