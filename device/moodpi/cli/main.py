@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(bench)
     bench.add_argument(
-        "--source", help="replay:PATH; default: a generated 640x480 replay with faces"
+        "--source", help="replay:PATH; default: frames of the capture size, faces at 1-4 m"
     )
     bench.add_argument("--frames", type=int, default=300, help="frames to time")
     bench.add_argument(

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISTINCT_FRAMES_MAX = 120  # frames sent to the child; longer runs cycle through them
-FACE_FRACTIONS = (0.28, 0.45)  # face side / frame height of the generated replay
+HOLD_FRAMES = 20  # generated frames: a person stays 2 s (at 10 fps) in one place, as people do
+ROOM_DISTANCES_M = (1.0, 4.0)  # the generated replay's people sit this far from the camera
 CHILD_TIMEOUT_S = 600.0
 RESULT_KEYS = (
     "detect_ms",
@@ -68,7 +69,8 @@ def cli_bench(args: argparse.Namespace) -> int:
         log.error("bench: %s", exc)
         return 66  # EX_NOINPUT
     try:
-        result = run_child(encoded, frames=args.frames, config_path=args.config)
+        hold = HOLD_FRAMES if args.source is None else 1
+        result = run_child(encoded, frames=args.frames, config_path=args.config, hold=hold)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         log.error("bench: %s", exc)
         return 1
@@ -85,7 +87,13 @@ def _source_frames(
 ) -> tuple[list[bytes], str]:
     count = min(n_frames + 1, DISTINCT_FRAMES_MAX)  # +1: the cold-start frame
     if source is None:
-        return generated_frames(count), f"generated 640x480 replay, {count} distinct frames"
+        size = (camera.width, camera.height)
+        frames = generated_frames(-(-count // HOLD_FRAMES), size=size)
+        described = (
+            f"generated {size[0]}x{size[1]}, {len(frames)} people at 1-4 m, "
+            f"{HOLD_FRAMES} frames each"
+        )
+        return frames, described
     kind, _, path = source.partition(":")
     if kind != "replay" or not path:
         raise ValueError(f"--source must be replay:PATH, got {source!r}")
@@ -111,11 +119,12 @@ def bench_faces_dir() -> Path:
     raise FileNotFoundError("no faces to compose a benchmark replay from; use --source replay:PATH")
 
 
-def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (640, 480)) -> list[bytes]:
-    """`count` 640x480 frames, each with one real FER-2013 face at a varied place and size."""
+def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (1280, 720)) -> list[bytes]:
+    """`count` frames, each with one real FER-2013 face at a varied place and at 1-4 m."""
     import numpy as np
 
     from moodpi.lab.replaygen import compose_frame, load_fixture_faces, make_background
+    from moodpi.perception.geometry import face_width_px
 
     faces = [f for group in load_fixture_faces(bench_faces_dir()).values() for f in group]
     rng = np.random.default_rng(seed)
@@ -123,7 +132,7 @@ def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (640, 48
     w, h = size
     out = []
     for i in range(count):
-        face_px = int(h * rng.uniform(*FACE_FRACTIONS))
+        face_px = round(face_width_px(float(rng.uniform(*ROOM_DISTANCES_M)), w))
         center = (int(w * rng.uniform(0.35, 0.65)), int(h * rng.uniform(0.4, 0.5)))
         frame = compose_frame(
             faces[i % len(faces)],
@@ -173,9 +182,13 @@ def _pack(frames: Sequence[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def run_child(encoded: Sequence[bytes], *, frames: int, config_path: str | None) -> dict[str, Any]:
-    """Run the measured process; returns its result with first_classification_s from spawn."""
+def run_child(
+    encoded: Sequence[bytes], *, frames: int, config_path: str | None, hold: int = 1
+) -> dict[str, Any]:
+    """Run the measured process; returns its result with first_classification_s from spawn.
+    Each encoded frame is shown `hold` times in a row (a still scene for a while)."""
     command = [sys.executable, "-m", "moodpi.lab.bench", "--child", "--frames", str(frames)]
+    command += ["--hold", str(hold)]
     if config_path:
         command += ["--config", config_path]
     env = dict(os.environ)
@@ -247,6 +260,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="moodpi.lab.bench --child")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--frames", type=int, required=True)
+    parser.add_argument("--hold", type=int, default=1)
     parser.add_argument("--config")
     args = parser.parse_args(argv)
     _pin_to_one_core()
@@ -266,10 +280,10 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     perception = build_perception(config_mod.load(args.config))
 
     def decode(i: int) -> np.ndarray:
-        data = np.frombuffer(encoded[i % len(encoded)], np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+        k = (i // max(1, args.hold)) % len(encoded)
+        image = cv2.imdecode(np.frombuffer(encoded[k], np.uint8), cv2.IMREAD_GRAYSCALE)
         if image is None:
-            raise ValueError(f"bench frame {i % len(encoded)} cannot be decoded")
+            raise ValueError(f"bench frame {k} cannot be decoded")
         return image
 
     perception.observe(Frame(decode(0), 0.0, 0))
