@@ -137,3 +137,19 @@ def test_the_cameras_own_quarter_stream_serves_the_coarse_passes() -> None:
     eighth, _ = pyramid.at(0.1)
     assert eighth.shape == (90, 160) and int(eighth[0, 0]) == 7  # made from lores, not grey
     assert Pyramid(grey, np.zeros((100, 100), np.uint8)).at(0.2)[0].shape == (180, 320)
+
+
+def test_a_photo_that_is_all_face_is_found_inside_a_border(faces: list[np.ndarray]) -> None:
+    import cv2
+
+    detector = RoomDetector(MODEL, smallest_face_px=FAR_PX)
+    # cheek to cheek, nothing around it: a tight portrait crop
+    portraits = [
+        cv2.resize(f[4:44, 4:44], (200, 200), interpolation=cv2.INTER_CUBIC) for f in faces
+    ]
+    bare = sum(bool(detector._scan_once(p)) for p in portraits)
+    found = [detector.scan(p) for p in portraits]
+    assert sum(bool(f) for f in found) == len(portraits) > bare  # the border finds the rest
+    for hit, *_ in filter(None, found):
+        assert hit.x >= 0 and hit.y >= 0 and hit.x + hit.w <= 200 and hit.y + hit.h <= 200
+        assert hit.w > 100  # the face, not a detail of it

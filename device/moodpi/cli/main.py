@@ -61,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", "lab.evaluate:cli_evaluate", "accuracy of the emotion model on FER-2013 data"
     )
     _add_config(evaluate)
+    evaluate.add_argument("--dataset", help="fer2013.csv, an image folder, or a .npz")
     evaluate.add_argument(
-        "--dataset", required=True, help="fer2013.csv, an image folder, or a .npz"
+        "--photos", help="real photographs: a folder with labels.csv (file,emotion), end to end"
+    )
+    evaluate.add_argument(
+        "--split", default="val", help="--photos: val (person-disjoint, default) | train | all"
     )
     evaluate.add_argument(
         "--usage", default="PublicTest", help="CSV split: PublicTest | PrivateTest | Training"

@@ -234,6 +234,13 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         log.error("--limit must be at least 1")
         return EX_USAGE
+    if getattr(args, "photos", None):
+        from moodpi.lab.evaluate_photos import cli_evaluate_photos
+
+        return cli_evaluate_photos(args, config)
+    if not args.dataset:
+        log.error("evaluate: give --dataset (FER-2013 faces) or --photos (real photographs)")
+        return EX_USAGE
     flip = config.emotion.flip_average if args.flip is None else bool(args.flip)
     try:
         dataset = load_dataset(args.dataset, args.usage, args.limit)

@@ -40,6 +40,7 @@ TRACK_FACE_PX = 48  # a track's window makes its face about this size in the inp
 WINDOW_PX = 128  # track windows: the model's own square input
 CANDIDATE_SCORE_MARGIN = 0.15
 RECHECK_FRAMES = 2
+STILL_PAD_MAX_PX = 800  # stills up to this size are retried inside a border (portrait crops)
 
 
 class BlazeNet:
@@ -194,7 +195,24 @@ class RoomDetector:
         return self._faces(grey.shape[:2])
 
     def scan(self, grey: np.ndarray) -> list[Face]:
-        """Every face of a still image: the whole sweep, then each candidate's own window."""
+        """Every face of a still image: the whole sweep, then each candidate's own window.
+
+        A photo that is all face (a cropped portrait) gives BlazeFace no room around it; when
+        nothing is found, the photo is looked at again inside a grey border half its size.
+        """
+        faces = self._scan_once(grey)
+        if faces or min(grey.shape[:2]) > STILL_PAD_MAX_PX:
+            return faces
+        h, w = grey.shape[:2]
+        pad = max(h, w) // 2
+        padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=128)
+        return [
+            f
+            for f in (_shift(face, -pad, -pad, w, h) for face in self._scan_once(padded))
+            if f is not None
+        ]
+
+    def _scan_once(self, grey: np.ndarray) -> list[Face]:
         self.open()
         self._prepare(grey.shape[:2])
         self._tracks = []
@@ -308,6 +326,15 @@ class RoomDetector:
             if min(x1 - x0, y1 - y0) >= self.min_size_px:
                 faces.append(Face(x0, y0, x1 - x0, y1 - y0, t.score))
         return sorted(faces, key=lambda f: f.score, reverse=True)
+
+
+def _shift(face: Face, dx: int, dy: int, w: int, h: int) -> Face | None:
+    """A face found in a padded image, moved back and clipped to the (w, h) original."""
+    x0, y0 = max(0, face.x + dx), max(0, face.y + dy)
+    x1, y1 = min(w, face.x + face.w + dx), min(h, face.y + face.h + dy)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return Face(x0, y0, x1 - x0, y1 - y0, face.score)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,67 @@
+"""`moodpi evaluate --photos`: real photographs end to end and on the whole photo, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from moodpi.lab.distance import is_validation_person, person_of
+from moodpi.lab.evaluate_photos import _report, load_photos
+
+REPO = Path(__file__).resolve().parents[1].parent
+PHOTOS = REPO / "tests" / "fixtures" / "photos"
+
+
+def moodpi(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "moodpi", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_split_is_by_person_and_the_fixtures_are_all_validation_persons() -> None:
+    assert person_of("images/Bud_Selig_0004.jpg") == "Bud_Selig"
+    assert person_of("images/Dwarakish_129.jpg") == "Dwarakish"
+    photos = load_photos(PHOTOS, "all")
+    assert len(photos) == 10 and len(load_photos(PHOTOS, "val")) == 10
+    assert load_photos(PHOTOS, "train") == []
+    assert all(is_validation_person(person_of(p.path.name)) for p in photos)
+
+
+def test_no_face_counts_against_its_class() -> None:
+    probs = np.eye(7, dtype=np.float32)[[3, 3, 6, 0]]
+    y = np.array([3, 3, 6, 6])
+    found = np.array([True, True, True, False])  # the last neutral photo: no face
+    r = _report(probs, y, found)
+    assert r["no_face"] == 1 and r["accuracy"] == 0.75
+    assert r["recall"]["happy"] == 1.0 and r["recall"]["neutral"] == 0.5
+    assert r["support"]["neutral"] == 2 and r["balanced_accuracy"] == 0.75
+
+
+def test_evaluate_photos_end_to_end_and_on_the_whole_photo(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    shutil.copytree(PHOTOS, folder)
+    (folder / "images" / "broken.jpg").write_bytes(b"not a jpeg")
+    with (folder / "labels.csv").open("a") as f:
+        f.write("images/broken.jpg,happy\nimages/x.jpg,contempt\n,\n")  # unreadable, unknown, empty
+    proc = moodpi("evaluate", "--photos", str(folder), "--split", "all", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["photos"] == 10 and report["unreadable"] == 1
+    for reading in ("pipeline", "whole"):
+        r = report[reading]
+        assert r["faces"] == 10 and 0.0 <= r["ece"] <= 1.0
+        assert 0.3 <= r["accuracy"] <= 1.0  # happy and angry news photos are read
+        assert sum(map(sum, r["confusion"])) == 10 - r["no_face"]
+    assert report["pipeline"]["no_face"] == 0 and report["whole"]["no_face"] == 0
+
+
+def test_a_missing_folder_or_nothing_labelled_exits_66(tmp_path: Path) -> None:
+    assert moodpi("evaluate", "--photos", str(tmp_path / "nope")).returncode == 66
+    (tmp_path / "labels.csv").write_text("file,emotion\n")
+    proc = moodpi("evaluate", "--photos", str(tmp_path))
+    assert proc.returncode == 66 and "no labelled photos" in proc.stderr
