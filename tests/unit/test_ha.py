@@ -64,7 +64,8 @@ def test_the_expected_entities_exist_with_their_platforms() -> None:
         "faces": "sensor", "camera_in_use": "binary_sensor", "quiet_hours": "switch",
         "mood_change": "event", "detection": "switch", "policy": "select", "volume": "number",
         "skip": "button", "pause": "button", "resume": "button",
-        "audio_problem": "binary_sensor", "fps": "sensor", "cpu_temperature": "sensor",
+        "audio_problem": "binary_sensor", "library_analysed": "sensor", "fps": "sensor",
+        "cpu_temperature": "sensor",
     }  # fmt: skip
 
 
@@ -321,3 +322,12 @@ def test_state_payload_carries_face_count_camera_and_quiet_hours() -> None:
     state = state_payload(snapshot)
     assert (state["faces"], state["camera_in_use"]) == (2, False)
     assert (state["quiet_hours"], state["quiet_hours_active"]) == (True, True)
+
+
+def test_music_analysed_sensor_reads_the_library_progress(configs) -> None:
+    sensor = configs["library_analysed"]
+    assert sensor["entity_category"] == "diagnostic"
+    progress = {"tracks": 5000, "analysed": 812, "failed": 3, "running": True, "eta_s": 860.0}
+    assert render(sensor["value_template"], {"library": progress}) == "812"
+    assert json.loads(render(sensor["json_attributes_template"], {"library": progress})) == progress
+    assert render(sensor["value_template"], {"library": None}) == "None"

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from moodpi.link import ha_templates as tpl
 from moodpi.types import DISCOVERY_MODES, EMOTIONS, POLICIES, DiscoveryMode
 
 # The modes that publish configs ("off" publishes none).
@@ -132,60 +133,6 @@ def availability_block(topics: Topics) -> list[dict[str, str]]:
     ]
 
 
-def _choice_template(key: str, options: tuple[str, ...]) -> str:
-    """Render the value when it is one of `options`, else None (Home Assistant: unknown)."""
-    listed = ", ".join(f"'{o}'" for o in options)
-    return f"{{{{ value_json.{key} if value_json.{key} in [{listed}] else None }}}}"
-
-
-def _number_template(key: str) -> str:
-    return f"{{{{ value_json.{key} if value_json.{key} is number else None }}}}"
-
-
-def _on_off_template(key: str) -> str:
-    return (
-        f"{{{{ None if value_json.{key} is not defined or value_json.{key} is none "
-        f"else ('ON' if value_json.{key} else 'OFF') }}}}"
-    )
-
-
-# ON only when the daemon plays without a sound device (audio false); sound switched off on
-# purpose (null) or no music (null) is no problem.
-_AUDIO_PROBLEM_TEMPLATE = (
-    "{{ None if value_json.audio is not defined else "
-    "('ON' if value_json.audio is sameas false else 'OFF') }}"
-)
-
-
-# Mood events become Home Assistant events; presence events on the same topic render empty,
-# which the event platform ignores.
-_EVENT_TEMPLATE = (
-    "{% if value_json.type == 'mood' and value_json.emotion in ["
-    + ", ".join(f"'{e}'" for e in EMOTIONS)
-    + "] %}{{ {'event_type': value_json.emotion, 'confidence': value_json.get('confidence'), "
-    "'seq': value_json.get('seq'), 'at': value_json.get('at')} | tojson }}{% endif %}"
-)
-
-_EMOTION_ATTRIBUTES_TEMPLATE = (
-    "{{ {'confidence': value_json.get('confidence'), "
-    "'probabilities': value_json.get('probabilities'), "
-    "'since': value_json.get('since')} | tojson }}"
-)
-
-# `now_playing` is {title, category, path} or null (a plain string is accepted too). A sensor
-# state longer than 255 characters is rejected by Home Assistant.
-_NOW_PLAYING_TEMPLATE = (
-    "{% set np = value_json.now_playing %}"
-    "{% set title = np.get('title') if np is mapping else np %}"
-    "{{ title[:255] if title is string and title else None }}"
-)
-_NOW_PLAYING_ATTRIBUTES_TEMPLATE = (
-    "{% set np = value_json.now_playing %}"
-    "{{ {'category': np.get('category') if np is mapping else None, "
-    "'player': value_json.get('player')} | tojson }}"
-)
-
-
 _BUTTONS = (
     ("skip", "Skip track", "mdi:skip-next"),
     ("pause", "Pause music", "mdi:pause"),
@@ -211,9 +158,9 @@ def entities(info: DeviceInfo) -> list[Entity]:
             device_class="enum",
             options=list(EMOTIONS),
             state_topic=t.state,
-            value_template=_choice_template("emotion", EMOTIONS),
+            value_template=tpl.choice_template("emotion", EMOTIONS),
             json_attributes_topic=t.state,
-            json_attributes_template=_EMOTION_ATTRIBUTES_TEMPLATE,
+            json_attributes_template=tpl.EMOTION_ATTRIBUTES_TEMPLATE,
         ),
         entity(
             "binary_sensor",
@@ -221,7 +168,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             name="Presence",
             device_class="occupancy",
             state_topic=t.state,
-            value_template=_on_off_template("presence"),
+            value_template=tpl.on_off_template("presence"),
         ),
         entity(
             "sensor",
@@ -230,7 +177,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             icon="mdi:account-group",
             state_class="measurement",
             state_topic=t.state,
-            value_template=_number_template("faces"),
+            value_template=tpl.number_template("faces"),
         ),
         entity(
             "binary_sensor",
@@ -238,7 +185,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             name="Camera in use",
             icon="mdi:camera",
             state_topic=t.state,
-            value_template=_on_off_template("camera_in_use"),
+            value_template=tpl.on_off_template("camera_in_use"),
         ),
         entity(
             "sensor",
@@ -246,9 +193,9 @@ def entities(info: DeviceInfo) -> list[Entity]:
             name="Now playing",
             icon="mdi:music",
             state_topic=t.state,
-            value_template=_NOW_PLAYING_TEMPLATE,
+            value_template=tpl.NOW_PLAYING_TEMPLATE,
             json_attributes_topic=t.state,
-            json_attributes_template=_NOW_PLAYING_ATTRIBUTES_TEMPLATE,
+            json_attributes_template=tpl.NOW_PLAYING_ATTRIBUTES_TEMPLATE,
         ),
         entity(
             "event",
@@ -257,7 +204,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             icon="mdi:emoticon-outline",
             event_types=list(EMOTIONS),
             state_topic=t.event,
-            value_template=_EVENT_TEMPLATE,
+            value_template=tpl.EVENT_TEMPLATE,
             qos=info.qos,
         ),
         entity(
@@ -269,7 +216,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             payload_on="ON",
             payload_off="OFF",
             state_topic=t.state,
-            value_template=_on_off_template("detection"),
+            value_template=tpl.on_off_template("detection"),
         ),
         entity(
             "switch",
@@ -280,7 +227,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             payload_on="ON",
             payload_off="OFF",
             state_topic=t.state,
-            value_template=_on_off_template("quiet_hours"),
+            value_template=tpl.on_off_template("quiet_hours"),
         ),
         entity(
             "select",
@@ -290,7 +237,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             options=list(POLICIES),
             command_topic=t.command("policy"),
             state_topic=t.state,
-            value_template=_choice_template("policy", POLICIES),
+            value_template=tpl.choice_template("policy", POLICIES),
         ),
         entity(
             "number",
@@ -304,7 +251,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             unit_of_measurement="%",
             command_topic=t.command("volume"),
             state_topic=t.state,
-            value_template=_number_template("volume"),
+            value_template=tpl.number_template("volume"),
         ),
         *(
             entity("button", oid, name=label, icon=icon, command_topic=t.command(oid), **_PRESS)
@@ -317,7 +264,19 @@ def entities(info: DeviceInfo) -> list[Entity]:
             device_class="problem",
             entity_category="diagnostic",
             state_topic=t.state,
-            value_template=_AUDIO_PROBLEM_TEMPLATE,
+            value_template=tpl.AUDIO_PROBLEM_TEMPLATE,
+        ),
+        entity(
+            "sensor",
+            "library_analysed",
+            name="Music analysed",
+            icon="mdi:music-box-multiple",
+            unit_of_measurement="tracks",
+            entity_category="diagnostic",
+            state_topic=t.state,
+            value_template=tpl.LIBRARY_TEMPLATE,
+            json_attributes_topic=t.state,
+            json_attributes_template=tpl.LIBRARY_ATTRIBUTES_TEMPLATE,
         ),
         entity(
             "sensor",
@@ -328,7 +287,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             state_class="measurement",
             entity_category="diagnostic",
             state_topic=t.diagnostics,
-            value_template=_number_template("fps"),
+            value_template=tpl.number_template("fps"),
         ),
         entity(
             "sensor",
@@ -339,7 +298,7 @@ def entities(info: DeviceInfo) -> list[Entity]:
             state_class="measurement",
             entity_category="diagnostic",
             state_topic=t.diagnostics,
-            value_template=_number_template("cpu_temp_c"),
+            value_template=tpl.number_template("cpu_temp_c"),
         ),
     ]
 

@@ -46,4 +46,5 @@ def state_payload(snapshot: Snapshot) -> dict[str, Any]:
         "volume": music.volume,
         "player": music.player,
         "audio": music.audio,
+        "library": asdict(music.library) if music.library else None,
     }
