@@ -25,6 +25,7 @@ from typing import Any
 
 from moodpi import config as cfg
 from moodpi.cli import checks_native as native
+from moodpi.cli.face_png import FACE_PNG_B64
 from moodpi.system.board import (
     THERMAL,
     THROTTLED,
@@ -137,7 +138,7 @@ def bundled_face() -> Any:
     import cv2
     import numpy as np
 
-    data = np.frombuffer(base64.b64decode("".join(_FACE_PNG_B64)), np.uint8)
+    data = np.frombuffer(base64.b64decode("".join(FACE_PNG_B64)), np.uint8)
     return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
 
 
@@ -371,37 +372,3 @@ def check_throttling(
         return parse_throttled((run or default_run)([vcgencmd or "vcgencmd", "get_throttled"]))
     except (OSError, subprocess.SubprocessError) as exc:
         return Check("power", SKIP, f"vcgencmd get_throttled failed: {exc}")
-
-
-# happy_PublicTest_64135505.png from tests/fixtures/faces (FER-2013, research use), as base64.
-_FACE_PNG_B64 = (
-    "iVBORw0KGgoAAAANSUhEUgAAADAAAAAwCAAAAAByaaZbAAAHaUlEQVRIDS3Ba4xU5RkH8P/zvu85Z86cOefMbWdmZy"
-    "9ciguItk01pLXV9JLol2pqGtMmKNEKdYHiIuoqCBaCLSqgCIgIYk2b+qEf+qVNW5M2Bm1jW1dNL1pxMdxhuSx7m92d"
-    "mXPe5yk2/f0oVE2/HTXDhcb1jR+6uXgtWLGCEHj3hT++X5FZrSaqfUujTRBiKjRhc2ayZ47rBl429jKPQoiJhHCVfe"
-    "kX7+l4KtOk+Uu++JgCQPGM0y7o2WtKrqtqQaHjPrACKxadGiEIf/OtKJNeCefMv2YnhJiyEG3cTHcmdMNcsWMVWEMI"
-    "/2O1ELD0PTdstOYvuOEpqwiUdZsuTFQpZFy3M+q+DxBKNWtLCoAQ047X/0EZVVq8ZIcCmHJIKUxy3VHGC6rZzUIQAs"
-    "AKQGoghGfO/27Yt6W+BYfIQlMuMRzN5rvDMOPXCuvIamExVoMVrhLQ4fu/9+ak0/7SDdXNgFDUdhXP1svVyITF0kNC"
-    "EBLWQqxYgRXA9Mref8UTS24qbFcA+S7atqxK9bwblrKDEAIrgBWErBaCgLYfOZJI/bZDBAjlbOo5SVQr5t24VFsjxA"
-    "qsUoOrBCChxDz33lsj0He+roRAQYqsbdU6Srmg6FcHRJQVw0QQEhKCgLD1xF+PmuTWNwAhClPPmYqrucDLlHOZ4HF8"
-    "hpUIiYIQsGWizGNvD5G+/n1AiGKrDTpKGcp6ECabRDeuZ4XPCAjLL3n5+kTz1FuW+v4NAijIpGkxVzFuQtncXE2nT6"
-    "dR977UQKxB/1m9dCMOfZCO/eUC3zAEQCh2uRnHFeNY3dHtb07gPDtsXgKDCOtHe7dAW71rZOaN4/K1IwQI9Uy4orsK"
-    "nibHD/KTucTNltayApCYwyvkwPjlQoJW9y8/jRf+Vgigmy8f48567CvDrjc+Pt30e4uL1xEr4EX9ybHxqZJ09GS23f"
-    "lh95e3aQHR9z8dkp5qp8rpaZmZkhEP15Wyi+0DrOy+KyND6fQ3Gqc/17fh/nPVpasVK6bBE39r5Sv5TOBPj19ozTvm"
-    "pHeUztRyKxThpyNd71ywPXqmdz8GJ3qfQGoA+kHv2yNUjLKdkl5ptgSIO5x6PP4oZN/FjuyZ9KSlavc6HBh7AqwgQn"
-    "d3tv45mc+pSlbstKc5k1VOedUefwU9PxWveTltJdmxej/w0iohIYCWz/XfHi3asOxFTVi/5Ai3Bw/NDOzNjsyYrVYd"
-    "bPjOSlYvDGz5MQFgWr7osYc/mTbZQlBiNyknjxCAPW7Tu9zRMA8qAPtXiQK2nj3IihXoO/mfrRtukVPMx54yKK4kVj"
-    "gwkxjXv5jUV5AQWEFwV3DYCEho0dLFx08320Ghmi26A7AaENAzLd93aNw8REJgBeDm7B8IrEB00+2n9IczuahUqa6F"
-    "UGoAyJa0+iDwrN1gdWrAJGpJ5U0kDoQy4S1fWX/3sSDsDLrWW50aALJzorgeV+1fLSBWQnjy5+Vbf0JIHHKShat/tO"
-    "aDIHKK8+J+IUsg2pbTE5sIT5tHkBpAiFf9pnjjaxAClRr5W34l30riTDinYw0TAUgOqvGJ4uDeyWCtotRYvefB1b8O"
-    "72i8aFjR3FnXrTvjbsVXxZpXWAGIKBxsu+2m9voVIAS8vHLt79vfxW4CqHfKdWc531GsqZIb5JRzrwOr8X+v3uOwAl"
-    "jd9e65r7/xw4OiqCslYu0U691RbjMJyaGVrJEaAKxwoH/XwxAS+vbRU9cPDXQ+LlTDFIXtwJuzII4eV+BXhpp19urj"
-    "G1g9f87OXsod1mAly/4+2fHhyye2M/nkEHnKry/Id2xA4mDjsJ8NrzhkmiqqXflo0XaGAu4fGg9u3aX3r6bSjHhJxE"
-    "7c11XqudcA2HS57yECDl3aCDw3vJ+EgHtGRy9Wcn8CE3UnjWhGjC5W59YqD0PIvvaf0flPQIGhdozx0xASuk05H197"
-    "9l0hoSWz532TaFXyu+r1cr9ihZ0nWtqPtgKPtnne+tSwGnyHoo9vH1rWbzV1OalVrZaXy/u9tfImIbDae7Id9j6w90"
-    "x+PL+h7QJYdp6Dc+8vm7dNgXpItTRPZvJ5lKu1rrWwWujV4xlXj3EmGNBIDR77qGGked+9616Aoh5yhJNJPygqp6uS"
-    "fwqAEK7a42GFhoBE7j7Zamr1AViBaY4DZaamTRCXp7O9QS2/RkgITCSiwAp48ejRxlgbqlaoLxwgmusp4kbLMfkSIy"
-    "pUpW+lEKwiITCRYPfU8LnmxKTXjsJ24atbaDEJUbPRDuJCYG0Uq8r8B4RYsWIlJKDNs2cvTo+1le/63qzr03UEtsl0"
-    "I87HRd10PVfqO0QBEBCsxrZRfelkMtbIpaFxtQhdT2KZJ0fL5SjOWdZWI1w0aDWYSGj/sbTI50+PzjRCRzmi4NDncV"
-    "Uydrknn4sKTrPtmLZk5z8pogB+9sKkv2/n8MiFi74Rhz0C6Fqtud2yKLtevhiaaZkW03ajrAtKWuOoPG13n+Hjp6ac"
-    "QIuhxKEvJGlqERaM6HxU6UzG0saUmxrYcDY1bn0jSHY13FN/HnOKOjVO67/0FE5+aLA87gAAAABJRU5ErkJggg=="
-)
