@@ -56,8 +56,8 @@ stop_service() {
   fi
 }
 
-# picamera2's main (colour) and lores (grey Y plane) streams, each read with
-# Picamera2.wait(timeout=): what moodpi's picamera2 source does.
+# The two streams moodpi's own picamera2 source configures (camera.width x height YUV420 main,
+# a quarter-size YUV420 lores), each frame fetched with Picamera2.wait(job, timeout=).
 camera_streams() {
   "$PY" - <<'EOF'
 import time
@@ -66,29 +66,29 @@ try:
 except Exception as exc:
     print(f"picamera2 does not import: {exc} (install.sh --no-picamera2? see docs/operations.md)")
     raise SystemExit(1)
+from moodpi import config
+from moodpi.perception.sources.picamera import Picamera2Source
+
 cameras = Picamera2.global_camera_info()
 if not cameras:
     print("no camera found: check the ribbon cable; rpicam-hello --list-cameras")
     raise SystemExit(1)
-cam = Picamera2()
-config = cam.create_video_configuration(
-    main={"size": (640, 480), "format": "RGB888"}, lores={"size": (320, 240), "format": "YUV420"}
-)
-cam.configure(config)
-cam.start()
-try:
-    started, frames = time.monotonic(), 0
-    while frames < 20:
-        job = cam.capture_arrays(["main", "lores"], wait=False)
-        (main, lores), _ = cam.wait(job, timeout=2.0)
-        frames += 1
-    fps = frames / (time.monotonic() - started)
-finally:
-    cam.stop()
-    cam.close()
+from pathlib import Path
+
+installed = Path("/etc/moodpi/config.toml")  # the service's config, else the defaults
+source = Picamera2Source(config.load(installed if installed.is_file() else None).camera)
+started = time.monotonic()
+with source:
+    frames = [source.read(2.0) for _ in range(20)]
+fps = len(frames) / (time.monotonic() - started)
+got = [f for f in frames if f is not None]
+if len(got) < 20 or any(f.lores is None for f in got):
+    print(f"{len(got)} of 20 frames, {sum(f.lores is not None for f in got)} with lores")
+    raise SystemExit(1)
+main, lores = got[-1].image, got[-1].lores
 print(
     f"{cameras[0].get('Model', '?')}: main {main.shape[1]}x{main.shape[0]}, "
-    f"lores {lores.shape[1]}x{lores.shape[0] * 2 // 3} (Y plane), {fps:.1f} fps over {frames} frames"
+    f"lores {lores.shape[1]}x{lores.shape[0]} (Y planes), {fps:.1f} fps over 20 frames"
 )
 EOF
 }

@@ -1,0 +1,135 @@
+"""Emotion models under camera conditions: FER-2013 PublicTest faces degraded as a camera would.
+
+Runs in the project venv through the runtime's own classifier (single face, the sidecar's
+temperature), several models side by side on the same degraded faces (issue 20's conditions):
+
+- clean; Gaussian blur sigma 1 and 2 (optics, focus);
+- a far face: area-shrunk to 24 or 16 px and enlarged again;
+- dark x0.4 with sensor noise sigma 8 and JPEG quality 30 together (a dim room);
+- detector-like crop jitter: shifts up to 10 % and scales 0.85-1.2 (seeded);
+- rotation by +15 and -15 degrees (mean of the two); brightness x0.4 and x1.6.
+
+    .venv/bin/python scripts/model/eval_conditions.py emotion_v11_int8.tflite \
+        emotion_v10_int8.tflite emotion_int8.tflite --out bench/conditions.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from moodpi.perception.emotion import EmotionClassifier
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data" / "fer2013" / "public_test.npz"
+Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def blur(sigma: float) -> Degrade:
+    return lambda f, _: cv2.GaussianBlur(f, (0, 0), sigma)
+
+
+def shrink(px: int) -> Degrade:
+    def far(f: np.ndarray, _: np.random.Generator) -> np.ndarray:
+        small = cv2.resize(f, (px, px), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, f.shape[::-1], interpolation=cv2.INTER_LINEAR)
+
+    return far
+
+
+def dark_noise_jpeg(f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noisy = f.astype(np.float32) * 0.4 + rng.normal(0.0, 8.0, f.shape)
+    ok, buf = cv2.imencode(
+        ".jpg", np.clip(noisy, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30]
+    )
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+
+
+def jitter(f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = f.shape
+    scale = float(rng.uniform(0.85, 1.2))
+    dx, dy = rng.uniform(-0.1, 0.1, 2) * w
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, scale)
+    m[:, 2] += (dx, dy)
+    return cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def rotate(deg: float) -> Degrade:
+    def turned(f: np.ndarray, _: np.random.Generator) -> np.ndarray:
+        h, w = f.shape
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+        return cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+    return turned
+
+
+def gain(k: float) -> Degrade:
+    return lambda f, _: np.clip(f.astype(np.float32) * k, 0, 255).astype(np.uint8)
+
+
+CONDITIONS: dict[str, Degrade] = {
+    "clean": lambda f, _: f,
+    "blur_s1": blur(1.0),
+    "blur_s2": blur(2.0),
+    "far_24px": shrink(24),
+    "far_16px": shrink(16),
+    "dark_noise_jpeg": dark_noise_jpeg,
+    "crop_jitter": jitter,
+    "rotate_+15": rotate(15.0),
+    "rotate_-15": rotate(-15.0),
+    "bright_x0.4": gain(0.4),
+    "bright_x1.6": gain(1.6),
+}
+
+
+def degraded_sets(images: np.ndarray, seed: int = 20) -> dict[str, list[np.ndarray]]:
+    """Every condition's faces, made once, so all models see the same pixels."""
+    out = {}
+    for i, (name, degrade) in enumerate(CONDITIONS.items()):
+        rng = np.random.default_rng([seed, i])
+        out[name] = [degrade(face, rng) for face in images]
+    return out
+
+
+def accuracy(classifier: EmotionClassifier, faces: list[np.ndarray], labels: np.ndarray) -> float:
+    pred = np.array([int(np.argmax(classifier.classify(f))) for f in faces])
+    return float(np.mean(pred == labels))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", help="model files (relative: models/)")
+    p.add_argument("--limit", type=int, default=0, help="first N faces only (0: all 3,589)")
+    p.add_argument("--out", type=Path, help="also write the table as JSON")
+    a = p.parse_args(argv)
+    data = np.load(DATA)
+    images, labels = data["images"], data["labels"]
+    if a.limit:
+        images, labels = images[: a.limit], labels[: a.limit]
+    sets = degraded_sets(images)
+    table: dict[str, dict[str, float]] = {}
+    for name in a.models:
+        path = Path(name) if Path(name).is_file() else ROOT / "models" / name
+        classifier = EmotionClassifier.from_file(path, flip_average=False)
+        table[path.name] = {c: round(accuracy(classifier, f, labels), 4) for c, f in sets.items()}
+        table[path.name]["rotate_15_mean"] = round(
+            (table[path.name]["rotate_+15"] + table[path.name]["rotate_-15"]) / 2, 4
+        )
+    names = list(table)
+    print(f"{'condition':<18}" + "".join(f"{n[:24]:>26}" for n in names))
+    for cond in [*CONDITIONS, "rotate_15_mean"]:
+        print(f"{cond:<18}" + "".join(f"{table[n][cond]:>26.3f}" for n in names))
+    if a.out:
+        a.out.write_text(json.dumps({"faces": len(labels), "accuracy": table}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
