@@ -244,3 +244,63 @@ def test_10_mb_payloads_are_ignored_with_bounded_memory(
     }
     assert alive and obeyed and code == 0
     assert peak <= PEAK_RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+
+
+# ---------------------------------------------------------------------------------------------
+# A broker that goes away every 2 s: every event still arrives, once each after dedup, in order
+
+FLAP_EVERY_S = 2.0
+FLAPS = 10
+
+
+def test_a_flapping_broker_loses_no_event_and_keeps_order(
+    tmp_path: Path, broker_factory: BrokerFactory, e2e_replay: Path
+) -> None:
+    from tests.e2e.test_daemon_mqtt import (
+        BASE,
+        jsonl_events,
+        mqtt_seqs,
+        start_daemon,
+        stop_daemon,
+        write_config,
+    )
+
+    broker = broker_factory()
+    observer = Observer(broker, [f"{BASE}/event"], client_id="flap-watch", clean_session=False)
+    observer.start()
+    proc = start_daemon(
+        tmp_path, write_config(tmp_path, broker), e2e_replay, "--realtime", "--loop"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not mqtt_seqs(observer) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.monotonic()
+        for _ in range(FLAPS):  # down for a moment every 2 s, for 20 s
+            time.sleep(FLAP_EVERY_S)
+            broker.stop()
+            broker.start()
+            observer.wait_subscribed(10)
+        flapped_s = time.monotonic() - started
+        raised = [e["seq"] for e in jsonl_events(tmp_path)]
+
+        def caught_up(_: object) -> bool:
+            seen: list[int] = []
+            for seq in mqtt_seqs(observer):
+                if seq not in seen:
+                    seen.append(seq)
+            return seen[: len(raised)] == raised
+
+        arrived = observer.wait_for(caught_up, 60)
+    finally:
+        code = stop_daemon(proc)
+        observer.stop()
+    FIGURES["broker_flapping"] = {
+        "flaps": FLAPS,
+        "seconds": round(flapped_s, 1),
+        "events_raised": len(raised),
+        "all_arrived_in_order": arrived,
+        "exit": code,
+    }
+    assert arrived, (raised, mqtt_seqs(observer))
+    assert code == 0 and len(raised) >= 3
