@@ -304,3 +304,63 @@ def test_a_flapping_broker_loses_no_event_and_keeps_order(
     }
     assert arrived, (raised, mqtt_seqs(observer))
     assert code == 0 and len(raised) >= 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Someone on the LAN connects with the daemon's client id: the broker drops the daemon, which
+# comes back when the thief leaves, and no event is lost
+
+
+def test_a_stolen_client_id_costs_no_event(
+    tmp_path: Path, broker_factory: BrokerFactory, e2e_replay: Path
+) -> None:
+    from tests.e2e.test_daemon_mqtt import (
+        BASE,
+        DEVICE,
+        jsonl_events,
+        mqtt_seqs,
+        start_daemon,
+        stop_daemon,
+        write_config,
+    )
+
+    broker = broker_factory()
+    observer = Observer(broker, [f"{BASE}/event"], client_id="steal-watch", clean_session=False)
+    observer.start()
+    proc = start_daemon(
+        tmp_path, write_config(tmp_path, broker), e2e_replay, "--realtime", "--loop"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not mqtt_seqs(observer) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for _ in range(3):  # three thefts of a few seconds each
+            thief = Observer(broker, [], client_id=f"moodpi-{DEVICE}")
+            thief.start()
+            time.sleep(3.0)
+            thief.stop()
+            time.sleep(2.0)
+        raised = [e["seq"] for e in jsonl_events(tmp_path)]
+
+        def caught_up(_: object) -> bool:
+            seen: list[int] = []
+            for seq in mqtt_seqs(observer):
+                if seq not in seen:
+                    seen.append(seq)
+            return seen[: len(raised)] == raised
+
+        arrived = observer.wait_for(caught_up, 60)
+    finally:
+        code = stop_daemon(proc)
+        observer.stop()
+    takeovers = broker.log_text().count("already connected, closing old connection")
+    FIGURES["client_id_stolen"] = {
+        "thefts": 3,
+        "broker_takeovers_logged": takeovers,
+        "events_raised": len(raised),
+        "all_arrived_in_order": arrived,
+        "exit": code,
+    }
+    assert takeovers >= 3, "the thief never took the daemon's session"
+    assert arrived, (raised, mqtt_seqs(observer))
+    assert code == 0
