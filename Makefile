@@ -61,9 +61,12 @@ mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
 	$(PY) -c 'import json; from moodpi.lab.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
 
 # Issue 18's attack on the real daemon (real Mosquitto with TLS and passwords, kill -9, lost and
-# corrupt journals, full state dir, hostile configs): figures in bench/attack.json.
+# corrupt journals, full state dir, hostile configs, 10 MB payloads, a flapping broker, a stolen
+# client id): figures in bench/attack.json; then the e2e fuzz, read-only, full-disk, corrupt-track
+# and garbage-camera tests, which make test also runs.
 attack: $(STAMP) test-deps
 	$(PY) -m pytest -q -n 0 -m attack tests/attack
+	$(PY) -m pytest -q -n 0 tests/e2e/test_faults.py -k "fuzz or read_only or full_disk or corrupt_empty or garbage"
 
 # Style, the package's shape (import contracts in pyproject.toml) and types; CI runs it.
 lint: $(STAMP) test-deps
