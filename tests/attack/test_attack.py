@@ -364,3 +364,37 @@ def test_a_stolen_client_id_costs_no_event(
     assert takeovers >= 3, "the thief never took the daemon's session"
     assert arrived, (raised, mqtt_seqs(observer))
     assert code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Huge frames in a replay: refused before decoding, the daemon's peak memory stays bounded
+
+
+def test_huge_replay_frames_keep_peak_rss_bounded(tmp_path: Path, e2e_replay: Path) -> None:
+    import shutil
+
+    from tests.unit.test_hardening_replay import huge_png
+
+    frames = tmp_path / "frames"
+    shutil.copytree(e2e_replay / "frames", frames)
+    names = sorted(p.name for p in frames.iterdir())
+    for name in names[5:45:10]:  # four frames of the replay become 16000x16000 PNGs
+        (frames / name).unlink()
+        huge_png(frames / (Path(name).stem + ".png"))
+    proc = subprocess.Popen(
+        daemon_command("run", "--no-audio", "--source", f"replay:{frames}"),
+        env=daemon_env(tmp_path), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, _peak_rss_mb(proc.pid))
+        except (OSError, AssertionError):
+            break  # it has just exited
+        time.sleep(0.05)
+    _, stderr = proc.communicate(timeout=60)
+    FIGURES["huge_frames"] = {"frames": 4, "side_px": 16000, "peak_rss_mb": round(peak, 1),
+                              "exit": proc.returncode}  # fmt: skip
+    assert proc.returncode == 0, stderr[-2000:]
+    assert 0 < peak <= PEAK_RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
