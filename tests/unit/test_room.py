@@ -14,6 +14,7 @@ from moodpi.perception.sweep import (
     TARGET_FACE_PX,
     TILE_H,
     TILE_W,
+    MotionPicker,
     Pyramid,
     schedule,
     sweep_tiles,
@@ -153,3 +154,36 @@ def test_a_photo_that_is_all_face_is_found_inside_a_border(faces: list[np.ndarra
     for hit, *_ in filter(None, found):
         assert hit.x >= 0 and hit.y >= 0 and hit.x + hit.w <= 200 and hit.y + hit.h <= 200
         assert hit.w > 100  # the face, not a detail of it
+
+
+def test_someone_who_walks_in_is_found_in_frames_not_a_sweep(faces: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(12)
+    room = make_background(SIZE, rng)
+    empty = compose_frame(None, size=SIZE, rng=rng, background=room)
+    waits = []
+    for i, face in enumerate(faces[:4]):
+        centre = (250 + 230 * i, 300)
+        arrived = compose_frame(face, size=SIZE, face_px=FAR_PX, center=centre, rng=rng,
+                                background=room)  # fmt: skip
+        detector = RoomDetector(MODEL, smallest_face_px=FAR_PX)
+        for _ in range(3):
+            assert detector.detect(empty) == []
+        for frame_no in range(1, 40):
+            if hits(detector.detect(arrived), face_box(FAR_PX, centre)):
+                waits.append(frame_no)
+                break
+    sweep = RoomDetector(MODEL, smallest_face_px=FAR_PX).sweep_frames(*SIZE)
+    assert len(waits) == 4 and max(waits) <= 4 < sweep / 10, (waits, sweep)
+
+
+def test_a_change_of_light_is_not_taken_for_someone_moving() -> None:
+    levels = sweep_tiles(*SIZE, smallest_face_px=FAR_PX)
+    picker = MotionPicker([t for tiles in levels[1:] for t in tiles])
+    dim = np.full((90, 160), 80, np.uint8)
+    assert picker.pick(dim, 1, []) is None  # nothing to compare with yet
+    assert picker.pick(dim + 60, 2, []) is None  # the whole room brighter: the light
+    moved = (dim + 60).copy()
+    moved[40:50, 100:106] = 250  # a small patch: someone far away
+    tile = picker.pick(moved, 3, [])
+    assert tile is not None and tile.x <= 100 * 8 and tile.x + tile.w >= 106 * 8
+    assert picker.pick(moved, 4, []) is None  # nothing changed since

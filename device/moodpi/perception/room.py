@@ -32,7 +32,16 @@ import cv2
 import numpy as np
 
 from moodpi.perception.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
-from moodpi.perception.sweep import TILE_H, TILE_W, Pyramid, Tile, schedule, sweep_tiles
+from moodpi.perception.sweep import (
+    MOTION_FACTOR,
+    TILE_H,
+    TILE_W,
+    MotionPicker,
+    Pyramid,
+    Tile,
+    schedule,
+    sweep_tiles,
+)
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import Face
 
@@ -137,9 +146,12 @@ class RoomDetector:
         self.track_frames = track_frames
         self.num_threads = num_threads
         self._window: BlazeNet | None = None
+        self._keep_score = min_score
         self._tile_net: BlazeNet | None = None
         self._shape: tuple[int, int] | None = None
         self._order: list[Tile] = []
+        self._motion = MotionPicker([])
+        self._motion_frame = -2
         self._next = 0
         self._tracks: list[_Track] = []
         self._frame_no = 0
@@ -149,15 +161,16 @@ class RoomDetector:
 
     def open(self) -> None:
         if self._window is None:
-            self._window = BlazeNet(
-                self.model_path, WINDOW_PX, WINDOW_PX, self.min_score, self.num_threads
-            )
             # Sweep hits are only candidates, which a window must confirm at min_score, so the
             # sweep may listen to weaker scores: a far face scores about 0.6 in a tile, 0.85 in
-            # its own window.
-            candidate_score = max(0.3, self.min_score - CANDIDATE_SCORE_MARGIN)
+            # its own window. A face already confirmed is kept at that weaker score too
+            # (hysteresis): a turned head or a blink should not make the room empty.
+            self._keep_score = max(0.3, self.min_score - CANDIDATE_SCORE_MARGIN)
+            self._window = BlazeNet(
+                self.model_path, WINDOW_PX, WINDOW_PX, self._keep_score, self.num_threads
+            )
             self._tile_net = BlazeNet(
-                self.model_path, TILE_H, TILE_W, candidate_score, self.num_threads
+                self.model_path, TILE_H, TILE_W, self._keep_score, self.num_threads
             )
 
     def close(self) -> None:
@@ -187,9 +200,15 @@ class RoomDetector:
         self._prepare(grey.shape[:2])
         pyramid = Pyramid(grey, lores)
         found: list[tuple[np.ndarray, float]] = []
-        for _ in range(self.tiles_per_frame):
-            found.extend(self._run_tile(pyramid, self._order[self._next]))
-            self._next = (self._next + 1) % len(self._order)
+        moving = self._motion.pick(pyramid.at(MOTION_FACTOR)[0], now, self._followed())
+        # A moving tile at most every other frame, so the sweep goes on under steady motion.
+        if moving is not None and now - self._motion_frame > 1:
+            self._motion_frame = now
+            found.extend(self._run_tile(pyramid, moving))
+        else:
+            for _ in range(self.tiles_per_frame):
+                found.extend(self._run_tile(pyramid, self._order[self._next]))
+                self._next = (self._next + 1) % len(self._order)
         self._follow_tracks(pyramid, now)
         self._add_candidates(found, now)
         return self._faces(grey.shape[:2])
@@ -227,10 +246,22 @@ class RoomDetector:
     def _prepare(self, shape: tuple[int, int]) -> None:
         if shape != self._shape:
             h, w = shape
-            self._order = schedule(sweep_tiles(w, h, self._smallest(w)))
+            levels = sweep_tiles(w, h, self._smallest(w))
+            self._order = schedule(levels)
+            self._motion = MotionPicker([t for tiles in levels[1:] for t in tiles])
             self._next = 0
             self._tracks = []
             self._shape = shape
+
+    def _followed(self) -> list[np.ndarray]:
+        """Boxes of the faces followed now, grown 2x: their own motion is not a newcomer's."""
+        boxes = []
+        for t in self._tracks:
+            if t.confirmed:
+                cx, cy = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
+                half = max(t.box[2] - t.box[0], t.box[3] - t.box[1])
+                boxes.append(np.array([cx - half, cy - half, cx + half, cy + half]))
+        return boxes
 
     def _smallest(self, width: int) -> float:
         frac = self.smallest_face_frac
@@ -296,7 +327,8 @@ class RoomDetector:
             size = max(track.box[2] - track.box[0], track.box[3] - track.box[1], 1.0)
             side = max(size * WINDOW_PX / TRACK_FACE_PX, 32.0)
             hits = self._run_window(grey, cx - side / 2, cy - side / 2, side)
-            best = _best_overlap(track.box, hits)
+            needed = self._keep_score if track.confirmed else self.min_score
+            best = _best_overlap(track.box, [(b, sc) for b, sc in hits if sc >= needed])
             if best is not None:
                 track.box, track.score = best
                 track.last_seen, track.confirmed = now, True

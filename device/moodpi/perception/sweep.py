@@ -107,3 +107,71 @@ class Pyramid:
             half = (prev.shape[1] // 2, prev.shape[0] // 2)
             self._levels[level] = cv2.resize(prev, half, interpolation=cv2.INTER_AREA)
         return self._levels[level]
+
+
+MOTION_FACTOR = 1 / 8  # motion is looked for at an eighth of each side (160x90 for 1280x720)
+MOTION_DELTA = 20  # grey levels: above sensor noise, below a person moving
+MOTION_MAX_SHARE = 0.3  # more of the frame than this changed: the light, not a person
+MOTION_REVISIT_FRAMES = 5  # a moving tile is looked at again after this many frames at most
+MOTION_FACE_PX = 40  # the face size in the model's input a motion tile is chosen for
+
+
+class MotionPicker:
+    """Which sweep tile to look at next when something moved: a person walking in or sitting
+    down is found in a frame or two instead of when the sweep comes round (seconds).
+
+    Frame differences at an eighth of each side, split into moving blobs. A person's blob is
+    head over shoulders, so the face is looked for near its top, about half its width across:
+    the tile chosen holds that point and shows a face of that size at about MOTION_FACE_PX in
+    the model's input. Tiles looked at in the last MOTION_REVISIT_FRAMES frames are skipped.
+    """
+
+    def __init__(self, tiles: list[Tile]) -> None:
+        self._tiles = tiles
+        self._boxes = np.array([[t.x, t.y, t.x + t.w, t.y + t.h] for t in tiles], np.float64)
+        self._scales = np.array([min(TILE_W / t.w, TILE_H / t.h) for t in tiles], np.float64)
+        self._prev: np.ndarray | None = None
+        self._visited: dict[int, int] = {}
+
+    def pick(self, small: np.ndarray, frame_no: int, skip: list[np.ndarray]) -> Tile | None:
+        """The tile for the largest new blob, or None. `skip`: boxes (frame pixels) of faces
+        already followed, whose own small movements are no news."""
+        prev, self._prev = self._prev, small
+        if not self._tiles or prev is None or prev.shape != small.shape:
+            return None
+        moved = cv2.absdiff(small, prev) > MOTION_DELTA
+        share = float(moved.mean())
+        if share == 0.0 or share > MOTION_MAX_SHARE:
+            return None
+        f = MOTION_FACTOR
+        for x0, y0, x1, y1 in skip:
+            moved[max(0, int(y0 * f)) : int(y1 * f) + 1, max(0, int(x0 * f)) : int(x1 * f) + 1] = 0
+        # grown by a pixel (8 frame pixels) so that a head and its shoulders make one blob
+        joined = cv2.dilate(moved.astype(np.uint8), np.ones((3, 3), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        blobs = sorted(stats[1:n].tolist(), key=lambda b: -b[4])
+        for bx, by, bw, bh, area in blobs:
+            if area < 2:
+                break
+            face_px = max(bw / f / 2.0, 8.0)
+            head = ((bx + bw / 2) / f, (by + min(bh, bw) / 2) / f)
+            tile = self._tile_for(head, face_px, frame_no)
+            if tile is not None:
+                return tile
+        return None
+
+    def _tile_for(self, point: tuple[float, float], face_px: float, frame_no: int) -> Tile | None:
+        x, y = point
+        b = self._boxes
+        inside = (b[:, 0] <= x) & (x < b[:, 2]) & (b[:, 1] <= y) & (y < b[:, 3])
+        if not inside.any():
+            return None
+        fit = np.abs(np.log(face_px * self._scales / MOTION_FACE_PX))
+        centre = np.hypot((b[:, 0] + b[:, 2]) / 2 - x, (b[:, 1] + b[:, 3]) / 2 - y)
+        order = np.lexsort((centre, np.round(fit, 1)))  # best scale first, then most central
+        for i in order:
+            recent = frame_no - self._visited.get(int(i), -MOTION_REVISIT_FRAMES)
+            if inside[i] and recent >= MOTION_REVISIT_FRAMES:
+                self._visited[int(i)] = frame_no
+                return self._tiles[int(i)]
+        return None
