@@ -371,12 +371,15 @@ def test_run_tail_on_a_pipe_prints_lines(tmp_path: Path) -> None:
 def test_moodpi_tail_process_exits_on_ctrl_c(tmp_path: Path) -> None:
     config = _config(tmp_path)
     StatusFile(tmp_path / "state" / "status.json").write(_status())
+    # Started with SIGINT ignored, as some parents leave it (test runners, `trap '' INT`): the
+    # child inherits that, and Ctrl-C must still stop it (it once hung here under xdist).
     proc = subprocess.Popen(
         [sys.executable, "-m", "moodpi", "tail", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=_cli_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert proc.stdout is not None

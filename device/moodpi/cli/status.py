@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -358,4 +359,7 @@ def cli_status(args: argparse.Namespace) -> int:
 
 
 def cli_tail(args: argparse.Namespace) -> int:
+    # A parent that ignores SIGINT (a script's `trap '' INT`, some test runners) passes that on
+    # to us; Ctrl-C must still stop the view.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return run_tail(_status_file_for(args), interval_s=float(getattr(args, "interval", 0.5) or 0.5))
