@@ -14,6 +14,7 @@ import pytest
 
 from moodpi.types import EMOTIONS
 from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon
+from tests.support.pace import seconds
 
 
 def read_events(path: Path) -> list[dict]:
@@ -132,7 +133,7 @@ def test_sigterm_stops_cleanly_within_5_s(
         time.sleep(1.5)
         proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
-        code = proc.wait(timeout=10)
+        code = proc.wait(timeout=seconds(10))
         assert code == 0, proc.stderr.read()[-3000:] if proc.stderr else ""
         assert time.monotonic() - started < 5.0
     finally:
@@ -142,7 +143,7 @@ def test_sigterm_stops_cleanly_within_5_s(
 
 
 def _wait_for(predicate, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + seconds(timeout_s)
     while time.monotonic() < deadline:
         if predicate():
             return
@@ -191,7 +192,7 @@ def test_notifies_systemd_ready_status_and_watchdog(tmp_path: Path, e2e_replay: 
     try:
         messages = _collect(sock, time.monotonic() + 20)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=seconds(10)) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.broker import Broker, Observer
 from tests.support.daemon import REPO, daemon_command, daemon_env
+from tests.support.pace import seconds
 
 DEVICE = "testpi"
 BASE = f"moodpi/{DEVICE}"
@@ -55,7 +56,7 @@ def stop_daemon(proc: subprocess.Popen[str]) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        return proc.wait(timeout=15)
+        return proc.wait(timeout=seconds(15))
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -79,7 +80,7 @@ def test_discovery_state_and_every_event_reach_the_broker(
 ) -> None:
     with Observer(mqtt_broker, [f"{BASE}/#", "homeassistant/#"]) as observer:
         proc = start_daemon(tmp_path, write_config(tmp_path, mqtt_broker), e2e_replay)
-        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+        assert proc.wait(timeout=seconds(120)) == 0, proc.stderr.read() if proc.stderr else ""
         published = jsonl_events(tmp_path)
         assert published, "the replay produced no mood or presence event"
         assert observer.wait_for(lambda _: mqtt_seqs(observer) == [e["seq"] for e in published], 10)
@@ -150,7 +151,7 @@ def test_two_broker_restarts_mid_replay_lose_no_event_and_keep_order(
 
 
 def _wait(predicate, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + seconds(timeout_s)
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.1)
@@ -224,7 +225,7 @@ def test_mood_event_reaches_a_subscriber_within_a_second(
     with Observer(mqtt_broker, [f"{BASE}/event"]) as observer:
         wall_minus_mono = time.time() - time.monotonic()
         proc = start_daemon(tmp_path, write_config(tmp_path, mqtt_broker), e2e_replay, "--realtime")
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=seconds(60)) == 0
         delays = []
         for seen in observer.on(f"{BASE}/event"):
             event = seen.json()

@@ -43,6 +43,7 @@ from moodpi.system.status import read_status
 from moodpi.types import COMMAND_NAMES, Frame
 from tests.support.broker import Broker, mosquitto_binary
 from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon
+from tests.support.pace import seconds
 
 STOP_LIMIT_S = 5.0
 
@@ -58,7 +59,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + seconds(timeout_s)
     while time.monotonic() < deadline:
         value = predicate()
         if value:
@@ -101,7 +102,7 @@ class DaemonProc:
         os.kill(pid or self.proc.pid, signal.SIGTERM)
         started = time.monotonic()
         try:
-            code = self.proc.wait(timeout=15)
+            code = self.proc.wait(timeout=seconds(15))
         except subprocess.TimeoutExpired:
             code = -999
         return code, time.monotonic() - started
@@ -325,11 +326,11 @@ def test_corrupt_empty_and_vanished_tracks_are_skipped_never_fatal(
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(daemon.run()))
     runner.start()
-    runner.join(timeout=60)
+    runner.join(timeout=seconds(60))
     if runner.is_alive():
         daemon.stop_event.set()
         runner.join(timeout=10)
-        pytest.fail("the daemon did not finish the replay in 60 s")
+        pytest.fail(f"the daemon did not finish the replay in {seconds(60):.0f} s")
     assert result == [0]
     events = read_events(events_path)
     moods = [e["emotion"] for e in events if e["type"] == "mood"]
@@ -417,7 +418,7 @@ def test_read_only_state_dir_keeps_the_pipeline_and_the_old_journal(
         ["--source", f"replay:{e2e_replay / 'frames'}"],
         prefix=["unshare", "-m", "sh", "-c", READ_ONLY, str(state)],
     )
-    code = d.proc.wait(timeout=120)
+    code = d.proc.wait(timeout=seconds(120))
     assert code == 0, d.stderr[-3000:]
     assert d.moods(), "no mood published with a read-only state dir"
     errors = journal_errors(d.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 
 from tests.support.daemon import REPO
+from tests.support.pace import seconds
 
 
 def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(
@@ -27,7 +28,7 @@ def test_snapshot_writes_an_annotated_frame_with_the_face_boxed(
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=seconds(60),
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
@@ -53,7 +54,7 @@ def test_snapshot_refuses_unknown_image_types(tmp_path: Path, e2e_replay: Path) 
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=seconds(60),
         cwd=REPO,
     )
     assert result.returncode == 64

@@ -81,6 +81,9 @@ def test_verify_of_the_real_unit_only_misses_the_venv(tmp_path: Path) -> None:
     unit.write_text(UNIT.read_text())
     result = _verify(unit)
     lines = _own_lines(result.stdout + result.stderr, unit)
+    if Path(EXEC_START).exists():  # moodpi is installed here (deploy/install.sh): no complaint
+        assert not lines, lines
+        return
     assert lines, "expected the missing ExecStart binary to be reported"
     assert all(f"Command {EXEC_START} is not executable" in line for line in lines), lines
 

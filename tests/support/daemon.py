@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.pace import seconds
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -39,6 +41,6 @@ def run_daemon(
         env=daemon_env(tmp_path, **env),
         capture_output=True,
         text=True,
-        timeout=timeout_s,
+        timeout=seconds(timeout_s),
         cwd=REPO,
     )

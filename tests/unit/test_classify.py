@@ -26,6 +26,7 @@ from moodpi.perception.pipeline import build_perception
 from moodpi.types import EMOTIONS
 from tests.conftest import FIXTURE_FACES
 from tests.support.daemon import REPO
+from tests.support.pace import seconds
 
 NEAR = (180, (190, 230))  # face size in px, centre: the larger face
 FAR = (140, (470, 220))
@@ -179,7 +180,7 @@ def test_the_command_line_with_a_music_folder(
     command = [sys.executable, "-m", "moodpi", "classify", "--config", str(config), "--json"]
     images = [str(photos["two.png"]), str(photos["empty.png"])]
     result = subprocess.run(
-        [*command, *images], capture_output=True, text=True, env=env, timeout=60
+        [*command, *images], capture_output=True, text=True, env=env, timeout=seconds(60)
     )
     assert result.returncode == EX_NOINPUT, result.stderr
     good, bad = (json.loads(line) for line in result.stdout.splitlines())

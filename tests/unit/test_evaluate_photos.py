@@ -12,6 +12,7 @@ import numpy as np
 
 from moodpi.lab.distance import is_validation_person, person_of
 from moodpi.lab.evaluate_photos import _report, load_photos
+from tests.support.pace import seconds
 
 REPO = Path(__file__).resolve().parents[1].parent
 PHOTOS = REPO / "tests" / "fixtures" / "photos"
@@ -19,7 +20,10 @@ PHOTOS = REPO / "tests" / "fixtures" / "photos"
 
 def moodpi(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "moodpi", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "moodpi", *args],
+        capture_output=True,
+        text=True,
+        timeout=seconds(120),
     )
 
 
