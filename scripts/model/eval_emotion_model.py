@@ -234,6 +234,20 @@ def stem_note(hp: dict[str, Any]) -> str:
     return "".join(f", {p}" for p in parts)
 
 
+def data_note(hp: dict[str, Any]) -> str:
+    """What besides FER-2013 the run trained on (camera-domain augmentations, real photos)."""
+    parts = []
+    if any(hp.get(k) for k in ("light_prob", "blur_prob", "downscale_prob", "noise_prob")):
+        parts.append("camera-domain augmentations")
+    if hp.get("real_faces"):
+        share = round(100 * hp.get("real_share", 0.15))
+        parts.append(
+            f"{share} % of each batch from the train side of a person-disjoint split of "
+            "lfw-expressions photos (research use)"
+        )
+    return f" with {' and '.join(parts)}" if parts else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     run_dir = ROOT / "train-runs" / a.run
@@ -296,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             f"moodpi scripts/model/train_model.py run {a.run} (mini-XCEPTION width "
             f"{hp['width']:g}{stem_note(hp)}, {hp['size']}x{hp['size']}, "
             f"{epoch_note(export_info)} of {hp['epochs']}), trained on FER-2013 Training "
-            "(research use only), selected and calibrated on PublicTest"
+            f"(research use only){data_note(hp)}, selected and calibrated on PublicTest"
         ),
         "metrics": metrics,
     }

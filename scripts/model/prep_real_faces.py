@@ -34,6 +34,7 @@ import csv
 import hashlib
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+MIN_DETECTED = 0.9  # lfw-expressions: 99.6 % found with the still-image path
 _PERSON = re.compile(r"_\d+\.jpe?g$", re.IGNORECASE)
 
 
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     config = Config()
     faces_cfg = config.faces
     detector = make_detector(config)
+    # a still photo goes through the detector's whole-image path, as `moodpi classify` and
+    # `moodpi evaluate --photos` run it (the room detector only reports a streamed face once a
+    # later frame confirms it)
+    detect = getattr(detector, "scan", detector.detect)
     rows = list(csv.DictReader((a.real_photos / "labels.csv").open()))
     out: dict[str, list] = {k: [] for k in
                             ("images", "labels", "files", "persons", "split", "detected", "boxes")}
@@ -95,14 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         if grey is None:
             skipped.append((row["file"], "unreadable"))
             continue
-        found = select_faces(detector.detect(grey), faces_cfg.select)
+        found = select_faces(detect(grey), faces_cfg.select)
         frame, offset = grey, 0
         if not found:
             # a face filling the photo: give it a border like a camera frame would have around it
             offset = round(max(grey.shape) * a.pad)
             frame = cv2.copyMakeBorder(grey, offset, offset, offset, offset,
                                        cv2.BORDER_CONSTANT, value=int(np.median(grey)))
-            found = select_faces(detector.detect(frame), faces_cfg.select)
+            found = select_faces(detect(frame), faces_cfg.select)
         crop = None
         box = (-1, -1, -1, -1)
         if found:
@@ -157,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         arrays["persons"][arrays["split"] == "val"])
     assert not both, both
     print(json.dumps(report, indent=1))
+    share = float(arrays["detected"].mean())
+    if share < MIN_DETECTED:  # a detector that sees nothing would train on whole photos silently
+        print(f"prep_real_faces: the detector found a face in only {share:.1%} of the photos "
+              f"(expected at least {MIN_DETECTED:.0%}): is faces.detector set up?", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -124,6 +124,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="fraction of each batch drawn from the real training faces")
     real.add_argument("--real-smoothing", type=float, default=0.15,
                       help="label smoothing of the real faces' one-hot targets (noisy labels)")
+    real.add_argument("--real-balance", type=float, default=0.0,
+                      help="draw a real face of class c with weight count(c)^-POWER (0 = uniform; "
+                           "1 = every class equally often)")
+    real.add_argument("--real-calib-percent", type=int, default=0,
+                      help="leave the training-side persons whose name hash is in "
+                           "[val_percent, val_percent + N) out of training: the calibration side "
+                           "scripts/model/fit_temperature.py fits the temperature on")
     p.add_argument("--distill", type=Path,
                    help="soft targets from scripts/model/teacher_targets.py (.npz with probs)")
     p.add_argument("--distill-alpha", type=float, default=0.5,
@@ -360,10 +367,15 @@ def load_real(a: argparse.Namespace, run_dir: Path | None = None
     if set(persons[split == "train"]) & set(persons[split == "val"]):
         raise SystemExit(f"{a.real_faces}: a person is on both sides")
     sides = []
+    calib = np.array([is_val_person(str(p), val_percent + a.real_calib_percent) for p in persons])
+    calib &= split == "train"
+    if calib.any():
+        LOG.info("real faces calib: %d photos of %d persons held out of training",
+                 int(calib.sum()), len(set(persons[calib])))
     for side in ("train", "val"):
         # photos with no face found by the detector (about 0.5 %) are left out of both sides:
         # the runtime would never classify them
-        m = (split == side) & detected
+        m = (split == side) & detected & ~calib
         sides.append(RealFaces(images[m], labels[m], files[m], detected[m], a.real_smoothing))
         if run_dir is not None:
             (run_dir / f"lfw_{side}_files.txt").write_text("\n".join(files[m].tolist()) + "\n")
@@ -391,8 +403,13 @@ def train_dataset(images: np.ndarray, targets: np.ndarray, labels: np.ndarray, c
     onehot = targets[order]
     weights = cw[labels[order]]
     if k:
-        pick = np.random.default_rng([a.seed, epoch, 1]).integers(0, len(real.images),
-                                                                  (n_batches, k))
+        rng = np.random.default_rng([a.seed, epoch, 1])
+        if a.real_balance:  # rare classes (disgust, fear) drawn more often than their share
+            counts = np.bincount(real.labels, minlength=NUM_CLASSES).astype(np.float64)
+            draw = np.maximum(counts, 1.0)[real.labels] ** -a.real_balance
+            pick = rng.choice(len(real.images), (n_batches, k), p=draw / draw.sum())
+        else:  # as v11 was trained
+            pick = rng.integers(0, len(real.images), (n_batches, k))
 
         def interleave(fer: np.ndarray, extra: np.ndarray) -> np.ndarray:
             fer = fer.reshape(n_batches, per, *fer.shape[1:])

@@ -7,6 +7,7 @@ Used by `moodpi evaluate` and by the model export and training scripts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -82,11 +83,18 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray, floor: float = 1e-7) 
     grid = np.linspace(math.log(0.05), math.log(20.0), 61)
     best = int(np.argmin([nll(g) for g in grid]))
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    return math.exp(golden_section(nll, float(low), float(high)))
+
+
+def golden_section(
+    cost: Callable[[float], float], low: float, high: float, steps: int = 40
+) -> float:
+    """The minimum of a cost that has one on [low, high], to about 0.618**steps of the span."""
     ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(40):
+    for _ in range(steps):
         a, b = high - ratio * (high - low), low + ratio * (high - low)
-        if nll(a) < nll(b):
+        if cost(a) < cost(b):
             high = b
         else:
             low = a
-    return math.exp((low + high) / 2)
+    return (low + high) / 2
