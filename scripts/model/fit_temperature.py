@@ -13,9 +13,9 @@ thresholds read those confidences. This script fits the temperature where the ca
 * the validation side (name hash below val_percent) is only reported, never fitted on.
 
 It prints ECE and NLL on calib, the validation photos and PublicTest at PublicTest's
-temperature, at calib's and at a joint fit (mean of the two domains' NLLs), and with `--write`
-puts calib's temperature into the sidecar (`temperature`, with the fit under
-`metrics.temperature_fit`). Runs in the runtime venv:
+temperature, at calib's and at a joint fit (mean of the two domains' NLLs: the camera's faces
+and FER-2013's), and with `--write` puts the joint temperature into the sidecar (`temperature`,
+with the whole fit under `metrics.temperature_fit`). Runs in the runtime venv:
 
     .venv/bin/python scripts/model/fit_temperature.py emotion_v12_int8.tflite --calib-percent 10
 """
@@ -50,7 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=True,
         help="as given to train_model.py --real-calib-percent",
     )
-    p.add_argument("--write", action="store_true", help="store calib's temperature in the sidecar")
+    p.add_argument(
+        "--write", action="store_true", help="store the joint temperature in the sidecar"
+    )
     return p.parse_args(argv)
 
 
@@ -159,15 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         }
     print(json.dumps(report, indent=1))
     if a.write:
-        sidecar["temperature"] = round(temps["calib"], 4)
+        sidecar["temperature"] = round(temps["joint"], 4)
         sidecar["source"] = sidecar["source"].replace(
             "calibrated on PublicTest",
-            f"its temperature fitted on the {len(data['calib'][1])} runtime-cut faces of "
-            "lfw-expressions persons held out of training (scripts/model/fit_temperature.py)",
+            f"its temperature fitted on PublicTest and on the {len(data['calib'][1])} runtime-cut "
+            "faces of lfw-expressions persons held out of training, weighted alike "
+            "(scripts/model/fit_temperature.py)",
         )
         sidecar["metrics"]["temperature_fit"] = report
         sidecar_path.write_text(json.dumps(sidecar, indent=1) + "\n")
-        print(f"wrote T = {sidecar['temperature']} (fitted on calib) to {sidecar_path}")
+        print(f"wrote T = {sidecar['temperature']} (joint fit) to {sidecar_path}")
     return 0
 
 
