@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from moodpi.lab.distance import is_validation_person, person_of
-from moodpi.lab.evaluate_photos import _report, load_photos
+from moodpi.lab.evaluate_photos import PhotoReadings, _report, load_photos, paired_difference
+from moodpi.lab.metrics import headline_scores, interval95, person_resamples
 from tests.support.pace import seconds
 
 REPO = Path(__file__).resolve().parents[1].parent
@@ -46,22 +47,97 @@ def test_no_face_counts_against_its_class() -> None:
     assert r["support"]["neutral"] == 2 and r["balanced_accuracy"] == 0.75
 
 
+def test_headline_scores_count_a_miss_as_wrong_and_average_present_classes() -> None:
+    y = np.array([3, 3, 6, 6, 0])
+    pred = np.array([3, 6, 6, -1, 0])  # -1: no face found
+    acc, balanced, f1 = headline_scores(y, pred, 7)
+    assert acc == 0.6
+    assert balanced == (0.5 + 0.5 + 1.0) / 3  # happy, neutral, angry; absent classes left out
+    # happy: P 1, R .5; neutral: P .5, R .5; angry: P 1, R 1
+    assert abs(f1 - (2 / 3 + 0.5 + 1.0) / 3) < 1e-12
+
+
+def test_person_resamples_draw_whole_persons_and_repeat_with_the_seed() -> None:
+    persons = np.array(["a", "a", "a", "b", "c", "c"])
+    draws = person_resamples(persons, resamples=200)
+    for draw in draws:
+        names, counts = np.unique(persons[draw], return_counts=True)
+        # each drawn person brings all of its photos, as often as it was drawn
+        per_person = {"a": 3, "b": 1, "c": 2}
+        assert all(c % per_person[n] == 0 for n, c in zip(names, counts, strict=True))
+        assert sum(c // per_person[n] for n, c in zip(names, counts, strict=True)) == 3
+    again = person_resamples(persons, resamples=200)
+    assert all(np.array_equal(x, z) for x, z in zip(draws, again, strict=True))
+    assert len({tuple(d) for d in draws}) > 5  # not one draw repeated
+
+
+def test_one_person_carrying_the_score_gives_a_wide_interval() -> None:
+    # 50 photos each of two persons: one read right every time, the other never. Resampling
+    # photos would give a tight interval around 0.5; resampling persons shows it could be 0 or 1.
+    persons = np.array(["right"] * 50 + ["wrong"] * 50)
+    y = np.full(100, 3)
+    pred = np.array([3] * 50 + [6] * 50)
+    scores = [headline_scores(y[d], pred[d], 7) for d in person_resamples(persons, 400)]
+    low, high = interval95(np.asarray(scores))
+    assert low[0] == 0.0 and high[0] == 1.0
+
+
+def _readings(model: str, pred: np.ndarray, y: np.ndarray, persons: np.ndarray) -> PhotoReadings:
+    probs = np.eye(7, dtype=np.float32)[pred]
+    found = np.ones(len(y), bool)
+    return PhotoReadings(model, y, persons, 0, found, {"pipeline": probs, "whole": probs})
+
+
+def test_paired_difference_is_zero_for_the_same_answers_and_positive_for_better_ones() -> None:
+    y = np.array([3, 3, 6, 6, 0, 0, 4, 4])
+    persons = np.array(["p", "p", "q", "q", "r", "r", "s", "s"])
+    base = _readings("a", np.array([3, 3, 6, 6, 6, 6, 6, 6]), y, persons)
+    same = paired_difference(base, _readings("b", base.predictions("whole"), y, persons))
+    assert same["pipeline"]["accuracy"] == [0.0, 0.0, 0.0]
+    better = paired_difference(base, _readings("c", np.array([3, 3, 6, 6, 0, 0, 6, 6]), y, persons))
+    delta, low, high = better["pipeline"]["accuracy"]
+    assert delta == 0.25 and low >= 0.0 and high > 0.0  # r's two photos now read, nothing lost
+    assert better["model"] == "c" and better["versus"] == "a"
+
+
+def test_the_report_says_how_many_persons_carry_each_class() -> None:
+    y = np.array([1, 1, 1, 1, 3, 3])
+    persons = np.array(["dw", "dw", "dw", "kk", "x", "y"])
+    r = _report(np.eye(7, dtype=np.float32)[y], y, None, persons)
+    assert r["persons"]["disgust"] == 2 and r["largest_person_share"]["disgust"] == 0.75
+    assert r["persons"]["happy"] == 2 and r["largest_person_share"]["happy"] == 0.5
+    assert r["persons"]["fear"] == 0
+
+
 def test_evaluate_photos_end_to_end_and_on_the_whole_photo(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     shutil.copytree(PHOTOS, folder)
     (folder / "images" / "broken.jpg").write_bytes(b"not a jpeg")
     with (folder / "labels.csv").open("a") as f:
         f.write("images/broken.jpg,happy\nimages/x.jpg,contempt\n,\n")  # unreadable, unknown, empty
-    proc = moodpi("evaluate", "--photos", str(folder), "--split", "all", "--json")
+    proc = moodpi(
+        "evaluate", "--photos", str(folder), "--split", "all", "--json",
+        "--compare", "emotion_v10_int8.tflite",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout)
+    both = json.loads(proc.stdout)
+    report, other = both["models"]
+    assert report["persons"] == 10 and other["model"] == "emotion_v10_int8.tflite"
     assert report["photos"] == 10 and report["unreadable"] == 1
     for reading in ("pipeline", "whole"):
         r = report[reading]
         assert r["faces"] == 10 and 0.0 <= r["ece"] <= 1.0
         assert 0.3 <= r["accuracy"] <= 1.0  # happy and angry news photos are read
         assert sum(map(sum, r["confusion"])) == 10 - r["no_face"]
+        for name, (low, high) in r["interval95"].items():
+            assert low <= r[name] <= high
+        assert sum(r["persons"].values()) == 10  # a person per photo here
     assert report["pipeline"]["no_face"] == 0 and report["whole"]["no_face"] == 0
+    (difference,) = both["differences"]
+    assert difference["versus"] == report["model"]
+    delta, low, high = difference["pipeline"]["accuracy"]
+    assert abs(delta - (other["pipeline"]["accuracy"] - report["pipeline"]["accuracy"])) < 1e-3
+    assert low <= delta <= high
 
 
 def test_a_missing_folder_or_nothing_labelled_exits_66(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Classification metrics as pure functions of arrays: accuracy, confusion, per-class precision,
-recall and F1, macro-F1, expected calibration error, NLL, and the fit of a softmax temperature.
+recall and F1, macro-F1, expected calibration error, NLL, the fit of a softmax temperature, and
+intervals by resampling whole persons.
 
 Used by `moodpi evaluate` and by the model export and training scripts.
 """
@@ -98,3 +99,48 @@ def golden_section(
         else:
             low = a
     return (low + high) / 2
+
+
+def headline_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """[accuracy, balanced accuracy, macro-F1] of one reading; y_pred -1 is a miss (no face).
+
+    Balanced accuracy and macro-F1 average over the classes present in y_true.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if not y_true.size:
+        return np.zeros(3)
+    support = np.bincount(y_true, minlength=n_classes)
+    hit = y_pred == y_true
+    tp = np.bincount(y_true[hit], minlength=n_classes).astype(np.float64)
+    predicted = np.bincount(y_pred[y_pred >= 0], minlength=n_classes)
+    recall = np.divide(tp, support, out=np.zeros(n_classes), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros(n_classes), where=predicted > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros(n_classes), where=both > 0)
+    present = support > 0
+    return np.array([hit.mean(), recall[present].mean(), f1[present].mean()])
+
+
+def person_resamples(
+    persons: np.ndarray, resamples: int = 1000, seed: int = 20261202
+) -> list[np.ndarray]:
+    """Index sets that each draw as many persons as there are, with replacement, whole.
+
+    Photos of one person are not independent (the same face, often the same session), so an
+    interval that resamples photos would be too narrow; drawing whole persons is the cluster
+    bootstrap. Seeded: the same persons give the same draws, so models compared on one photo
+    set are resampled alike (paired).
+    """
+    names, person_index = np.unique(np.asarray(persons), return_inverse=True)
+    members = [np.flatnonzero(person_index == k) for k in range(len(names))]
+    rng = np.random.default_rng(seed)
+    return [
+        np.concatenate([members[k] for k in rng.integers(0, len(names), len(names))])
+        for _ in range(resamples)
+    ]
+
+
+def interval95(values: np.ndarray) -> np.ndarray:
+    """The 2.5 and 97.5 percentiles of resampled values, per column: shape (2, columns)."""
+    bounds: np.ndarray = np.percentile(np.asarray(values), [2.5, 97.5], axis=0)
+    return bounds
