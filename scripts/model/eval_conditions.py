@@ -9,6 +9,9 @@ temperature), several models side by side on the same degraded faces (issue 20's
 - detector-like crop jitter: shifts up to 10 % and scales 0.85-1.2 (seeded);
 - rotation by +15 and -15 degrees (mean of the two); brightness x0.4 and x1.6.
 
+`--equalize` also measures the pipeline's lighting normalisations (`faces.equalize`), each
+applied to every degraded face as the pipeline applies it to a face crop.
+
     .venv/bin/python scripts/model/eval_conditions.py emotion_v11_int8.tflite \
         emotion_v10_int8.tflite emotion_int8.tflite --out bench/conditions.json
 """
@@ -25,6 +28,7 @@ import cv2
 import numpy as np
 
 from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.faces import equalize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "fer2013" / "public_test.npz"
@@ -108,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", nargs="+", help="model files (relative: models/)")
     p.add_argument("--limit", type=int, default=0, help="first N faces only (0: all 3,589)")
     p.add_argument("--out", type=Path, help="also write the table as JSON")
+    p.add_argument(
+        "--equalize",
+        nargs="+",
+        default=["none"],
+        choices=("none", "hist", "clahe", "stretch"),
+        help="faces.equalize modes, each applied to every degraded face as the pipeline applies "
+        "it to a crop (a column per model and mode; 'none' is the plain model name)",
+    )
     a = p.parse_args(argv)
     data = np.load(DATA)
     images, labels = data["images"], data["labels"]
@@ -118,10 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in a.models:
         path = Path(name) if Path(name).is_file() else ROOT / "models" / name
         classifier = EmotionClassifier.from_file(path, flip_average=False)
-        table[path.name] = {c: round(accuracy(classifier, f, labels), 4) for c, f in sets.items()}
-        table[path.name]["rotate_15_mean"] = round(
-            (table[path.name]["rotate_+15"] + table[path.name]["rotate_-15"]) / 2, 4
-        )
+        for mode in a.equalize:
+            column = path.name if mode == "none" else f"{path.name}+{mode}"
+            table[column] = {
+                c: round(accuracy(classifier, [equalize(x, mode) for x in f], labels), 4)
+                for c, f in sets.items()
+            }
+            table[column]["rotate_15_mean"] = round(
+                (table[column]["rotate_+15"] + table[column]["rotate_-15"]) / 2, 4
+            )
     names = list(table)
     print(f"{'condition':<18}" + "".join(f"{n[:24]:>26}" for n in names))
     for cond in [*CONDITIONS, "rotate_15_mean"]:

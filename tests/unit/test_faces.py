@@ -256,10 +256,26 @@ def test_equalize_modes() -> None:
     rng = np.random.default_rng(0)
     dim = rng.integers(40, 80, (64, 64)).astype(np.uint8)
     assert equalize(dim, "none") is dim
-    for mode in ("hist", "clahe"):
+    for mode in ("hist", "clahe", "stretch"):
         out = equalize(dim[5:50, 3:40], mode)  # a non-contiguous view, as crops are
         assert out.shape == (45, 37) and out.dtype == np.uint8
         assert int(out.max()) - int(out.min()) > 80, "contrast must be stretched"
     assert equalize(np.zeros((0, 0), np.uint8), "clahe").shape == (0, 0)
     with pytest.raises(ValueError, match="equalize"):
         equalize(dim, "gamma")
+
+
+def test_stretch_maps_a_dim_face_onto_the_full_range_and_keeps_its_grey_order() -> None:
+    face = cv2.imread(str(FACES_DIR / "happy_PublicTest_13119862.png"), cv2.IMREAD_GRAYSCALE)
+    dim = (face.astype(np.float32) * 0.4).astype(np.uint8)  # a face in a dim room
+    out = equalize(dim, "stretch")
+    low, high = np.percentile(out, [1, 99])
+    assert low <= 3 and high >= 252, (low, high)
+    # linear: a brighter pixel never ends darker, and the face looks like itself again
+    order = np.argsort(dim.ravel(), kind="stable")
+    assert np.all(np.diff(out.ravel()[order].astype(int)) >= 0)
+    assert np.corrcoef(out.ravel(), face.ravel())[0, 1] > 0.97
+    # a flat patch is left alone rather than its noise amplified
+    flat = np.full((40, 40), 90, np.uint8)
+    flat[::7, ::5] = 93
+    assert equalize(flat, "stretch") is flat

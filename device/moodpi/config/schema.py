@@ -156,7 +156,7 @@ class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     ] = 1
     select: Annotated[Literal["largest", "all"], doc("which faces to classify")] = "largest"
     equalize: Annotated[
-        Literal["none", "hist", "clahe"], doc("lighting normalisation of the face crop")
+        Literal["none", "hist", "clahe", "stretch"], doc("lighting normalisation of the face crop")
     ] = "none"
     margin: Annotated[
         float, doc("extra margin around the detected box, as a fraction of its size", 0.0, 1.0)

@@ -140,6 +140,7 @@ def evaluate_photos(config: Any, model: str, photos: list[LabelledPhoto]) -> dic
 
 
 def photos_report(readings: PhotoReadings, resamples: int = RESAMPLES) -> dict[str, Any]:
+    """Both readings' metrics, each headline score with its 95 % interval over persons."""
     y, persons = readings.labels, readings.persons
     draws = person_resamples(persons, resamples) if len(y) else []
     reports = {}
