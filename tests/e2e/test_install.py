@@ -333,7 +333,7 @@ def test_a_plain_pip_install_finds_its_own_models(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(venv), where
-    assert (Path(where) / "emotion_v11_int8.tflite").is_file()
+    assert (Path(where) / "emotion_v13_int8.tflite").is_file()
     evaluate = subprocess.run(
         [
             str(venv / "bin" / "moodpi"),
