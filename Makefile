@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 
-.PHONY: demo test test-deps bench mood-bench attack lint venv clean pi-check
+.PHONY: demo test test-deps bench mood-bench mood-grid attack lint venv clean pi-check
 
 venv: $(STAMP)
 
@@ -55,6 +55,15 @@ MOOD_REPLAYS := $(addprefix build/replay-mood-,$(MOOD_SEEDS))
 
 build/replay-mood-%/truth.json: | $(STAMP)
 	$(PY) scripts/make_replay.py --segments 20 --fps 10 --seed $* --out build/replay-mood-$* --force
+
+# The mood tracker's settings: a grid chosen on other seeds' replays and checked on the
+# mood-bench ones (lab/moodgrid.py): bench/mood_grid.json.
+GRID_SEEDS ?= $(shell seq 60 75)
+GRID_REPLAYS := $(addprefix build/replay-mood-,$(GRID_SEEDS))
+
+mood-grid: $(STAMP) $(addsuffix /truth.json,$(GRID_REPLAYS) $(MOOD_REPLAYS))
+	$(PY) -m moodpi bench --mood-grid $(GRID_REPLAYS) --held-out $(MOOD_REPLAYS) --json > bench/mood_grid.json
+	$(PY) -c 'import json; from moodpi.lab.moodgrid import report; print(report(json.load(open("bench/mood_grid.json"))))'
 
 mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
 	$(PY) -m moodpi bench --mood $(MOOD_REPLAYS) --json > bench/mood.json

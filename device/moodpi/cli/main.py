@@ -108,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the daemon on labelled replays and score the moods (several: pooled)",
     )
     bench.add_argument(
+        "--mood-grid",
+        metavar="REPLAY_DIR",
+        nargs="+",
+        help="choose the mood settings: a grid scored on these labelled replays (lab/moodgrid.py)",
+    )
+    bench.add_argument(
+        "--held-out",
+        metavar="REPLAY_DIR",
+        nargs="+",
+        help="--mood-grid: replays left out of the choice, to check it on",
+    )
+    bench.add_argument(
         "--distance",
         action="store_true",
         help="faces found and read at 1-4 m on real photos, old and new pipeline (lab/distance.py)",

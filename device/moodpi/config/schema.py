@@ -184,8 +184,8 @@ class EmotionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
 
 class MoodConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    # The defaults are the best of a grid scored like `moodpi bench --mood` on labelled replays
-    # and checked on replays left out of it (mood.py): change them with a new run, not by hand.
+    # The defaults come from a grid scored like `moodpi bench --mood` on labelled replays and
+    # checked on replays left out of it (`make mood-grid`): change them with a new run, not by hand.
     smoothing_s: Annotated[
         float, doc("time constant of the exponential smoothing of probabilities", 0.0, 60.0)
     ] = 1.0

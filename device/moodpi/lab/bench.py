@@ -53,6 +53,10 @@ def cli_bench(args: argparse.Namespace) -> int:
         from moodpi.lab.distance import cli_distance
 
         return cli_distance(args)
+    if getattr(args, "mood_grid", None):
+        from moodpi.lab.moodgrid import cli_mood_grid
+
+        return cli_mood_grid(args)
     if getattr(args, "mood", None):
         from moodpi.lab.moodbench import cli_mood_bench
 
