@@ -37,6 +37,15 @@ per-class recall are logged every epoch (`lfw_acc`, `lfw_mean_recall`). Pass the
 `--real-faces` to `--average`, whose batch-norm re-estimate then includes the real faces.
 scripts/model/train_resume_loop.sh re-runs a command until it exits 0, which resumes after a crash.
 
+FER+ votes (issue 28, run v14): `--ferplus DIR` (../shared/data/ferplus, row-aligned with the
+FER-2013 files) trains on what ten crowd workers saw instead of the one original label: the
+target is the distribution of each face's votes over the seven classes (FER+'s "probability"
+mode), after dropping single votes (`--vote-min 2`, FER+'s outlier removal) and contempt; faces
+with no FER+ twin, or whose votes are mostly unknown / not-a-face / contempt, are left out. The
+class weights follow each face's top vote. PublicTest is then scored against the clear majority
+(`fp_acc`, `fp_macro_f1`) as well as the original labels, and the best epoch is chosen by
+`fp_acc`.
+
 The model's output is logits (no softmax) so that the runtime can apply the fitted temperature.
 """
 
@@ -64,6 +73,10 @@ import tensorflow as tf
 LOG = logging.getLogger("train_model")
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
+FERPLUS_DIR = ROOT.parent / "shared" / "data" / "ferplus"
+# FER+ vote columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt,
+# unknown, not-a-face; the first seven in FER-2013 class order:
+FERPLUS_TO_FER = (6, 3, 5, 4, 0, 1, 2)
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(LABELS)
 
@@ -131,6 +144,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="leave the training-side persons whose name hash is in "
                            "[val_percent, val_percent + N) out of training: the calibration side "
                            "scripts/model/fit_temperature.py fits the temperature on")
+    p.add_argument("--ferplus", type=Path, nargs="?", const=FERPLUS_DIR,
+                   help="train on FER+ vote distributions (folder of row-aligned votes .npz)")
+    p.add_argument("--vote-min", type=int, default=2,
+                   help="with --ferplus: votes below this count are dropped as outliers")
     p.add_argument("--distill", type=Path,
                    help="soft targets from scripts/model/teacher_targets.py (.npz with probs)")
     p.add_argument("--distill-alpha", type=float, default=0.5,
@@ -332,6 +349,33 @@ def load_targets(labels: np.ndarray, a: argparse.Namespace) -> np.ndarray:
     return (1.0 - a.distill_alpha) * onehot + a.distill_alpha * probs
 
 
+def vote_targets(votes: np.ndarray, matched: np.ndarray, vote_min: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ votes (N, 10) -> (targets (N, 7) in FER-2013 order, keep mask).
+
+    A face is kept when it has a FER+ twin and, after dropping votes under `vote_min`, the
+    seven emotions hold more than half of its votes (not mostly unknown, not-a-face or contempt).
+    """
+    v = np.where(votes >= vote_min, votes, 0).astype(np.float32)
+    seven = np.zeros((len(v), NUM_CLASSES), np.float32)
+    seven[:, list(FERPLUS_TO_FER)] = v[:, :7]
+    total = v.sum(axis=1)
+    keep = matched & (seven.sum(axis=1) * 2 > total) & (total > 0)
+    targets = seven / np.maximum(seven.sum(axis=1, keepdims=True), 1e-6)
+    return targets, keep
+
+
+def load_votes(a: argparse.Namespace, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(targets, keep, majority) of one split from --ferplus, checked row by row."""
+    with np.load(a.ferplus / f"{split}.npz") as z:
+        votes, matched, majority, names = z["votes"], z["matched"], z["majority"], z["names"]
+    with np.load(a.data_dir / f"{split}.npz") as z:
+        if not np.array_equal(z["names"], names):
+            raise SystemExit(f"{a.ferplus / split}.npz is not row-aligned with the FER-2013 faces")
+    targets, keep = vote_targets(votes, matched, a.vote_min)
+    return targets, keep, majority.astype(np.int64)
+
+
 def real_per_batch(a: argparse.Namespace) -> int:
     return round(a.batch * a.real_share) if a.real_faces else 0
 
@@ -510,16 +554,32 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def macro_f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    f1s = []
+    for c in range(NUM_CLASSES):
+        tp = float(((pred == c) & (truth == c)).sum())
+        denom = float((pred == c).sum() + (truth == c).sum())
+        if (truth == c).any():
+            f1s.append(2 * tp / denom if denom else 0.0)
+    return float(np.mean(f1s))
+
+
 def evaluate(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray,
-             a: argparse.Namespace) -> dict[str, float]:
+             a: argparse.Namespace, majority: np.ndarray | None = None) -> dict[str, float]:
     z = predict_logits(model, images, a)
     zf = predict_logits(model, images, a, flip=True)
     p = softmax(z)
     pf = softmax((z + zf) / 2)  # the runtime averages the two logit vectors
     nll = -np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean()
-    return {"val_acc": float((p.argmax(1) == labels).mean()),
-            "val_acc_flip": float((pf.argmax(1) == labels).mean()),
-            "val_nll": float(nll)}
+    out = {"val_acc": float((p.argmax(1) == labels).mean()),
+           "val_acc_flip": float((pf.argmax(1) == labels).mean()),
+           "val_nll": float(nll)}
+    if majority is not None:  # FER+: faces with a clear majority, single face as the runtime
+        m = majority >= 0
+        out["fp_acc"] = float((p.argmax(1)[m] == majority[m]).mean())
+        out["fp_acc_flip"] = float((pf.argmax(1)[m] == majority[m]).mean())
+        out["fp_macro_f1"] = macro_f1(p.argmax(1)[m], majority[m])
+    return out
 
 
 def real_metrics(model: tf.keras.Model, val: RealFaces, a: argparse.Namespace) -> dict[str, float]:
@@ -548,8 +608,16 @@ def setup(a: argparse.Namespace, run_dir: Path) -> None:
 def train(a: argparse.Namespace, run_dir: Path) -> None:
     x_tr, y_tr = load_split(a.data_dir, "train")
     x_va, y_va = load_split(a.data_dir, "public_test")
+    majority_va = None
+    if a.ferplus:
+        targets, keep, _ = load_votes(a, "train")
+        x_tr, y_tr, targets = x_tr[keep], targets[keep].argmax(1), targets[keep]
+        majority_va = load_votes(a, "public_test")[2]
+        LOG.info("FER+ votes: %d of %d training faces kept; top vote per class %s", len(x_tr),
+                 len(keep), np.bincount(y_tr, minlength=NUM_CLASSES).tolist())
+    else:
+        targets = load_targets(y_tr, a)
     cw = class_weights(y_tr, a.class_weight_power)
-    targets = load_targets(y_tr, a)
     real = load_real(a, run_dir)
     steps = len(x_tr) // (a.batch - (real_per_batch(a) if real else 0))
     hp = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
@@ -588,7 +656,7 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
                      a.max_steps, a.batch, train_s, 1000 * train_s / a.max_steps,
                      train_s / a.max_steps * steps / 60)
             return
-        metrics = evaluate(model, x_va, y_va, a)
+        metrics = evaluate(model, x_va, y_va, a, majority_va)
         if real:
             metrics.update(real_metrics(model, real[1], a))
         row = {"epoch": epoch + 1, "loss": hist.history["loss"][-1],
@@ -598,7 +666,7 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
                "epoch_s": round(time.monotonic() - t0, 1)}
         LOG.info("epoch %s", json.dumps(row))
         write_history(run_dir / "history.csv", row)
-        score = metrics["val_acc_flip"]
+        score = metrics["fp_acc"] if a.ferplus else metrics["val_acc_flip"]
         if score > state["best"]:
             state = {"best": score, "epoch": epoch + 1, **metrics}
             model.save_weights(run_dir / "best.weights.h5")
@@ -654,7 +722,8 @@ def average(a: argparse.Namespace, run_dir: Path) -> None:
         x_tr = np.concatenate([x_tr, *[real[0].images] * reps])
     refresh_batchnorm(model, x_tr, a)
     x_va, y_va = load_split(a.data_dir, "public_test")
-    metrics = evaluate(model, x_va, y_va, a)
+    majority_va = load_votes(a, "public_test")[2] if a.ferplus else None
+    metrics = evaluate(model, x_va, y_va, a, majority_va)
     if real:
         metrics.update(real_metrics(model, real[1], a))
     model.save_weights(run_dir / "averaged.weights.h5")
