@@ -374,7 +374,7 @@ EOF')
 EVAL_SNIPPET='
 import json, sys, numpy as np
 from moodpi.config import default_models_dir, from_dict
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
 z = np.load(sys.argv[1])
 config = from_dict({}).emotion
 model = EmotionClassifier.from_file(default_models_dir() / config.model, flip_average=config.flip_average)

@@ -26,7 +26,7 @@ from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.stage import Jukebox
 from moodpi.perception.capture import CaptureThread
-from moodpi.perception.geometry import Reach
+from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
 from moodpi.snapshot import Diagnostics, FaceCounter, MoodState, RunState, Snapshot

@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from moodpi.config import Config
-    from moodpi.perception.emotion import resize_face
-    from moodpi.perception.faces import crop_face, make_detector, select_faces
+    from moodpi.perception.classify.emotion import resize_face
+    from moodpi.perception.detect.faces import crop_face, make_detector, select_faces
     from moodpi.perception.pipeline import MIN_CROP_PX
 
     config = Config()

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from moodpi.perception.emotion import EmotionClassifier
-from moodpi.perception.model_card import read_sidecar
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.classify.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 

@@ -11,7 +11,7 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces
-from moodpi.perception.blazeface import (
+from moodpi.perception.detect.blazeface import (
     BlazeFaceDetector,
     Letterbox,
     boxes_to_faces,
@@ -20,9 +20,9 @@ from moodpi.perception.blazeface import (
     ssd_anchors,
     weighted_nms,
 )
-from moodpi.perception.faces import crop_face, equalize, make_detector, select_faces
-from moodpi.perception.haar import HaarDetector, HaarUnavailable, haar_cascade_path
-from moodpi.perception.room import RoomDetector
+from moodpi.perception.detect.faces import crop_face, equalize, make_detector, select_faces
+from moodpi.perception.detect.haar import HaarDetector, HaarUnavailable, haar_cascade_path
+from moodpi.perception.detect.room import RoomDetector
 from moodpi.types import Face
 
 REPO = Path(__file__).resolve().parents[2]

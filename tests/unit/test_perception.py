@@ -13,10 +13,10 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.classify.model_card import Sidecar
+from moodpi.perception.detect.blazeface import BlazeFaceDetector
 from moodpi.perception.image import to_grey
-from moodpi.perception.model_card import Sidecar
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS, Frame

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_background
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.room import RoomDetector, grid_anchors_px
-from moodpi.perception.sweep import (
+from moodpi.perception.detect.blazeface import BlazeFaceDetector
+from moodpi.perception.detect.room import RoomDetector, grid_anchors_px
+from moodpi.perception.detect.sweep import (
     TARGET_FACE_PX,
     TILE_H,
     TILE_W,

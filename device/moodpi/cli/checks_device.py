@@ -143,7 +143,7 @@ def bundled_face() -> Any:
 
 
 def check_emotion_model(config: cfg.Config) -> Check:
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.types import EMOTIONS
 
     path = config.model_path(config.emotion.model)
@@ -179,7 +179,7 @@ def check_emotion_model(config: cfg.Config) -> Check:
 def check_face_detector(config: cfg.Config) -> Check:
     import numpy as np
 
-    from moodpi.perception.faces import make_detector
+    from moodpi.perception.detect.faces import make_detector
 
     detector: Any = make_detector(config)
     try:
@@ -253,7 +253,7 @@ def check_camera(config: cfg.Config, daemon: StatusReading) -> Check:
 def reach(config: cfg.Config, daemon: StatusReading) -> str:
     """How far this setup sees: the farthest face the daemon found lately (its status file),
     and the limit faces.min_size_px sets at the configured width and field of view."""
-    from moodpi.perception.geometry import distance_m
+    from moodpi.perception.detect.geometry import distance_m
     from moodpi.system.status import sight
 
     camera, min_px = config.camera, config.faces.min_size_px

@@ -39,8 +39,8 @@ import numpy as np
 from moodpi import config as config_mod
 from moodpi.config import Config
 from moodpi.lab.replaygen import make_background
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.geometry import face_width_px
+from moodpi.perception.detect.blazeface import BlazeFaceDetector
+from moodpi.perception.detect.geometry import face_width_px
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.types import Face, Frame, Observation
 

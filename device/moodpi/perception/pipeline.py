@@ -8,10 +8,16 @@ import time
 import numpy as np
 
 from moodpi.config import Config
-from moodpi.perception.emotion import EmotionClassifier
-from moodpi.perception.faces import FaceDetector, crop_face, equalize, make_detector, select_faces
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.detect.faces import (
+    FaceDetector,
+    crop_face,
+    equalize,
+    make_detector,
+    select_faces,
+)
+from moodpi.perception.detect.room import RoomDetector
 from moodpi.perception.image import to_grey
-from moodpi.perception.room import RoomDetector
 from moodpi.types import EMOTIONS, Face, Frame, Observation, Prediction
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 
 from moodpi.config import Config
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.geometry import face_width_px
-from moodpi.perception.haar import HAAR_CASCADE, HaarDetector
-from moodpi.perception.room import RoomDetector
+from moodpi.perception.detect.blazeface import BlazeFaceDetector
+from moodpi.perception.detect.geometry import face_width_px
+from moodpi.perception.detect.haar import HAAR_CASCADE, HaarDetector
+from moodpi.perception.detect.room import RoomDetector
 from moodpi.types import Face
 
 

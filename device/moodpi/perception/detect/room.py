@@ -31,8 +31,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from moodpi.perception.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
-from moodpi.perception.sweep import (
+from moodpi.perception.detect.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
+from moodpi.perception.detect.sweep import (
     MOTION_FACTOR,
     TILE_H,
     TILE_W,
