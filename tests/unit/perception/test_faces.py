@@ -25,7 +25,7 @@ from moodpi.perception.detect.haar import HaarDetector, HaarUnavailable, haar_ca
 from moodpi.perception.detect.room import RoomDetector
 from moodpi.types import Face
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODEL = REPO / "models" / "face_detection_short_range.tflite"
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 

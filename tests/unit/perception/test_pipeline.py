@@ -21,7 +21,7 @@ from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS, Frame
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
 # The faces here are 130-240 px in 640x480 frames (within 1 m): a sweep down to 1.5 m finds

@@ -23,7 +23,7 @@ from moodpi.perception.sources.picamera import Picamera2Source
 from moodpi.system.led import GpioLed, NoLed, SysfsLed, make_led
 from moodpi.system.privacy import in_quiet_hours, parse_span
 from moodpi.system.status import read_status, status_path
-from tests.unit.test_camera import FakePicamera2
+from tests.support.camera import FakePicamera2
 
 WAIT_S = 5.0
 

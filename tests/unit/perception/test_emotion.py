@@ -24,7 +24,7 @@ from moodpi.perception.classify.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODELS = REPO / "models"
 INT8 = MODELS / "emotion_int8.tflite"
 FLOAT32 = MODELS / "emotion_float32.tflite"
