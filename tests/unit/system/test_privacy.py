@@ -1,7 +1,8 @@
 """Privacy you can see: quiet hours, the status LED, and "camera in use" following the camera.
 
-The daemon runs on the injected fake picamera2 of test_camera (only the camera is faked: real
-models, a real status file) with an LED that is a plain folder shaped like /sys/class/leds/NAME.
+The daemon runs on the injected fake picamera2 of tests/support/camera.py (only the camera is
+faked: real models, a real status file) with an LED that is a plain folder shaped like
+/sys/class/leds/NAME.
 """
 
 from __future__ import annotations
