@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from moodpi.perception.classify.emotion import EmotionClassifier
-from moodpi.perception.detect.faces import equalize
+from moodpi.perception.crop import equalize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "fer2013" / "public_test.npz"

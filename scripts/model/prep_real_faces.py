@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from moodpi.config import Config
     from moodpi.perception.classify.emotion import resize_face
-    from moodpi.perception.detect.faces import crop_face, make_detector, select_faces
+    from moodpi.perception.crop import crop_face, select_faces
+    from moodpi.perception.detect.faces import make_detector
     from moodpi.perception.pipeline import MIN_CROP_PX
 
     config = Config()

@@ -9,13 +9,8 @@ import numpy as np
 
 from moodpi.config import Config
 from moodpi.perception.classify.emotion import EmotionClassifier
-from moodpi.perception.detect.faces import (
-    FaceDetector,
-    crop_face,
-    equalize,
-    make_detector,
-    select_faces,
-)
+from moodpi.perception.crop import crop_face, equalize, select_faces
+from moodpi.perception.detect.faces import FaceDetector, make_detector
 from moodpi.perception.detect.room import RoomDetector
 from moodpi.perception.image import to_grey
 from moodpi.types import EMOTIONS, Face, Frame, Observation, Prediction
