@@ -15,7 +15,7 @@ from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
 from moodpi.perception.classify.emotion import EmotionClassifier
 from moodpi.perception.classify.model_card import Sidecar
-from moodpi.perception.detect.blazeface import BlazeFaceDetector
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.perception.image import to_grey
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.tflite import load_interpreter
@@ -165,7 +165,7 @@ def test_models_are_checked_when_built(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="FER-2013 order"):
         Perception(
-            BlazeFaceDetector(REPO / "models" / "face_detection_short_range.tflite"), classifier
+            WholeFrameDetector(REPO / "models" / "face_detection_short_range.tflite"), classifier
         )
 
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_background
-from moodpi.perception.detect.blazeface import BlazeFaceDetector
-from moodpi.perception.detect.room import RoomDetector, grid_anchors_px
+from moodpi.lab.replaygen import compose_frame, face_box, make_background
+from moodpi.perception.detect.room import RoomDetector
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.types import Face
+from tests.support.faces import BLAZEFACE as MODEL
 
-REPO = Path(__file__).resolve().parents[3]
-MODEL = REPO / "models" / "face_detection_short_range.tflite"
-FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 SIZE = (1280, 720)
 FAR_PX = 37  # a face at 4 m through a 66 degree lens, 1280 px wide
 
 
 @pytest.fixture(scope="module")
-def faces() -> list[np.ndarray]:
-    return [f for group in load_fixture_faces(FACES_DIR).values() for f in group][::7]
+def faces(all_faces: list[np.ndarray]) -> list[np.ndarray]:
+    return all_faces[::7]
 
 
 def hits(found: list[Face], box: tuple[int, int, int, int]) -> bool:
@@ -29,21 +25,12 @@ def hits(found: list[Face], box: tuple[int, int, int, int]) -> bool:
     return any(abs(f.x + f.w / 2 - (x + w / 2)) < w / 2 and abs(f.w - w) < w for f in found)
 
 
-def test_anchor_grid_matches_the_model_at_any_input_size() -> None:
-    # 128x128: 16x16 cells x 2 + 8x8 cells x 6 = 896, MediaPipe's count
-    assert len(grid_anchors_px(128, 128)) == 896
-    anchors = grid_anchors_px(128, 256)
-    assert len(anchors) == 2 * 16 * 32 + 6 * 8 * 16
-    assert anchors[:, 0].max() < 256 and anchors[:, 1].max() < 128
-    assert tuple(anchors[0]) == (4.0, 4.0)
-
-
 @pytest.mark.slow
 def test_a_far_face_is_found_within_one_sweep_where_one_whole_frame_pass_is_blind(
     faces: list[np.ndarray],
 ) -> None:
     rng = np.random.default_rng(4)
-    single = BlazeFaceDetector(MODEL)
+    single = WholeFrameDetector(MODEL)
     found, single_found = 0, 0
     for i, face in enumerate(faces):
         centre = (200 + 80 * i % 900, 260 + 30 * (i % 5))

@@ -1,84 +1,60 @@
-"""BlazeFace, MediaPipe's face detectors (Apache-2.0), decoded in numpy.
+"""BlazeFace short-range, MediaPipe's face detector (Apache-2.0): one runner, decoded in numpy.
 
-Two variants, told apart by the model's input size: short-range (128x128, faces within about
-2 m of a phone) and full-range (192x192, a denser 48x48 anchor grid that finds faces a few
-pixels tall in its input). One TFLite pass on the letterboxed grey frame (grey replicated to
-RGB); SSD anchors are decoded and overlapping boxes merged by weighted non-max suppression, as
-MediaPipe's own graphs do. The rule here: the constants and every decoding step follow
-MediaPipe's face_detection_short_range.pbtxt and face_detection_full_range_common.pbtxt, the
-pure pieces (anchors, decoding, IoU, suppression, letterbox) take and return numpy arrays so
-they can be tested without a model, and the hot path allocates nothing large: buffers are made
-once per frame shape and only the few candidates above the score threshold are decoded.
+The model is fully convolutional: resizing its 128x128 input to any (h, w) that are multiples of
+16 gives an anchor grid of the same strides over a larger picture, decoded exactly as MediaPipe
+decodes 128x128. Every detector here runs through `BlazeFaceRunner`: the room's track windows
+and sweep tiles (detect.room) and the whole frame letterboxed (detect.whole_frame). The rule
+here: the constants and every decoding step follow MediaPipe's face_detection_short_range.pbtxt
+(SSD anchors, boxes offset from them, weighted non-max suppression); the pure pieces take and
+return numpy arrays so they can be tested without a model; the hot path allocates nothing large
+and decodes only the few candidates above the score threshold. (The full-range model, 192x192,
+was measured and left out: docs/architecture.md.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import Face
 
-
-class Variant(NamedTuple):
-    """SsdAnchorsCalculator options of one BlazeFace model (MediaPipe's graph files)."""
-
-    name: str
-    input_px: int  # square input side; also the box scale (x_scale = ... = h_scale)
-    strides: tuple[int, ...]
-    anchors_per_layer: int  # 2 with interpolated_scale_aspect_ratio 1.0, 1 with 0.0
-
-
-SHORT_RANGE = Variant("short-range", 128, (8, 16, 16, 16), 2)
-FULL_RANGE = Variant("full-range", 192, (4,), 1)
-VARIANTS = {v.input_px: v for v in (SHORT_RANGE, FULL_RANGE)}
-
-INPUT_SIZE_PX = SHORT_RANGE.input_px
-ANCHOR_STRIDES: tuple[int, ...] = SHORT_RANGE.strides
+INPUT_PX = 128  # the model's own square input
+SIDE_MULTIPLE_PX = 16  # the coarsest anchor stride: any input side must be a multiple of it
+ANCHOR_STRIDES: tuple[int, ...] = (8, 16, 16, 16)  # SsdAnchorsCalculator's layers
+ANCHORS_PER_LAYER = 2  # one aspect ratio plus the interpolated scale
 ANCHOR_OFFSET = 0.5
-BOX_SCALE = float(SHORT_RANGE.input_px)
 SCORE_CLIP = 100.0  # raw logits are clipped to +-100 before the sigmoid
 NMS_IOU = 0.3  # min_suppression_threshold
 
 
-def ssd_anchors(
-    input_size_px: int = INPUT_SIZE_PX,
-    strides: Sequence[int] = ANCHOR_STRIDES,
-    anchors_per_layer: int = 2,
-) -> np.ndarray:
-    """Anchor centres (N, 2) as (x, y) in [0, 1], in the model's output order.
+def anchors_px(h: int = INPUT_PX, w: int = INPUT_PX) -> np.ndarray:
+    """Anchor centres (N, 2) as (x, y) in input pixels, in the model's output order.
 
-    With fixed_anchor_size and one aspect ratio (plus the interpolated scale in the short-range
-    model), every layer puts `anchors_per_layer` anchors per cell; consecutive layers with the
-    same stride share one grid (short-range: 16, 16, 16 → 6 anchors per cell).
+    With fixed_anchor_size, every layer puts ANCHORS_PER_LAYER anchors per cell; consecutive
+    layers with the same stride share one grid: the stride-8 grid with 2 anchors per cell, then
+    the stride-16 grid with 6 (896 anchors at 128x128).
     """
-    centres: list[np.ndarray] = []
-    layer = 0
-    while layer < len(strides):
-        stride = strides[layer]
-        per_cell = 0
-        while layer < len(strides) and strides[layer] == stride:
-            per_cell += anchors_per_layer
-            layer += 1
-        cells = -(-input_size_px // stride)  # ceil
-        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
-        grid = np.stack([(xs + ANCHOR_OFFSET) / cells, (ys + ANCHOR_OFFSET) / cells], axis=-1)
+    per_stride: dict[int, int] = {}
+    for stride in ANCHOR_STRIDES:
+        per_stride[stride] = per_stride.get(stride, 0) + ANCHORS_PER_LAYER
+    centres = []
+    for stride, per_cell in per_stride.items():
+        ys, xs = np.meshgrid(np.arange(h // stride), np.arange(w // stride), indexing="ij")
+        grid = np.stack([(xs + ANCHOR_OFFSET) * stride, (ys + ANCHOR_OFFSET) * stride], axis=-1)
         centres.append(np.repeat(grid.reshape(-1, 2), per_cell, axis=0))
     return np.concatenate(centres).astype(np.float32)
 
 
-def decode_boxes(raw: np.ndarray, anchors: np.ndarray, scale: float = BOX_SCALE) -> np.ndarray:
-    """Regressor rows (N, >=4) → boxes (N, 4) as (x0, y0, x1, y1) in [0, 1] input coordinates."""
-    cx = raw[:, 0] / scale + anchors[:, 0]
-    cy = raw[:, 1] / scale + anchors[:, 1]
-    half_w = raw[:, 2] / (2.0 * scale)
-    half_h = raw[:, 3] / (2.0 * scale)
-    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+def decode_boxes(raw: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Regressor rows (N, >=4) → boxes (N, 4) as (x0, y0, x1, y1) in input pixels."""
+    centre = raw[:, :2] + anchors
+    half = raw[:, 2:4] / 2.0
+    return np.concatenate([centre - half, centre + half], axis=1)
 
 
 def sigmoid_scores(logits: np.ndarray) -> np.ndarray:
@@ -130,53 +106,11 @@ def weighted_nms(
     return np.asarray(kept_boxes, np.float32), np.asarray(kept_scores, np.float32)
 
 
-class Letterbox:
-    """Fits a frame into the square model input, keeping its aspect ratio; maps boxes back.
-
-    Buffers are allocated once per frame shape, so the hot path allocates nothing large.
-    """
-
-    def __init__(self, size_px: int = INPUT_SIZE_PX) -> None:
-        self.size_px = size_px
-        self._shape: tuple[int, int] | None = None
-        self._canvas = np.zeros((size_px, size_px), np.uint8)
-        self._scale = 1.0
-        self._pad_x = 0
-        self._pad_y = 0
-        self._fit_w = size_px
-        self._fit_h = size_px
-
-    def _prepare(self, shape: tuple[int, int]) -> None:
-        h, w = shape
-        self._scale = self.size_px / max(h, w)
-        self._fit_w = max(1, round(w * self._scale))
-        self._fit_h = max(1, round(h * self._scale))
-        self._pad_x = (self.size_px - self._fit_w) // 2
-        self._pad_y = (self.size_px - self._fit_h) // 2
-        self._canvas[:] = 0  # black borders, as MediaPipe pads
-        self._shape = shape
-
-    def fit(self, grey: np.ndarray) -> np.ndarray:
-        """The frame downscaled into the (size, size) uint8 canvas (returned, reused next call)."""
-        if grey.shape != self._shape:
-            self._prepare(grey.shape)
-        inner = self._canvas[
-            self._pad_y : self._pad_y + self._fit_h, self._pad_x : self._pad_x + self._fit_w
-        ]
-        # INTER_AREA averages the pixels it drops: a 5x downscale without aliasing.
-        inner[:] = cv2.resize(grey, (self._fit_w, self._fit_h), interpolation=cv2.INTER_AREA)
-        return self._canvas
-
-    def to_frame(self, boxes01: np.ndarray) -> np.ndarray:
-        """Boxes (N, 4) in [0, 1] canvas coordinates → frame pixels (float)."""
-        px = boxes01 * self.size_px
-        px[:, [0, 2]] = (px[:, [0, 2]] - self._pad_x) / self._scale
-        px[:, [1, 3]] = (px[:, [1, 3]] - self._pad_y) / self._scale
-        return px
-
-
 def boxes_to_faces(
-    boxes_px: np.ndarray, scores: np.ndarray, frame_shape: tuple[int, int], min_size_px: int
+    boxes_px: np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    frame_shape: tuple[int, int],
+    min_size_px: int,
 ) -> list[Face]:
     """Clip (x0, y0, x1, y1) pixel boxes to the frame; drop the ones smaller than min_size_px."""
     h, w = frame_shape
@@ -190,97 +124,76 @@ def boxes_to_faces(
     return faces
 
 
-class BlazeFaceDetector:
-    """MediaPipe BlazeFace (short- or full-range, read from the model's input size) on a
-    letterboxed grey frame (grey replicated to RGB)."""
+class BlazeFaceRunner:
+    """One BlazeFace short-range interpreter at a fixed input size (h, w); `load` makes one.
 
-    def __init__(
-        self,
-        model_path: str | Path,
-        *,
-        min_score: float = 0.6,
-        min_size_px: int = 24,
-        iou_threshold: float = NMS_IOU,
-        weighted: bool = True,
-        num_threads: int = 1,
-    ) -> None:
-        self.model_path = Path(model_path)
-        self.min_score = min_score
-        self.min_size_px = min_size_px
-        self.iou_threshold = iou_threshold
-        self.weighted = weighted
-        self.num_threads = num_threads
-        self._interpreter: Any = None
-        self.variant = SHORT_RANGE
-        # uint8 → [-1, 1] as one table look-up.
+    `run` takes a (h, w) uint8 grey canvas (grey replicated to RGB, [-1, 1] by one table
+    look-up) and gives boxes in canvas pixels with their scores, after weighted suppression.
+    """
+
+    def __init__(self, interpreter: Any, h: int, w: int, min_score: float) -> None:
+        inp = interpreter.get_input_details()[0]
+        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
+        self.h, self.w = h, w
+        self._interpreter = interpreter
+        self._in, self._reg, self._cls = inp["index"], outs[16]["index"], outs[1]["index"]
+        self._anchors = anchors_px(h, w)
+        self._grey = np.empty((h, w), np.float32)
+        self._input = np.empty((1, h, w, 3), np.float32)
         self._lut = (np.arange(256, dtype=np.float32) / 127.5 - 1.0).astype(np.float32)
-        self._use(SHORT_RANGE)
         # Logit threshold equal to min_score: only the few candidates above it get decoded.
         self._min_logit = float(np.log(min_score / (1.0 - min_score))) if min_score < 1 else 1e9
 
-    def _use(self, variant: Variant) -> None:
-        """Anchors and input buffers for one model variant, allocated once."""
-        side = variant.input_px
-        self.variant = variant
-        self._anchors = ssd_anchors(side, variant.strides, variant.anchors_per_layer)
-        self._box_scale = float(side)
-        self._letterbox = Letterbox(side)
-        self._grey_f = np.empty((side, side), np.float32)
-        self._input = np.empty((1, side, side, 3), np.float32)
-
-    def open(self) -> None:
-        """Load the model (done on first detect if not called)."""
-        if self._interpreter is not None:
-            return
-        interpreter = load_interpreter(self.model_path, num_threads=self.num_threads)
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path,
+        h: int = INPUT_PX,
+        w: int = INPUT_PX,
+        *,
+        min_score: float,
+        num_threads: int = 1,
+    ) -> BlazeFaceRunner:
+        """The model at `model_path` resized to (h, w); a file that is not BlazeFace
+        short-range is a ValueError saying what it holds."""
+        if h % SIDE_MULTIPLE_PX or w % SIDE_MULTIPLE_PX:
+            raise ValueError(f"BlazeFace input sides must be multiples of 16, got {h}x{w}")
+        interpreter = load_interpreter(model_path, num_threads=num_threads)
         inp = interpreter.get_input_details()[0]
-        # Output names differ between the files (regressors / reshaped_regressor_face_4 /
-        # Identity): the last dimension tells them apart.
-        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
         shape = [int(n) for n in inp["shape"]]
-        variant = VARIANTS.get(shape[1]) if len(shape) == 4 and shape[1] == shape[2] else None
-        if variant is None or shape != [1, shape[1], shape[1], 3] or inp["dtype"] != np.float32:
+        if shape != [1, INPUT_PX, INPUT_PX, 3] or inp["dtype"] != np.float32:
             raise ValueError(
-                f"{self.model_path}: expected a float32 input [1, 128, 128, 3] (BlazeFace "
-                f"short-range) or [1, 192, 192, 3] (full-range), "
-                f"got {inp['dtype'].__name__} {shape}"
+                f"{model_path}: expected a float32 input [1, 128, 128, 3] (BlazeFace "
+                f"short-range), got {np.dtype(inp['dtype']).name} {shape}"
             )
-        self._use(variant)
-        n = len(self._anchors)
-        reg, cls = outs.get(16), outs.get(1)
+        if (h, w) != (INPUT_PX, INPUT_PX):
+            interpreter.resize_tensor_input(inp["index"], [1, h, w, 3])
+            interpreter.allocate_tensors()
+        n = len(anchors_px(h, w))
+        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
+        reg, scores = outs.get(16), outs.get(1)
         if (
             reg is None
-            or cls is None
-            or list(reg["shape"]) != [1, n, 16]
-            or list(cls["shape"]) != [1, n, 1]
+            or scores is None
+            or [int(k) for k in reg["shape"]] != [1, n, 16]
+            or [int(k) for k in scores["shape"]] != [1, n, 1]
         ):
             raise ValueError(
-                f"{self.model_path}: expected outputs regressors [1, {n}, 16] and "
-                f"classificators [1, {n}, 1] (BlazeFace {variant.name})"
+                f"{model_path}: expected outputs regressors [1, {n}, 16] and classificators "
+                f"[1, {n}, 1] (BlazeFace short-range at {h}x{w})"
             )
-        self._in_index = inp["index"]
-        self._reg_index = reg["index"]
-        self._cls_index = cls["index"]
-        self._interpreter = interpreter
+        return cls(interpreter, h, w, min_score)
 
-    def close(self) -> None:
-        self._interpreter = None
-
-    def detect(self, grey: np.ndarray) -> list[Face]:
-        self.open()
-        canvas = self._letterbox.fit(grey)
-        np.take(self._lut, canvas, out=self._grey_f)
-        self._input[0] = self._grey_f[:, :, None]
-        self._interpreter.set_tensor(self._in_index, self._input)
+    def run(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in one (h, w) uint8 canvas: boxes (K, 4) x0, y0, x1, y1 in its pixels, scores."""
+        np.take(self._lut, canvas, out=self._grey)
+        self._input[0] = self._grey[:, :, None]
+        self._interpreter.set_tensor(self._in, self._input)
         self._interpreter.invoke()
-        logits = self._interpreter.get_tensor(self._cls_index)[0, :, 0]
-        candidates = np.flatnonzero(logits >= self._min_logit)
-        if candidates.size == 0:
-            return []
-        raw = self._interpreter.get_tensor(self._reg_index)[0, candidates]
-        boxes01 = decode_boxes(raw, self._anchors[candidates], self._box_scale)
-        boxes01, scores = weighted_nms(
-            boxes01, sigmoid_scores(logits[candidates]), self.iou_threshold, self.weighted
-        )
-        boxes_px = self._letterbox.to_frame(boxes01)
-        return boxes_to_faces(boxes_px, scores, grey.shape[:2], self.min_size_px)
+        logits = self._interpreter.get_tensor(self._cls)[0, :, 0]
+        hits = np.flatnonzero(logits >= self._min_logit)
+        if hits.size == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        raw = self._interpreter.get_tensor(self._reg)[0, hits, :4]
+        boxes = decode_boxes(raw, self._anchors[hits])
+        return weighted_nms(boxes, sigmoid_scores(logits[hits]), NMS_IOU, True)

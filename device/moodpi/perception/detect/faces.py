@@ -13,10 +13,10 @@ from typing import Protocol
 import numpy as np
 
 from moodpi.config import Config
-from moodpi.perception.detect.blazeface import BlazeFaceDetector
 from moodpi.perception.detect.geometry import face_width_px
 from moodpi.perception.detect.haar import HAAR_CASCADE, HaarDetector
 from moodpi.perception.detect.room import RoomDetector
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.types import Face
 
 
@@ -37,7 +37,7 @@ def make_detector(config: Config) -> FaceDetector:
         return HaarDetector(cascade, min_size_px=faces.min_size_px)
     model = config.model_path(faces.model)
     if faces.reach_m <= 0:
-        return BlazeFaceDetector(model, min_score=faces.min_score, min_size_px=faces.min_size_px)
+        return WholeFrameDetector(model, min_score=faces.min_score, min_size_px=faces.min_size_px)
     return RoomDetector(
         model,
         min_score=faces.min_score,
