@@ -1,12 +1,17 @@
-"""Which detector config.faces asks for: make_detector's table."""
+"""Which detector config.faces asks for (make_detector's table), and that each answers every
+call the pipeline makes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from moodpi import config as config_mod
-from moodpi.perception.detect.faces import make_detector
-from moodpi.perception.detect.haar import HaarDetector
+from moodpi.lab.replaygen import compose_frame
+from moodpi.perception.detect.faces import DETECTORS, make_detector
+from moodpi.perception.detect.haar import HaarDetector, HaarUnavailable
 from moodpi.perception.detect.room import RoomDetector
 from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from tests.support.faces import BLAZEFACE as MODEL
@@ -26,3 +31,21 @@ def test_make_detector_follows_the_config() -> None:
         config_mod.from_dict({"faces": {"detector": "haar", "haar_cascade": "/x.xml"}})
     )
     assert isinstance(haar, HaarDetector) and haar.cascade_path == Path("/x.xml")
+
+
+def test_every_detector_answers_the_pipelines_calls(all_faces: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(2)
+    frame = compose_frame(all_faces[0], face_px=160, center=(320, 240), rng=rng)
+    lores = cv2.resize(frame, (160, 120), interpolation=cv2.INTER_AREA)
+    assert set(DETECTORS) == {"blazeface", "haar"}  # the names config.faces.detector allows
+    for faces in ({"reach_m": 0}, {"reach_m": 4.0}, {"detector": "haar"}):
+        detector = make_detector(config_mod.from_dict({"faces": faces}))
+        try:
+            detector.open()
+        except HaarUnavailable:
+            continue  # OpenCV 5 without the contrib build: test_haar says so
+        still = detector.scan(frame)
+        assert len(still) == 1, faces
+        if not isinstance(detector, RoomDetector):  # one pass: a still is one frame
+            assert detector.detect(frame, lores) == detector.detect(frame) == still
+        detector.close()
