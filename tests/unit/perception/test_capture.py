@@ -147,6 +147,47 @@ def test_failing_source_backs_off_logs_once_and_recovers(caplog: pytest.LogCaptu
     assert source.starts == 3 and source.stops == 2  # each open closed again
 
 
+def test_the_open_and_close_callbacks_follow_the_device() -> None:
+    """What the camera light hangs on: open only after a start that worked, close after each stop
+    of an open device, around a reconnect, and even when stop itself fails."""
+    clock = FakeClock()
+    source = ScriptedSource(["frame", CameraError("USB reset")], fail_starts={2}, clock=clock)
+    seen: list[tuple[str, bool]] = []  # (callback, whether the device was open then)
+    capture = CaptureThread(
+        source,
+        lossless=True,
+        stop_event=threading.Event(),
+        clock=clock,
+        sleep=clock.sleep,
+        on_open=lambda: seen.append(("open", source.is_open)),
+        on_close=lambda: seen.append(("close", source.is_open)),
+    )
+    assert seen == []  # nothing opened by the constructor
+    capture.start()
+    assert len(collect(capture, 3)) == 3
+    capture.stop(timeout_s=1.0)
+    assert source.starts == 3  # the second start failed: no open, so no close either
+    assert seen == [("open", True), ("close", False), ("open", True), ("close", False)]
+
+    def broken_stop() -> None:
+        source.is_open = False
+        raise RuntimeError("device busy")
+
+    seen.clear()
+    source.stop = broken_stop  # type: ignore[method-assign]
+    capture = CaptureThread(
+        source,
+        lossless=True,
+        stop_event=threading.Event(),
+        on_open=lambda: seen.append(("open", source.is_open)),
+        on_close=lambda: seen.append(("close", source.is_open)),
+    )
+    capture.start()
+    assert len(collect(capture, 1)) == 1
+    capture.stop(timeout_s=1.0)
+    assert seen == [("open", True), ("close", False)]
+
+
 def test_a_camera_that_stays_gone_backs_off_to_the_cap_and_reports_how_long() -> None:
     clock = FakeClock()
     source = ScriptedSource(fail_starts=set(range(1, 1000)))
