@@ -30,7 +30,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodpi.perception.detect.blazeface import NMS_IOU, BlazeFaceRunner, boxes_to_faces, iou
+from moodpi.perception.detect.blazeface import (
+    INPUT_PX,
+    NMS_IOU,
+    BlazeFaceRunner,
+    boxes_to_faces,
+    iou,
+)
 from moodpi.perception.detect.sweep import (
     MOTION_FACTOR,
     TILE_H,
@@ -44,7 +50,7 @@ from moodpi.perception.detect.sweep import (
 from moodpi.types import Face
 
 TRACK_FACE_PX = 48  # a track's window makes its face about this size in the input
-WINDOW_PX = 128  # track windows: the model's own square input
+WINDOW_PX = INPUT_PX  # track windows: the model's own square input
 CANDIDATE_SCORE_MARGIN = 0.15
 RECHECK_FRAMES = 2
 STILL_PAD_MAX_PX = 800  # stills up to this size are retried inside a border (portrait crops)
