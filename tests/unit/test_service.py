@@ -491,7 +491,7 @@ def test_presence_without_a_face_in_view_says_so() -> None:
 
 def test_doctor_says_how_far_the_setup_sees(tmp_path: Path) -> None:
     from moodpi import config as config_mod
-    from moodpi.cli.checks_device import reach
+    from moodpi.cli.doctor.devices import reach
 
     config = config_mod.from_dict(
         {"camera": {"width": 640, "hfov_deg": 66.0}, "faces": {"min_size_px": 37}}

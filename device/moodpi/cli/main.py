@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(mqtt)
 
     doctor = command(
-        "doctor", "cli.doctor:cli_doctor", "check camera, models, audio, library, broker, disk"
+        "doctor",
+        "cli.doctor.report:cli_doctor",
+        "check camera, models, audio, library, broker, disk",
     )
     _add_config(doctor)
 
