@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     snapshot = command(
         "snapshot",
-        "cli.snapshot:cli_snapshot",
+        "cli.camera_shot:cli_snapshot",
         "write one annotated frame to FILE (camera placement)",
     )
     _add_config(snapshot)
