@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from moodpi.cli.status import EX_NOT_RUNNING, TailView, render_status, run_tail
+from moodpi.cli.status import EX_NOT_RUNNING, render_status
+from moodpi.cli.tail import TailView, run_tail
 from moodpi.system.notify import Notifier, watchdog_interval_s
 from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, status_path
 from moodpi.system.status import summary as status_line

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(status)
     status.add_argument("--json", action="store_true")
 
-    tail = command("tail", "cli.status:cli_tail", "live view of probabilities, mood and events")
+    tail = command("tail", "cli.tail:cli_tail", "live view of probabilities, mood and events")
     _add_config(tail)
 
     snapshot = command(
