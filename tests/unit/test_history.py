@@ -25,17 +25,10 @@ from moodpi.cli.history import (
     top_tracks,
 )
 from moodpi.link.journal import SEQ_BLOCK, Journal
+from tests.support.clock import FakeClock
 
 DAY_S = 86400.0
 T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight
-
-
-class Clock:
-    def __init__(self, now_s: float) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
 
 
 def iso(s: float) -> str:
@@ -46,9 +39,9 @@ def event(journal: Journal, kind: str, at_s: float, **fields: Any) -> dict[str, 
     return {"type": kind, "seq": journal.next_seq(), "t": 0.0, "at": iso(at_s), **fields}
 
 
-def journal_at(path: Path, clock: Clock | None = None, **kw: Any) -> Journal:
+def journal_at(path: Path, clock: FakeClock[float] | None = None, **kw: Any) -> Journal:
     options = {"retention_days": 30, "outbox_max": 1000, **kw}
-    return Journal(path, clock=clock or Clock(T0), **options)
+    return Journal(path, clock=clock or FakeClock(T0), **options)
 
 
 def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:
@@ -163,7 +156,7 @@ def test_outbox_order_ack_bound_and_restart(tmp_path: Path) -> None:
 
 
 def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
-    path, clock = tmp_path / "j.sqlite3", Clock(T0)
+    path, clock = tmp_path / "j.sqlite3", FakeClock(T0)
     with journal_at(path, clock) as journal:
         journal.record(event(journal, "mood", T0 - 40 * DAY_S, emotion="sad"))  # older than 30 days
         journal.record(event(journal, "mood", T0 - 1 * DAY_S, emotion="happy"))
@@ -171,10 +164,10 @@ def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
     with journal_at(path, clock) as journal:
         assert [t for t, _ in stored(path)] == ["mood"]
         journal.record(event(journal, "error", T0 - 31 * DAY_S))
-        clock.now_s += 1800
+        clock.now += 1800
         journal.record(event(journal, "error", T0))
         assert len(stored(path)) == 3
-        clock.now_s += 1900  # over an hour since the last prune
+        clock.now += 1900  # over an hour since the last prune
         journal.record(event(journal, "error", T0))
         assert [t for t, _ in stored(path)] == ["mood", "error", "error"]
 
@@ -184,7 +177,7 @@ def day(s: str) -> float:
 
 
 def test_mood_durations_per_day_across_midnight(tmp_path: Path) -> None:
-    path, clock = tmp_path / "j.sqlite3", Clock(day("2024-05-01T22:00"))
+    path, clock = tmp_path / "j.sqlite3", FakeClock(day("2024-05-01T22:00"))
     with journal_at(path, clock) as run1:
         for kind, at, fields in [
             ("presence", "2024-05-01T22:00:00", {"present": True}),
@@ -195,12 +188,12 @@ def test_mood_durations_per_day_across_midnight(tmp_path: Path) -> None:
             ("mood", "2024-05-02T01:00:10", {"emotion": "neutral"}),
         ]:
             run1.record(event(run1, kind, day(at), **fields))
-        clock.now_s = day("2024-05-02T02:00")  # the daemon stops: neutral ends
-    clock.now_s = day("2024-05-02T03:00")
+        clock.now = day("2024-05-02T02:00")  # the daemon stops: neutral ends
+    clock.now = day("2024-05-02T03:00")
     run2 = journal_at(path, clock)
     run2.open()
     run2.record(event(run2, "mood", day("2024-05-02T03:00:10"), emotion="angry"))
-    clock.now_s = day("2024-05-02T04:00")  # run 2 is killed; run 3 starts: angry ends here
+    clock.now = day("2024-05-02T04:00")  # run 2 is killed; run 3 starts: angry ends here
     with journal_at(path, clock) as run3:
         run3.record(event(run3, "mood", day("2024-05-02T04:00:20"), emotion="happy"))
         until = day("2024-05-02T04:10")  # run 3 is still going: its mood lasts until now
