@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from moodpi.cli.history import (
 )
 from moodpi.link.journal import Journal
 from tests.support.clock import FakeClock
+from tests.support.environ import drop_overrides
 from tests.support.journal import DAY_S, T0, event, journal_at
 
 
@@ -87,8 +87,7 @@ def test_top_tracks(tmp_path: Path) -> None:
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, state: Path, **options: Any) -> int:
-    for name in [n for n in os.environ if n.startswith("MOODPI__")]:
-        monkeypatch.delenv(name)
+    drop_overrides(monkeypatch)
     monkeypatch.setenv("MOODPI__STATE_DIR", str(state))
     return cli_history(
         argparse.Namespace(**{"config": None, "since": None, "json": False, **options})
