@@ -365,7 +365,7 @@ def test_malformed_commands_change_nothing_and_crash_nothing(
 
 
 def test_commands_are_rate_limited() -> None:
-    clock = FakeClock(0.0)
+    clock = FakeClock()
     bucket = TokenBucket(rate_per_s=2.0, burst=3, clock=clock)
     assert [bucket.take() for _ in range(5)] == [True, True, True, False, False]
     clock.now += 0.5  # one token back

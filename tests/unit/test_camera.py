@@ -168,7 +168,7 @@ def test_replay_resizes_only_when_asked_and_mirrors(tmp_path: Path) -> None:
 
 def test_realtime_replay_paces_to_fps_with_bounded_waits(tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "frames", 8)
-    clock = FakeClock(0.0)
+    clock = FakeClock()
     source = ReplaySource(folder, fps=10.0, realtime=True, clock=clock, sleep=clock.sleep)
     with source:
         frames = [source.read(1.0) for _ in range(5)]
@@ -471,7 +471,7 @@ class ScriptedSource:
         script: list[Any] = (),
         *,
         fail_starts: set[int] = frozenset(),
-        clock: FakeClock[float] | None = None,
+        clock: FakeClock | None = None,
         delay_s: float = 0.001,
     ) -> None:
         self.script = list(script)
@@ -566,7 +566,7 @@ def test_latest_frame_mode_drops_stale_frames_and_counts_them() -> None:
 
 def test_failing_source_backs_off_logs_once_and_recovers(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="moodpi.perception.capture")
-    clock = FakeClock(0.0)
+    clock = FakeClock()
     script = ["frame"] * 3 + [CameraError("USB reset")] + ["float", "colour", "array", "none"]
     source = ScriptedSource(script, fail_starts={2}, clock=clock)
     capture = CaptureThread(
@@ -588,7 +588,7 @@ def test_failing_source_backs_off_logs_once_and_recovers(caplog: pytest.LogCaptu
 
 
 def test_a_camera_that_stays_gone_backs_off_to_the_cap_and_reports_how_long() -> None:
-    clock = FakeClock(0.0)
+    clock = FakeClock()
     source = ScriptedSource(fail_starts=set(range(1, 1000)))
     capture = CaptureThread(
         source,
@@ -610,7 +610,7 @@ def test_a_camera_that_stays_gone_backs_off_to_the_cap_and_reports_how_long() ->
 
 
 def test_a_stalled_source_counts_as_a_failure_and_is_reopened() -> None:
-    clock = FakeClock(0.0)
+    clock = FakeClock()
     source = ScriptedSource(["none"] * 30, clock=clock)  # each read: frame_timeout_s / 2 of silence
     capture = CaptureThread(
         source,
