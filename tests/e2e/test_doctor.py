@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from moodpi.cli.doctor.host import check_temperature, check_throttling
 from moodpi.cli.doctor.models import check_emotion_model
 from moodpi.cli.doctor.report import _guarded, report, run_checks
 from moodpi.system.status import StatusFile, make_status, read_status
+from tests.support.environ import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "fixtures" / "faces"
@@ -193,13 +193,8 @@ def test_a_crashing_check_is_a_failure_not_a_crash() -> None:
 
 
 def _cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "RUNTIME_DIR"))}
-    env.update(
-        PYTHONPATH=str(REPO / "device"),
-        SDL_AUDIODRIVER="disk",
-        SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
-    )
-    return env
+    audio = str(tmp_path / "audio.raw")
+    return child_env(drop=("RUNTIME_DIR",), SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=audio)
 
 
 def test_moodpi_doctor_command(tmp_path: Path, music_root: Path) -> None:

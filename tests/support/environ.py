@@ -10,11 +10,13 @@ import pytest
 from tests.support.daemon import REPO
 
 
-def child_env() -> dict[str, str]:
-    """For `python -m moodpi ...` in a child process: this checkout importable, no overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOODPI__")}
+def child_env(drop: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+    """For `python -m moodpi ...` in a child process: this checkout importable, no overrides, no
+    variable whose name starts with one of `drop` (RUNTIME_DIR: the status file's own folder),
+    and the `extra` ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", *drop))}
     env["PYTHONPATH"] = str(REPO / "device")
-    return env
+    return env | extra
 
 
 def drop_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

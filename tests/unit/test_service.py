@@ -25,6 +25,7 @@ from moodpi.system.notify import Notifier, watchdog_interval_s
 from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, status_path
 from moodpi.system.status import summary as status_line
 from moodpi.types import EMOTIONS
+from tests.support.environ import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 STARTED_AT = time.time() - 3725  # one daemon instance for every status built here
@@ -273,9 +274,7 @@ def test_render_status_tolerates_odd_fields(tmp_path: Path) -> None:
 
 
 def _cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "RUNTIME_DIR"))}
-    env["PYTHONPATH"] = str(REPO / "device")
-    return env
+    return child_env(drop=("RUNTIME_DIR",))
 
 
 def _config(tmp_path: Path) -> Path:
