@@ -26,6 +26,7 @@ from moodpi.music.director import MusicDirector
 from moodpi.music.library import Library, Track
 from moodpi.music.player import PygamePlayer, make_player
 from moodpi.types import MoodChange
+from tests.support.clock import FakeClock
 
 RATE_HZ = 44100
 BYTES_PER_S = RATE_HZ * 2 * 2  # stereo, 16-bit
@@ -400,17 +401,17 @@ def test_audio_output_retries_with_doubling_backoff(monkeypatch):
     from moodpi.music.audio import AudioOutput
 
     monkeypatch.setenv("SDL_AUDIODRIVER", "no_such_driver")
-    now = [100.0]
-    out = AudioOutput((44100, -16, 2, 1024), reopen_s=(2.0, 10.0), clock=lambda: now[0])
+    clock = FakeClock(100.0)
+    out = AudioOutput((44100, -16, 2, 1024), reopen_s=(2.0, 10.0), clock=clock)
     assert out.open().startswith("no audio device")
     assert not out.backend.audio
     tries = []
     for _ in range(80):  # 40 s in 0.5 s steps (exact in binary); a try only when one is due
-        now[0] += 0.5
+        clock.now += 0.5
         before = out._retry_at
         assert out.reopen() is False
         if out._retry_at != before:
-            tries.append(now[0] - 100.0)
+            tries.append(clock.now - 100.0)
     assert tries == [2.0, 6.0, 14.0, 24.0, 34.0]  # after 2, 4, 8, then capped at 10 s
     off = AudioOutput((44100, -16, 2, 1024), want_audio=False)
     assert off.open() == "" and off.reopen() is False and not off.backend.audio

@@ -1,17 +1,5 @@
-"""`moodpi doctor`: is this device able to do its job? One line per check, for an SSH session.
-
-Checks: runtime (Python, NumPy, OpenCV, the TFLite runtime, picamera2 on a Pi), camera (opens,
-reads frames: size and fps), models (load, shapes, one classification of a bundled face), audio
-output, music library, broker (connects with the configured TLS and credentials), disk space of
-the state directory, and on a Pi the CPU temperature and throttling flags. Each prints ok, warn,
-fail or skip with a one-line hint; the exit status is 1 when any check fails.
-
-It works with the daemon running: when the status file is fresh the daemon owns the camera and
-the audio device, so those two checks report what the daemon says instead of opening them.
-`python -m moodpi.cli.doctor --smoke` runs only the runtime and model checks (deploy/install.sh ends
-with it). The checks themselves live in checks_device (this machine) and checks_home (the music
-library, the broker); this module runs them, guards each, and prints the report.
-"""
+"""`moodpi doctor`: runs the checks in order, guards each (a crash is one failed check, never
+the end of the report), prints one line per check; exit status 1 when any check fails."""
 
 from __future__ import annotations
 
@@ -21,20 +9,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moodpi import config as cfg
-from moodpi.cli.checks_device import (
-    FAIL,
-    Check,
-    check_audio,
-    check_camera,
-    check_disk,
-    check_emotion_model,
-    check_face_detector,
-    check_runtime,
-    check_temperature,
-    check_throttling,
-    on_pi,
-)
-from moodpi.cli.checks_home import check_broker, check_music
+from moodpi.cli.doctor.check import FAIL, Check
+from moodpi.cli.doctor.devices import check_audio, check_camera
+from moodpi.cli.doctor.home import check_broker, check_music
+from moodpi.cli.doctor.host import check_disk, check_temperature, check_throttling, on_pi
+from moodpi.cli.doctor.models import check_emotion_model, check_face_detector
+from moodpi.cli.doctor.runtime import check_runtime
 from moodpi.system.status import StatusReading, read_status, status_path
 
 
@@ -94,27 +74,3 @@ def cli_doctor(args: argparse.Namespace) -> int:
     if daemon.state == "running":
         print("the daemon is running: camera and audio are left to it")
     return report(run_checks(config, daemon))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m moodpi.cli.doctor", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("-c", "--config", help="TOML config")
-    parser.add_argument("--smoke", action="store_true", help="runtime and model checks only")
-    parser.add_argument("--require-picamera2", action="store_true", help="fail without picamera2")
-    args = parser.parse_args(argv)
-    try:
-        if not args.smoke:
-            return cli_doctor(args)
-        from moodpi.cli.config import config_file
-
-        config = cfg.load(config_file(args))
-        return report(smoke_checks(config, args.require_picamera2))
-    except cfg.ConfigError as exc:
-        print(f"moodpi doctor: {exc}", file=sys.stderr)
-        return cfg.EX_CONFIG
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from moodpi import config as cfg
-from moodpi.cli.checks_device import FAIL, OK, SKIP, WARN, Check
+from moodpi.cli.doctor.check import FAIL, OK, SKIP, WARN, Check
 
 BROKER_TIMEOUT_S = 5.0
 SCAN_DEADLINE_S = 60.0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from moodpi.cli import checks_native as native
-from moodpi.cli.checks_device import check_runtime
+from moodpi.cli.doctor import native
+from moodpi.cli.doctor.runtime import check_runtime
 
 # What pygame printed on a fresh Debian Bookworm arm64 root (issue 19), verbatim.
 MIXER_ERROR = (

@@ -25,7 +25,7 @@ from moodpi.music.library import Library, Track
 from moodpi.perception.pipeline import build_perception
 from moodpi.types import EMOTIONS
 from tests.conftest import FIXTURE_FACES
-from tests.support.daemon import REPO
+from tests.support.environ import child_env
 from tests.support.pace import seconds
 
 NEAR = (180, (190, 230))  # face size in px, centre: the larger face
@@ -175,8 +175,7 @@ def test_the_command_line_with_a_music_folder(
     config.write_text(
         f'state_dir = "{tmp_path / "state"}"\n[music]\nroot = "{music_root}"\npolicy = "mirror"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOODPI__")}
-    env["PYTHONPATH"] = str(REPO / "device")
+    env = child_env()
     command = [sys.executable, "-m", "moodpi", "classify", "--config", str(config), "--json"]
     images = [str(photos["two.png"]), str(photos["empty.png"])]
     result = subprocess.run(

@@ -1,8 +1,7 @@
-"""Journal on a real SQLite file: seq, outbox, retention, per-day moods, disk failures, CLI."""
+"""The journal on a real SQLite file: schema, seq, outbox, retention, disk failures, threads."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -11,44 +10,13 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from moodpi.cli.history import (
-    cli_history,
-    connect_readonly,
-    mood_durations,
-    parse_since,
-    top_tracks,
-)
-from moodpi.link.journal import SEQ_BLOCK, Journal
-
-DAY_S = 86400.0
-T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight
-
-
-class Clock:
-    def __init__(self, now_s: float) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-def iso(s: float) -> str:
-    return datetime.fromtimestamp(s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def event(journal: Journal, kind: str, at_s: float, **fields: Any) -> dict[str, Any]:
-    return {"type": kind, "seq": journal.next_seq(), "t": 0.0, "at": iso(at_s), **fields}
-
-
-def journal_at(path: Path, clock: Clock | None = None, **kw: Any) -> Journal:
-    options = {"retention_days": 30, "outbox_max": 1000, **kw}
-    return Journal(path, clock=clock or Clock(T0), **options)
+from moodpi.link.journal import SEQ_BLOCK, connect_readonly
+from tests.support.clock import FakeClock
+from tests.support.journal import DAY_S, T0, event, iso, journal_at
 
 
 def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:
@@ -163,7 +131,7 @@ def test_outbox_order_ack_bound_and_restart(tmp_path: Path) -> None:
 
 
 def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
-    path, clock = tmp_path / "j.sqlite3", Clock(T0)
+    path, clock = tmp_path / "j.sqlite3", FakeClock(T0)
     with journal_at(path, clock) as journal:
         journal.record(event(journal, "mood", T0 - 40 * DAY_S, emotion="sad"))  # older than 30 days
         journal.record(event(journal, "mood", T0 - 1 * DAY_S, emotion="happy"))
@@ -171,74 +139,12 @@ def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
     with journal_at(path, clock) as journal:
         assert [t for t, _ in stored(path)] == ["mood"]
         journal.record(event(journal, "error", T0 - 31 * DAY_S))
-        clock.now_s += 1800
+        clock.now += 1800
         journal.record(event(journal, "error", T0))
         assert len(stored(path)) == 3
-        clock.now_s += 1900  # over an hour since the last prune
+        clock.now += 1900  # over an hour since the last prune
         journal.record(event(journal, "error", T0))
         assert [t for t, _ in stored(path)] == ["mood", "error", "error"]
-
-
-def day(s: str) -> float:
-    return datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp()
-
-
-def test_mood_durations_per_day_across_midnight(tmp_path: Path) -> None:
-    path, clock = tmp_path / "j.sqlite3", Clock(day("2024-05-01T22:00"))
-    with journal_at(path, clock) as run1:
-        for kind, at, fields in [
-            ("presence", "2024-05-01T22:00:00", {"present": True}),
-            ("mood", "2024-05-01T22:00:05", {"emotion": "happy"}),
-            ("mood", "2024-05-01T23:30:00", {"emotion": "sad"}),
-            ("presence", "2024-05-02T00:30:00", {"present": False}),  # sad ends
-            ("presence", "2024-05-02T01:00:00", {"present": True}),
-            ("mood", "2024-05-02T01:00:10", {"emotion": "neutral"}),
-        ]:
-            run1.record(event(run1, kind, day(at), **fields))
-        clock.now_s = day("2024-05-02T02:00")  # the daemon stops: neutral ends
-    clock.now_s = day("2024-05-02T03:00")
-    run2 = journal_at(path, clock)
-    run2.open()
-    run2.record(event(run2, "mood", day("2024-05-02T03:00:10"), emotion="angry"))
-    clock.now_s = day("2024-05-02T04:00")  # run 2 is killed; run 3 starts: angry ends here
-    with journal_at(path, clock) as run3:
-        run3.record(event(run3, "mood", day("2024-05-02T04:00:20"), emotion="happy"))
-        until = day("2024-05-02T04:10")  # run 3 is still going: its mood lasts until now
-        durations = mood_durations(connect_readonly(path), None, until, tz=UTC)
-        assert durations == {
-            "2024-05-01": {"happy": 5395.0, "sad": 1800.0},
-            "2024-05-02": {"sad": 1800.0, "neutral": 3590.0, "angry": 3590.0, "happy": 580.0},
-        }
-        since = mood_durations(connect_readonly(path), day("2024-05-02T00:15"), until, tz=UTC)
-        assert since == {
-            "2024-05-02": {"sad": 900.0, "neutral": 3590.0, "angry": 3590.0, "happy": 580.0}
-        }
-    run2.close()
-
-
-def test_top_tracks(tmp_path: Path) -> None:
-    plays = [
-        ("track_started", "a.ogg"), ("track_started", "b.ogg"), ("track_ended", "b.ogg"),
-        ("track_started", "a.ogg"), ("track_skipped", "a.ogg"), ("track_started", "c.ogg"),
-        ("track_skipped", "c.ogg"), ("track_started", "b.ogg"),
-    ]  # fmt: skip
-    path = tmp_path / "j.sqlite3"
-    with journal_at(path) as journal:
-        for kind, track in plays:
-            journal.record(event(journal, kind, T0, path=track, category="calming"))
-        journal.record(
-            event(journal, "track_started", T0 - DAY_S, path="old.ogg", category="upbeat")
-        )
-        # Most plays first; among equals, the less skipped.
-        top = top_tracks(connect_readonly(path), None)
-        assert [(t["path"], t["plays"], t["skips"]) for t in top] == [
-            ("b.ogg", 2, 0), ("a.ogg", 2, 1), ("old.ogg", 1, 0), ("c.ogg", 1, 1),
-        ]  # fmt: skip
-        assert top[2]["category"] == "upbeat"
-        assert [t["path"] for t in top_tracks(connect_readonly(path), T0 - 60, limit=2)] == [
-            "b.ogg",
-            "a.ogg",
-        ]
 
 
 @contextlib.contextmanager
@@ -350,56 +256,3 @@ def test_two_threads_write_concurrently(tmp_path: Path) -> None:
     assert pending == sorted(s for s in everything if s not in seqs[0][::3] + seqs[1][::3])
     assert sorted(s for _, s in stored(path)) == sorted(everything)
     assert integrity(path) == "ok"
-
-
-# --------------------------------------------------------------------------------------------
-# moodpi history
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, state: Path, **options: Any) -> int:
-    for name in [n for n in os.environ if n.startswith("MOODPI__")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MOODPI__STATE_DIR", str(state))
-    return cli_history(
-        argparse.Namespace(**{"config": None, "since": None, "json": False, **options})
-    )
-
-
-def test_cli_history(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    state = tmp_path / "state"
-    assert run_cli(monkeypatch, state) == 0
-    assert "No history yet" in capsys.readouterr().out
-    state.mkdir()
-    now = datetime.now(UTC).timestamp()
-    with Journal(state / "journal.sqlite3", retention_days=30, outbox_max=100) as journal:
-        journal.record(event(journal, "mood", now - 600, emotion="happy"))
-        journal.record(event(journal, "mood", now - 300, emotion="sad"))
-        journal.record(event(journal, "presence", now - 120, present=False))
-        journal.record(
-            event(journal, "track_started", now - 500, path="upbeat/a.ogg", category="upbeat")
-        )
-    assert run_cli(monkeypatch, state) == 0
-    out = capsys.readouterr().out
-    assert "happy 5m 00s" in out and "sad 3m 00s" in out and "1 × upbeat/a.ogg" in out
-    assert run_cli(monkeypatch, state, since="1", json=True) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["totals"] == pytest.approx({"happy": 300.0, "sad": 180.0}, abs=0.2)
-    assert report["top_tracks"][0]["path"] == "upbeat/a.ogg"
-    assert run_cli(monkeypatch, state, since="last tuesday") == 64
-    assert "--since" in capsys.readouterr().err
-
-
-def test_parse_since() -> None:
-    now = datetime(2024, 5, 10, 15, 30).timestamp()  # local time
-    assert parse_since(None, now) is None
-    assert parse_since("1", now) == datetime(2024, 5, 10).timestamp()
-    assert parse_since("7", now) == datetime(2024, 5, 4).timestamp()
-    assert parse_since("2024-05-01", now) == datetime(2024, 5, 1).timestamp()
-    assert (
-        parse_since("2024-05-01T12:00:00Z", now) == datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp()
-    )
-    for bad in ("0", "yesterday", "-3"):
-        with pytest.raises(ValueError):
-            parse_since(bad, now)
