@@ -16,10 +16,11 @@ from mutagen.id3 import TBPM, TCON, TKEY, TMOO
 from mutagen.wave import WAVE
 
 from moodpi.lab.musicgen import MAJOR, MINOR, Style, _write_wav, render, write_clip
-from moodpi.music import analyser, features, library_db
-from moodpi.music.library import Library
-from moodpi.music.mood_model import MoodModel
-from moodpi.music.tag_evidence import map_genres, parse_key, read_tags
+from moodpi.music.analysis import analyser, features
+from moodpi.music.analysis.placement import PlacementModel
+from moodpi.music.analysis.tag_evidence import map_genres, parse_key, read_tags
+from moodpi.music.library import db as library_db
+from moodpi.music.library.library import Library
 
 RATE = features.RATE_HZ
 
@@ -80,12 +81,12 @@ def test_tags_are_read_from_a_real_file(tmp_path: Path) -> None:
 
 
 def test_the_shipped_model_places_within_the_plane_and_mood_words_pull() -> None:
-    model = MoodModel.load()
+    model = PlacementModel.load()
     vector = {"rms_db_mean": -8.0, "rms_db_median": -8.0, "centroid_log": 11.5}
     place = model.place(vector)
     assert -1 <= place.valence <= 1 and -1 <= place.arousal <= 1 and 0 <= place.confidence <= 1
     assert place.evidence == "audio"
-    from moodpi.music.tag_evidence import TagEvidence
+    from moodpi.music.analysis.tag_evidence import TagEvidence
 
     sad = TagEvidence((), (-0.7, -0.4), 3, None, "", "")
     pulled = model.place(vector, sad)
@@ -180,7 +181,7 @@ def test_analyser_process_survives_kill_9_and_resumes(tmp_path: Path) -> None:
         write_clip(root / f"t{i:02d}.wav", ("sad", "happy", "angry")[i % 3], seconds=6.0, variant=i)
     library = Library(root, cache_path=tmp_path / "library.sqlite3")
     library.scan()
-    child = subprocess.Popen([sys.executable, "-m", "moodpi.music.analyser", "--cache",
+    child = subprocess.Popen([sys.executable, "-m", "moodpi.music.analysis.analyser", "--cache",
                               str(library.cache_path)], stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -196,9 +197,11 @@ def test_analyser_process_survives_kill_9_and_resumes(tmp_path: Path) -> None:
 
 
 def test_the_daemon_never_imports_the_analyser() -> None:
-    heavy = "('scipy', 'soundfile', 'moodpi.music.features', 'moodpi.music.analyser')"
-    code = ("import sys, moodpi.app, moodpi.music.stage; "
-            f"bad = [m for m in {heavy} if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    heavy = "('scipy', 'soundfile', 'moodpi.music.analysis')"  # each with everything under it
+    code = (
+        "import sys, moodpi.app, moodpi.music.stage; "
+        f"bad = [m for m in sys.modules if m.startswith({heavy})]; print(bad); sys.exit(bool(bad))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,7 +12,8 @@ from moodpi import config as config_mod
 from moodpi.events import TrackEnded, TrackSkipped, TrackStarted
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.director import MusicDirector
-from moodpi.music.library import Library, Track
+from moodpi.music.library.library import Library
+from moodpi.music.track import Track
 from moodpi.types import MoodChange
 
 CATEGORIES = ("sad", "happy", "calming", "upbeat", "relaxing", "angry", "ambient", "neutral")
@@ -255,8 +256,15 @@ def test_set_policy_rejects_unknown_names() -> None:
 def test_a_flat_library_follows_the_mood_on_the_valence_arousal_plane() -> None:
     regions = {"low": (-0.7, -0.5), "high": (0.8, 0.6), "tense": (-0.6, 0.8), "calm": (0.5, -0.7)}
     tracks = [
-        Track(Path(f"/music/{name}_{i}.ogg"), "", 120.0, f"{name} {i}", valence=v, arousal=a,
-              confidence=0.7)
+        Track(
+            Path(f"/music/{name}_{i}.ogg"),
+            "",
+            120.0,
+            f"{name} {i}",
+            valence=v,
+            arousal=a,
+            confidence=0.7,
+        )
         for name, (v, a) in regions.items()
         for i in range(3)
     ]

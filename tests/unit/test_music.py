@@ -23,9 +23,11 @@ from mutagen.wave import WAVE
 from moodpi import config as config_mod
 from moodpi.cli.library import cli_library
 from moodpi.lab.musicgen import CATEGORIES, STYLES, generate_library, write_clip
-from moodpi.music import library as music
-from moodpi.music.library import Library, Track
+from moodpi.music.library import library as music
+from moodpi.music.library.db import FileMeta
+from moodpi.music.library.library import Library
 from moodpi.music.policy import TrackPicker, iso_plan, plan
+from moodpi.music.track import Track
 from moodpi.types import EMOTIONS, as_policy
 
 CLIP_S = 1.0
@@ -49,13 +51,13 @@ def library_copy(small_library: Path, tmp_path: Path) -> Path:
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Records every file the library opens with mutagen."""
     opened: list[Path] = []
-    real_probe = music._probe
+    real_probe = music.probe
 
-    def probe(path: Path, mtime_ns: int, size: int) -> music._Meta:
+    def probe(path: Path, mtime_ns: int, size: int) -> FileMeta:
         opened.append(path)
         return real_probe(path, mtime_ns, size)
 
-    monkeypatch.setattr(music, "_probe", probe)
+    monkeypatch.setattr(music, "probe", probe)
     return opened
 
 
@@ -166,7 +168,7 @@ def test_unreadable_files_are_skipped_logged_once_and_counted(
         path.write_bytes(data)
     library = Library(library_copy, None, tmp_path / "cache.sqlite3")
 
-    with caplog.at_level(logging.WARNING, logger="moodpi.music.library"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.music.library.library"):
         report = library.scan()
     assert report.unreadable == 4 and report.tracks == 28
     for path in bad:

@@ -23,8 +23,9 @@ from moodpi.events import PlayerEvent, payload_fields
 from moodpi.lab.musicgen import write_clip
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
-from moodpi.music.library import Library, Track
+from moodpi.music.library.library import Library
 from moodpi.music.player import PygamePlayer, make_player
+from moodpi.music.track import Track
 from moodpi.types import MoodChange
 
 RATE_HZ = 44100

@@ -26,8 +26,8 @@ from pathlib import Path
 from moodpi.config import MusicConfig
 from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
-from moodpi.music.library import Track, TrackSource
 from moodpi.music.policy import Target, TrackPicker, targets
+from moodpi.music.track import Track, TrackSource
 from moodpi.types import Emotion, MoodChange, Policy, as_policy
 
 log = logging.getLogger(__name__)

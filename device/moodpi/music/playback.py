@@ -24,7 +24,7 @@ from moodpi.events import (
     TrackStarted,
 )
 from moodpi.music.audio import AudioOutput, Backend
-from moodpi.music.library import Track
+from moodpi.music.track import Track
 
 log = logging.getLogger(__name__)
 

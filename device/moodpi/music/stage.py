@@ -6,10 +6,10 @@ drains it (`poll`), so the director is only ever touched from one thread and eve
 
 The library thread rescans every `music.rescan_interval_s` (a stat per file; only new or changed
 files are opened) and, with `music.analysis` on, starts the analyser for files not yet placed:
-`python -m moodpi.music.analyser`, a process of its own at nice 10, so the daemon never holds
-its libraries (scipy, soundfile) or its memory. While it works the thread reloads the placements
-from the cache every ANALYSIS_RELOAD_S, so new tracks join the policies as they are placed; a
-stop ends it with SIGTERM (it finishes the track in hand; the next run resumes).
+`python -m moodpi.music.analysis.analyser`, a process of its own at nice 10, so the daemon never
+holds its libraries (scipy, soundfile) or its memory. While it works the thread reloads the
+placements from the cache every ANALYSIS_RELOAD_S, so new tracks join the policies as they are
+placed; a stop ends it with SIGTERM (it finishes the track in hand; the next run resumes).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from moodpi.config import Config
 from moodpi.events import EventHub, PlayerEvent
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
-from moodpi.music.library import Library, library_from_config
-from moodpi.music.library_db import coverage
+from moodpi.music.library.db import coverage
+from moodpi.music.library.library import Library, library_from_config
 from moodpi.music.player import PygamePlayer, make_player
 from moodpi.snapshot import LibraryState, MusicState, NowPlaying
 from moodpi.types import POLICIES, MoodChange, PresenceChange
@@ -135,7 +135,7 @@ class Jukebox:
         if state.analysed + state.failed >= state.tracks or self._analyser_running():
             self._first_ready.set()
             return
-        command = [sys.executable, "-m", "moodpi.music.analyser", "--cache", str(cache)]
+        command = [sys.executable, "-m", "moodpi.music.analysis.analyser", "--cache", str(cache)]
         try:
             self._analyser = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=_child_env())
             log.info("analysing %d new tracks in the background (pid %d)",
