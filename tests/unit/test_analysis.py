@@ -199,7 +199,7 @@ def test_analyser_process_survives_kill_9_and_resumes(tmp_path: Path) -> None:
 def test_the_daemon_never_imports_the_analyser() -> None:
     heavy = "('scipy', 'soundfile', 'moodpi.music.analysis')"  # each with everything under it
     code = (
-        "import sys, moodpi.app, moodpi.music.stage; "
+        "import sys, moodpi.app, moodpi.music.jukebox; "
         f"bad = [m for m in sys.modules if m.startswith({heavy})]; print(bad); sys.exit(bool(bad))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -247,7 +247,7 @@ def test_status_shows_analysis_progress() -> None:
 def test_the_daemon_s_music_stage_analyses_a_flat_library_in_a_child(tmp_path: Path) -> None:
     from moodpi import config as config_mod
     from moodpi.events import EventHub
-    from moodpi.music.stage import Jukebox
+    from moodpi.music.jukebox import Jukebox
     from moodpi.types import MoodChange
 
     for i, category in enumerate(("sad", "happy")):

@@ -5,9 +5,9 @@ library scan`), niced, one track per transaction.
 It analyses what the library cache lists as readable and not yet analysed for its current size
 and mtime, so a run killed at any moment (kill -9 included) resumes where it stopped, and a file
 added later is analysed by the next run: the daemon starts one, niced, after each rescan that
-finds new files (moodpi.music.stage). One analyser at a time per cache (an flock beside it, let
-go by the kernel even on kill -9). A file soundfile cannot decode (m4a, damaged) is skipped with
-one line and remembered, until it changes.
+finds new files (moodpi.music.library.watcher). One analyser at a time per cache (an flock
+beside it, let go by the kernel even on kill -9). A file soundfile cannot decode (m4a, damaged)
+is skipped with one line and remembered, until it changes.
 
 Progress goes to the cache (`progress` row: `moodpi status` and the daemon's snapshot read it)
 and, on a terminal, to a bar with the rate and ETA on stderr.
