@@ -1,7 +1,7 @@
 """The music stage is decided once: a jukebox where a library is configured, else a silent one.
 
 The jukebox at work (a real library, a silent player thread) is tested in
-tests/e2e/test_faults.py (commands against its live state) and test_analyser.py (a flat library
+tests/e2e/test_faults.py (commands against its live state) and test_watcher.py (a flat library
 placed by the analyser's child); the daemon with and without music end to end in tests/e2e.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -74,3 +76,14 @@ def test_a_daemon_stopped_before_its_music_step_reports_the_player_off(
     assert Daemon(config, audio=False).run() == EX_CONFIG
     status = json.loads((tmp_path / "state" / "status.json").read_text())
     assert (status["player"], status["audio"], status["now_playing"]) == ("off", None, None)
+
+
+def test_the_daemon_never_imports_the_analyser() -> None:
+    heavy = "('scipy', 'soundfile', 'moodpi.music.analysis')"  # each with everything under it
+    code = (
+        "import sys, moodpi.app, moodpi.music.jukebox; "
+        f"bad = [m for m in sys.modules if m.startswith({heavy})]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
