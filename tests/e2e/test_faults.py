@@ -587,7 +587,7 @@ def live_music(
 ) -> Iterator[Any]:
     """A real Jukebox (silent player thread, real library) that commands act on."""
     from moodpi.events import EventHub
-    from moodpi.music.stage import Jukebox
+    from moodpi.music.jukebox import Jukebox
 
     tmp = tmp_path_factory.mktemp("fuzz-music")
     config = config_mod.from_dict(

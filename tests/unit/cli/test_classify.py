@@ -21,7 +21,8 @@ import pytest
 from moodpi import config as config_mod
 from moodpi.cli.classify import EX_NOINPUT, Music, StillCamera, classify, read_frame
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces
-from moodpi.music.library import Library, Track
+from moodpi.music.library.library import Library
+from moodpi.music.track import Track
 from moodpi.perception.pipeline import build_perception
 from moodpi.types import EMOTIONS
 from tests.conftest import FIXTURE_FACES

@@ -22,7 +22,7 @@ SCAN_DEADLINE_S = 60.0
 
 
 def check_music(config: cfg.Config) -> Check:
-    from moodpi.music.library import Library, empty_mapped_categories, library_from_config
+    from moodpi.music.library.library import Library, empty_mapped_categories, library_from_config
 
     library = library_from_config(config)
     if not library.configured:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.events import TrackEnded, TrackSkipped, TrackStarted
+from moodpi.events import TrackEnded, TrackInfo, TrackSkipped, TrackStarted
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.director import MusicDirector
-from moodpi.music.library import Library, Track
+from moodpi.music.library.library import Library
+from moodpi.music.track import Track
 from moodpi.types import MoodChange
 
 CATEGORIES = ("sad", "happy", "calming", "upbeat", "relaxing", "angry", "ambient", "neutral")
@@ -188,12 +189,16 @@ def test_stale_track_end_is_ignored() -> None:
     assert len(director.on_track_ended(3.0, second.track.path)) == 1
 
 
+def _info(path: str) -> TrackInfo:
+    return TrackInfo(path, "sad", "t", "", 10.0, audio=True)
+
+
 def _ended(path: str, reason: str) -> TrackEnded:
-    return TrackEnded(path, "sad", "t", "", 10.0, audio=True, reason=reason, played_s=1.0)
+    return TrackEnded(_info(path), reason=reason, played_s=1.0)
 
 
 def _skipped(path: str, reason: str) -> TrackSkipped:
-    return TrackSkipped(path, "sad", "t", "", 10.0, audio=True, reason=reason)
+    return TrackSkipped(_info(path), reason=reason)
 
 
 def test_player_events() -> None:
@@ -203,7 +208,7 @@ def test_player_events() -> None:
     path = str(play.track.path)
     replaced = _ended(path, "replaced")
     assert director.on_player_event(replaced, 1.0) == []
-    started = TrackStarted(path, "sad", "t", "", 10.0, audio=True, fade_in_ms=0)
+    started = TrackStarted(_info(path), fade_in_ms=0)
     assert director.on_player_event(started, 1.0) == []
 
     broken = _skipped(path, "cannot play: corrupt")
@@ -255,8 +260,15 @@ def test_set_policy_rejects_unknown_names() -> None:
 def test_a_flat_library_follows_the_mood_on_the_valence_arousal_plane() -> None:
     regions = {"low": (-0.7, -0.5), "high": (0.8, 0.6), "tense": (-0.6, 0.8), "calm": (0.5, -0.7)}
     tracks = [
-        Track(Path(f"/music/{name}_{i}.ogg"), "", 120.0, f"{name} {i}", valence=v, arousal=a,
-              confidence=0.7)
+        Track(
+            Path(f"/music/{name}_{i}.ogg"),
+            "",
+            120.0,
+            f"{name} {i}",
+            valence=v,
+            arousal=a,
+            confidence=0.7,
+        )
         for name, (v, a) in regions.items()
         for i in range(3)
     ]

@@ -1,13 +1,13 @@
 """The analyser: places each track of the library on the valence-arousal plane, in its own
-process (`python -m moodpi.music.analyser --cache STATE/library.sqlite3`, or `moodpi library
-scan`), niced, one track per transaction.
+process (`python -m moodpi.music.analysis.analyser --cache STATE/library.sqlite3`, or `moodpi
+library scan`), niced, one track per transaction.
 
 It analyses what the library cache lists as readable and not yet analysed for its current size
 and mtime, so a run killed at any moment (kill -9 included) resumes where it stopped, and a file
 added later is analysed by the next run: the daemon starts one, niced, after each rescan that
-finds new files (moodpi.music.stage). One analyser at a time per cache (an flock beside it, let
-go by the kernel even on kill -9). A file soundfile cannot decode (m4a, damaged) is skipped with
-one line and remembered, until it changes.
+finds new files (moodpi.music.library.watcher). One analyser at a time per cache (an flock
+beside it, let go by the kernel even on kill -9). A file soundfile cannot decode (m4a, damaged)
+is skipped with one line and remembered, until it changes.
 
 Progress goes to the cache (`progress` row: `moodpi status` and the daemon's snapshot read it)
 and, on a terminal, to a bar with the rate and ETA on stderr.
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from moodpi.music import library_db as cache
-from moodpi.music.features import DecodeError, describe_file
-from moodpi.music.library_db import Analysis, Progress
-from moodpi.music.mood_model import MoodModel
-from moodpi.music.tag_evidence import read_tags
+from moodpi.music.analysis.features import DecodeError, describe_file
+from moodpi.music.analysis.placement import PlacementModel
+from moodpi.music.analysis.tag_evidence import read_tags
+from moodpi.music.library import db as cache
+from moodpi.music.library.db import Analysis, Progress
 
-log = logging.getLogger("moodpi.music.analyser")  # also when run as __main__
+log = logging.getLogger("moodpi.music.analysis.analyser")  # also when run as __main__
 
 NICENESS = 10
 _REPORT_EVERY_S = 2.0  # progress row in the cache
@@ -51,7 +51,7 @@ class RunReport:
     skipped_running: bool = False  # another analyser holds the cache
 
 
-def analyse_file(path: Path, model: MoodModel, mtime_ns: int, size: int) -> Analysis:
+def analyse_file(path: Path, model: PlacementModel, mtime_ns: int, size: int) -> Analysis:
     """One file's analysis, or an Analysis with `error` set when it cannot be decoded."""
     now = time.time()
     try:
@@ -70,11 +70,11 @@ def analyse_file(path: Path, model: MoodModel, mtime_ns: int, size: int) -> Anal
 
 
 def run(
-    cache_path: Path, *, model: MoodModel | None = None, bar: TextIO | None = None,
+    cache_path: Path, *, model: PlacementModel | None = None, bar: TextIO | None = None,
     limit: int | None = None,
 ) -> RunReport:  # fmt: skip
     """Analyse every pending file of the cache; stops cleanly on SIGTERM between two files."""
-    model = model or MoodModel.load()
+    model = model or PlacementModel.load()
     with _exclusive(cache_path) as mine:
         if not mine:
             log.info("another analyser is working on %s; leaving it to that one", cache_path)
@@ -82,7 +82,7 @@ def run(
         return _run_locked(cache_path, model, bar, limit)
 
 
-def _run_locked(cache_path: Path, model: MoodModel, bar: TextIO | None,
+def _run_locked(cache_path: Path, model: PlacementModel, bar: TextIO | None,
                 limit: int | None) -> RunReport:  # fmt: skip
     with cache.connect(cache_path) as db:
         todo = cache.pending(db, model.name)[:limit]
@@ -187,7 +187,7 @@ def be_nice(niceness: int = NICENESS) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moodpi.music.analyser",
+    parser = argparse.ArgumentParser(prog="python -m moodpi.music.analysis.analyser",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("--cache", type=Path, required=True, help="the library's SQLite cache")
     parser.add_argument("--limit", type=int, help="analyse at most N tracks in this run")

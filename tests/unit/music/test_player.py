@@ -23,10 +23,10 @@ from moodpi.events import PlayerEvent, payload_fields
 from moodpi.lab.musicgen import write_clip
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
-from moodpi.music.library import Library, Track
+from moodpi.music.library.library import Library
 from moodpi.music.player import PygamePlayer, make_player
+from moodpi.music.track import Track
 from moodpi.types import MoodChange
-from tests.support.clock import FakeClock
 
 RATE_HZ = 44100
 BYTES_PER_S = RATE_HZ * 2 * 2  # stereo, 16-bit
@@ -395,26 +395,6 @@ def test_a_paused_track_is_not_a_stalled_device(disk_audio, clips):
         assert p.audio and not any(e["type"] == "error" for e in events.items)
     finally:
         p.stop()
-
-
-def test_audio_output_retries_with_doubling_backoff(monkeypatch):
-    from moodpi.music.audio import AudioOutput
-
-    monkeypatch.setenv("SDL_AUDIODRIVER", "no_such_driver")
-    clock = FakeClock(100.0)
-    out = AudioOutput((44100, -16, 2, 1024), reopen_s=(2.0, 10.0), clock=clock)
-    assert out.open().startswith("no audio device")
-    assert not out.backend.audio
-    tries = []
-    for _ in range(80):  # 40 s in 0.5 s steps (exact in binary); a try only when one is due
-        clock.now += 0.5
-        before = out._retry_at
-        assert out.reopen() is False
-        if out._retry_at != before:
-            tries.append(clock.now - 100.0)
-    assert tries == [2.0, 6.0, 14.0, 24.0, 34.0]  # after 2, 4, 8, then capped at 10 s
-    off = AudioOutput((44100, -16, 2, 1024), want_audio=False)
-    assert off.open() == "" and off.reopen() is False and not off.backend.audio
 
 
 def test_null_player_reports_without_sound(clips):

@@ -33,8 +33,12 @@ TEMPO_MAX_BPM = 210.0
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Albrecht & Shanahan (2013) key profiles, tonic first: on rendered Bach chorales they found the
 # mode more often than Krumhansl & Kessler's or Temperley's (bench/music-scores.txt).
-_MAJOR_PROFILE = np.array([.238, .006, .111, .006, .137, .094, .016, .214, .009, .080, .008, .081])
-_MINOR_PROFILE = np.array([.220, .006, .104, .123, .019, .103, .012, .214, .062, .022, .061, .052])
+_MAJOR_PROFILE = np.array(
+    [0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081]
+)
+_MINOR_PROFILE = np.array(
+    [0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052]
+)
 _LEADING_TONE_WEIGHT = 4.0  # minor's raised 7th (G# in A minor) is foreign to the relative major
 
 Floats = NDArray[np.float64]

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from moodpi.music.tag_evidence import NO_TAGS, TagEvidence
+from moodpi.music.analysis.tag_evidence import NO_TAGS, TagEvidence
 
 MODEL_PATH = Path(__file__).with_name("va_model.json")
 _TAG_WEIGHT_PER_WORD = 0.5  # one mood word weighs half as much as the audio; three, 1.5 times
@@ -53,14 +53,14 @@ class _Variant:
         return _signed(self.valence, z), _signed(self.arousal, z)
 
 
-class MoodModel:
+class PlacementModel:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.name = str(spec["model"])
         self.genres = tuple(str(g) for g in spec.get("genres", ()))
         self._variants = {name: _variant(v) for name, v in spec["variants"].items()}
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> MoodModel:
+    def load(cls, path: Path = MODEL_PATH) -> PlacementModel:
         return _load(str(path))
 
     def place(self, vector: dict[str, float], tags: TagEvidence = NO_TAGS) -> Place:
@@ -80,8 +80,8 @@ class MoodModel:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> MoodModel:
-    return MoodModel(json.loads(Path(path).read_text(encoding="utf-8")))
+def _load(path: str) -> PlacementModel:
+    return PlacementModel(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def _variant(spec: dict[str, Any]) -> _Variant:

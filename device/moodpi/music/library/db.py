@@ -196,9 +196,7 @@ def coverage(cache_path: Path, now_s: float | None = None) -> Coverage | None:
             progress = read_progress(db)
     except sqlite3.Error:
         return None
-    running = (
-        progress is not None and not progress.finished and now_s - progress.updated_at < 60.0
-    )
+    running = progress is not None and not progress.finished and now_s - progress.updated_at < 60.0
     eta = _eta(progress) if running and progress is not None else None
     return Coverage(int(tracks), int(done), int(failed), running, eta)
 

@@ -10,9 +10,9 @@ paths relative to the playlist instead.
 Scanning is incremental: a SQLite cache keyed by path remembers each file's mtime and size with
 the duration and tags mutagen read; a rescan only opens new or changed files. Unreadable files
 are skipped with one log line each and counted; they stay in the cache (as bad) so an unchanged
-bad file is not re-read either. The analyser (moodpi.music.analyser, its own process) writes each
-file's place on the valence-arousal plane into the same cache; `load` and `scan` attach it to the
-tracks. The daemon never imports the analyser.
+bad file is not re-read either (moodpi.music.library.probe reads them). The analyser
+(moodpi.music.analysis, its own process) writes each file's place on the valence-arousal plane
+into the same cache; `load` and `scan` attach it to the tracks. The daemon never imports it.
 
 The mood → music policies that draw from it are in moodpi.music.policy; `moodpi library` in
 moodpi.cli.library.
@@ -29,38 +29,18 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
-
-import mutagen
+from typing import Any
 
 from moodpi.config import Config, MusicConfig
-from moodpi.music import library_db as cache
-from moodpi.music.library_db import Analysis, FileMeta
-from moodpi.music.playlists import playlist_entries
+from moodpi.music.library import db as cache
+from moodpi.music.library.db import Analysis, FileMeta
+from moodpi.music.library.playlists import playlist_entries
+from moodpi.music.library.probe import AUDIO_SUFFIXES, probe
+from moodpi.music.track import Track, TrackSource
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".flac", ".wav"})
 UNSORTED = ""  # the category of files at the top of music.root
-
-
-@dataclass(frozen=True)
-class Track:
-    path: Path
-    category: str
-    duration_s: float
-    title: str
-    artist: str = ""
-    valence: float | None = None  # -1..1 by the analysis; None: not (yet) analysed
-    arousal: float | None = None
-    confidence: float = 0.0
-
-    @property
-    def placed(self) -> bool:
-        return self.valence is not None and self.arousal is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path)}
 
 
 @dataclass(frozen=True)
@@ -79,19 +59,6 @@ class ScanReport:
         return asdict(self)
 
 
-_Meta = FileMeta
-
-
-class TrackSource(Protocol):
-    """What the policies need from a library."""
-
-    def tracks(self, category: str) -> list[Track]: ...
-
-    def categories(self) -> dict[str, int]: ...
-
-    def placed_tracks(self) -> list[Track]: ...
-
-
 class Library:
     def __init__(
         self, root: Path | None, playlists_dir: Path | None = None, cache_path: Path | None = None
@@ -99,7 +66,7 @@ class Library:
         self.root = Path(root) if root else None
         self.playlists_dir = Path(playlists_dir) if playlists_dir else None
         self.cache_path = Path(cache_path) if cache_path else None
-        self._memory: dict[str, _Meta] = {}  # the cache when there is no cache file
+        self._memory: dict[str, FileMeta] = {}  # the cache when there is no cache file
         self._tracks: dict[str, list[Track]] = {}
         self._placed: list[Track] = []  # every analysed track, each file once
 
@@ -151,7 +118,7 @@ class Library:
         started = time.monotonic()
         entries, missing = self._entries()
         known = self._load_cache()
-        metas: dict[str, _Meta] = {}
+        metas: dict[str, FileMeta] = {}
         read = unreadable = 0
         complete = True
         for path in sorted({p for _, p in entries}):
@@ -226,18 +193,18 @@ class Library:
             return _folder_entries(self.root), 0
         return [], 0
 
-    def _meta(self, path: str, cached: _Meta | None) -> _Meta | None:
+    def _meta(self, path: str, cached: FileMeta | None) -> FileMeta | None:
         try:
             st = os.stat(path)
         except OSError:
             return None
         if cached is not None and (cached.mtime_ns, cached.size) == (st.st_mtime_ns, st.st_size):
             return cached
-        return _probe(Path(path), st.st_mtime_ns, st.st_size)
+        return probe(Path(path), st.st_mtime_ns, st.st_size)
 
     # -- cache --------------------------------------------------------------------------------
 
-    def _load_cache(self) -> dict[str, _Meta]:
+    def _load_cache(self) -> dict[str, FileMeta]:
         if self.cache_path is None or not self.cache_path.is_file():
             return dict(self._memory)
         try:
@@ -250,7 +217,7 @@ class Library:
                 self.cache_path.replace(self.cache_path.with_suffix(".corrupt"))
             return {}
 
-    def _save_cache(self, metas: dict[str, _Meta], entries: list[tuple[str, str]]) -> None:
+    def _save_cache(self, metas: dict[str, FileMeta], entries: list[tuple[str, str]]) -> None:
         self._memory = dict(metas)
         if self.cache_path is None:
             return
@@ -286,40 +253,9 @@ def _audio_files(folder: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _probe(path: Path, mtime_ns: int, size: int) -> _Meta:
-    """Read duration and tags; a file that cannot be read gets a _Meta with `error` set."""
-    bad = _Meta(mtime_ns, size, 0.0, "", "", "")
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
-        return replace(bad, error="unsupported file type")
-    if size == 0:
-        return replace(bad, error="empty file")
-    try:
-        audio = mutagen.File(path, easy=True)
-    except Exception as exc:  # mutagen raises many types for broken files
-        return replace(bad, error=f"{type(exc).__name__}: {exc}")
-    length = getattr(getattr(audio, "info", None), "length", 0.0) or 0.0
-    if audio is None or not length > 0:
-        return replace(bad, error="not a recognised audio stream")
-    tags = audio.tags or {}
-    title = _tag(tags, "title", "TIT2") or path.stem
-    return _Meta(mtime_ns, size, float(length), title, _tag(tags, "artist", "TPE1"), "")
-
-
-def _tag(tags: Any, *keys: str) -> str:
-    for key in keys:
-        try:
-            value = tags.get(key) if hasattr(tags, "get") else None
-        except Exception:
-            value = None
-        if value:
-            text = value[0] if isinstance(value, list) else getattr(value, "text", [value])[0]
-            return str(text).strip()
-    return ""
-
-
 def _build_tracks(
     entries: list[tuple[str, str]],
-    metas: Mapping[str, _Meta],
+    metas: Mapping[str, FileMeta],
     analysis: Mapping[str, Analysis] | None = None,
 ) -> list[Track]:
     tracks = []
@@ -339,7 +275,7 @@ def _build_tracks(
     return tracks
 
 
-def _fits(analysis: Analysis, meta: _Meta) -> bool:
+def _fits(analysis: Analysis, meta: FileMeta) -> bool:
     """The analysis is of this file as it is now, and placed it."""
     same = (analysis.mtime_ns, analysis.size) == (meta.mtime_ns, meta.size)
     return same and analysis.valence is not None and analysis.arousal is not None
