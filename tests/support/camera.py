@@ -1,6 +1,6 @@
 """Cameras and frames for tests, without hardware: a fake picamera2 with picamera2's call
-signatures, a fake monotonic clock whose sleeps only move it, and frame files written on the spot
-(replay folders, and a huge PNG that must be refused before it is decoded)."""
+signatures, and frame files written on the spot (replay folders, and a huge PNG that must be
+refused before it is decoded). The fake clock is tests/support/clock.py's."""
 
 from __future__ import annotations
 
@@ -40,19 +40,6 @@ def huge_png(path: Path, side: int = 16000) -> Path:
     png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
     path.write_bytes(png + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b""))
     return path
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeRequest:

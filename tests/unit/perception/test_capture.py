@@ -16,7 +16,8 @@ from moodpi.perception.capture import CaptureThread
 from moodpi.perception.sources import CameraError
 from moodpi.perception.sources.replay import ReplaySource
 from moodpi.types import Frame
-from tests.support.camera import FakeClock, H, W, write_folder
+from tests.support.camera import H, W, write_folder
+from tests.support.clock import FakeClock
 
 
 class ScriptedSource:

@@ -19,7 +19,8 @@ from moodpi.perception.sources.base import CameraError, FrameSource, SourceEnded
 from moodpi.perception.sources.frame_files import FrameRefused, image_size, read_frame_file
 from moodpi.perception.sources.replay import ReplaySource
 from moodpi.types import Frame
-from tests.support.camera import FakeClock, H, W, huge_png, level, write_folder
+from tests.support.camera import H, W, huge_png, level, write_folder
+from tests.support.clock import FakeClock
 
 
 def write_video(path: Path, n: int, size: tuple[int, int] = (W, H), fps: float = 10.0) -> Path:
