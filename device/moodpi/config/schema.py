@@ -154,6 +154,16 @@ class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     tiles_per_frame: Annotated[
         int, doc("sweep tiles looked at per frame (each about two 128x128 detector passes)", 1, 16)
     ] = 1
+    verify_model: Annotated[
+        Text,
+        doc(
+            "face landmark model that takes a second look at each new box (relative: in the "
+            "models dir); empty: every box the detector finds is a face"
+        ),
+    ] = "face_landmark.tflite"
+    verify_min_score: Annotated[
+        float, doc("face presence the second look must see", 0.05, 0.99)
+    ] = 0.5
     select: Annotated[Literal["largest", "all"], doc("which faces to classify")] = "largest"
     equalize: Annotated[
         Literal["none", "hist", "clahe", "stretch"], doc("lighting normalisation of the face crop")

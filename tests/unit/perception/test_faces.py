@@ -10,27 +10,34 @@ import numpy as np
 
 from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame
-from moodpi.perception.detect.faces import DETECTORS, make_detector
+from moodpi.perception.detect.faces import DETECTORS, VerifiedDetector, make_detector
 from moodpi.perception.detect.haar import HaarDetector, HaarUnavailable
 from moodpi.perception.detect.room import RoomDetector
 from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from tests.support.faces import BLAZEFACE as MODEL
 
 
+def unverified(faces: dict) -> dict:
+    return {"faces": {"verify_model": "", **faces}}
+
+
 def test_make_detector_follows_the_config() -> None:
-    room = make_detector(config_mod.from_dict({"faces": {"min_score": 0.7, "reach_m": 4.0}}))
+    room = make_detector(config_mod.from_dict(unverified({"min_score": 0.7, "reach_m": 4.0})))
     assert isinstance(room, RoomDetector)
     assert (room.min_score, room.model_path) == (0.7, MODEL)
     # 4 m through the default 66 degree lens in a 1280 px frame: a face box about 37 px wide
     assert 36.0 < room.smallest_face_px < 38.0
-    single = {"faces": {"min_score": 0.7, "min_size_px": 40, "reach_m": 0}}
+    single = unverified({"min_score": 0.7, "min_size_px": 40, "reach_m": 0})
     blaze = make_detector(config_mod.from_dict(single))
     assert isinstance(blaze, WholeFrameDetector)
     assert (blaze.min_score, blaze.min_size_px, blaze.model_path) == (0.7, 40, MODEL)
     haar = make_detector(
-        config_mod.from_dict({"faces": {"detector": "haar", "haar_cascade": "/x.xml"}})
+        config_mod.from_dict(unverified({"detector": "haar", "haar_cascade": "/x.xml"}))
     )
     assert isinstance(haar, HaarDetector) and haar.cascade_path == Path("/x.xml")
+    # by default every detector's boxes get the second look (detect.verify)
+    verified = make_detector(config_mod.from_dict({"faces": {"detector": "haar"}}))
+    assert isinstance(verified, VerifiedDetector) and isinstance(verified.inner, HaarDetector)
 
 
 def test_every_detector_answers_the_pipelines_calls(all_faces: list[np.ndarray]) -> None:
@@ -39,7 +46,7 @@ def test_every_detector_answers_the_pipelines_calls(all_faces: list[np.ndarray])
     lores = cv2.resize(frame, (160, 120), interpolation=cv2.INTER_AREA)
     assert set(DETECTORS) == {"blazeface", "haar"}  # the names config.faces.detector allows
     for faces in ({"reach_m": 0}, {"reach_m": 4.0}, {"detector": "haar"}):
-        detector = make_detector(config_mod.from_dict({"faces": faces}))
+        detector = make_detector(config_mod.from_dict(unverified(faces)))
         try:
             detector.open()
         except HaarUnavailable:
@@ -48,4 +55,11 @@ def test_every_detector_answers_the_pipelines_calls(all_faces: list[np.ndarray])
         assert len(still) == 1, faces
         if not isinstance(detector, RoomDetector):  # one pass: a still is one frame
             assert detector.detect(frame, lores) == detector.detect(frame) == still
+        detector.reset()
         detector.close()
+    whole = make_detector(config_mod.from_dict(unverified({"reach_m": 0}))).scan(frame)
+    verified = make_detector(config_mod.from_dict({"faces": {"reach_m": 0}}))
+    verified.open()
+    assert verified.scan(frame) == verified.detect(frame, lores) == whole
+    verified.reset()
+    verified.close()

@@ -4,8 +4,9 @@ The rule here: the rest of perception sees only the FaceDetector protocol, which
 method the pipeline calls; which detector runs is decided once, by make_detector, from the
 `faces.detector` name in DETECTORS. BlazeFace is the default: across a room (detect.room) or,
 with `faces.reach_m = 0`, the whole frame in one pass (detect.whole_frame); OpenCV's Haar
-cascade (detect.haar) is the dependency-light alternative. What is done with the faces found
-(pick, crop, lighting) is perception.crop's.
+cascade (detect.haar) is the dependency-light alternative. Whichever finds them, a box becomes a
+face only after a second look (detect.verify, `faces.verify_model`). What is done with the faces
+found (pick, crop, lighting) is perception.crop's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from moodpi.config import Config
 from moodpi.perception.detect.geometry import face_width_px
 from moodpi.perception.detect.haar import HAAR_CASCADE, HaarDetector
 from moodpi.perception.detect.room import RoomDetector
+from moodpi.perception.detect.verify import FaceVerifier
 from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.types import Face
 
@@ -41,6 +43,36 @@ class FaceDetector(Protocol):
         """Every face of a still image, where there is no next frame (a detector that looks at
         the whole frame at once: one detect)."""
         ...
+
+    def reset(self) -> None:
+        """Forget what earlier frames showed (a new scene)."""
+        ...
+
+
+class VerifiedDetector:
+    """A detector whose boxes count as faces only when the verifier agrees (detect.verify)."""
+
+    def __init__(self, inner: FaceDetector, verifier: FaceVerifier) -> None:
+        self.inner = inner
+        self.verifier = verifier
+
+    def open(self) -> None:
+        self.inner.open()
+        self.verifier.open()
+
+    def close(self) -> None:
+        self.inner.close()
+        self.verifier.close()
+
+    def detect(self, grey: np.ndarray, lores: np.ndarray | None = None) -> list[Face]:
+        return self.verifier.verify(grey, self.inner.detect(grey, lores))
+
+    def scan(self, grey: np.ndarray) -> list[Face]:
+        return self.verifier.verify(grey, self.inner.scan(grey), still=True)
+
+    def reset(self) -> None:
+        self.inner.reset()
+        self.verifier.reset()
 
 
 def _blazeface(config: Config) -> FaceDetector:
@@ -75,5 +107,11 @@ DETECTORS: dict[str, Callable[[Config], FaceDetector]] = {
 
 
 def make_detector(config: Config) -> FaceDetector:
-    """The detector config.faces asks for (models are loaded by open() or on first use)."""
-    return DETECTORS[config.faces.detector](config)
+    """The detector config.faces asks for, behind the verifier unless `faces.verify_model` is
+    empty (models are loaded by open() or on first use)."""
+    detector = DETECTORS[config.faces.detector](config)
+    faces = config.faces
+    if not faces.verify_model:
+        return detector
+    verifier = FaceVerifier(config.model_path(faces.verify_model), min_score=faces.verify_min_score)
+    return VerifiedDetector(detector, verifier)

@@ -99,3 +99,6 @@ class WholeFrameDetector:
 
     def scan(self, grey: np.ndarray) -> list[Face]:
         return self.detect(grey)
+
+    def reset(self) -> None:
+        """Nothing to forget: every frame is looked at afresh."""
