@@ -29,7 +29,7 @@ from moodpi.perception.capture import CaptureThread
 from moodpi.perception.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.snapshot import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
+from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy

@@ -310,7 +310,7 @@ def test_face_count_sensor(configs, faces, expected) -> None:
 
 def test_state_payload_carries_face_count_camera_and_quiet_hours() -> None:
     from moodpi.link.payloads import state_payload
-    from moodpi.snapshot import Diagnostics, MusicState, QuietHours, Snapshot
+    from moodpi.state import Diagnostics, MusicState, QuietHours, Snapshot
 
     diagnostics = Diagnostics("1", 0.0, 0, 0, 0, 0, 0.0, None, None, 0.0, 0.0)
     snapshot = Snapshot(

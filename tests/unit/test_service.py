@@ -431,7 +431,7 @@ def test_distance_from_box_width_matches_the_issue_geometry(face_px: int, metres
 
 
 def test_face_count_is_the_most_frequent_of_the_last_second_and_falls_to_zero() -> None:
-    from moodpi.snapshot import FaceCounter
+    from moodpi.state import FaceCounter
 
     counter = FaceCounter(window_s=1.0)
     assert counter.count(0.0) == 0

@@ -22,7 +22,7 @@ from moodpi.link.identity import FILE_NAME as IDENTITY_FILE
 from moodpi.link.identity import Identity
 from moodpi.link.journal import Journal
 from moodpi.link.payloads import state_payload
-from moodpi.snapshot import Snapshot
+from moodpi.state import Snapshot
 
 log = logging.getLogger(__name__)
 

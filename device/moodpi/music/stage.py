@@ -34,7 +34,7 @@ from moodpi.music.director import MusicDirector
 from moodpi.music.library import Library, library_from_config
 from moodpi.music.library_db import coverage
 from moodpi.music.player import PygamePlayer, make_player
-from moodpi.snapshot import LibraryState, MusicState, NowPlaying
+from moodpi.state import LibraryState, MusicState, NowPlaying
 from moodpi.types import POLICIES, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)

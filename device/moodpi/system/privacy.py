@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from moodpi.config import PrivacyConfig
-from moodpi.snapshot import QuietHours
+from moodpi.state import QuietHours
 from moodpi.system.led import Led, make_led
 from moodpi.types import Frame
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from moodpi.snapshot import Snapshot
+from moodpi.state import Snapshot
 from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
