@@ -23,8 +23,8 @@ from moodpi.config import ConfigError, from_dict
 from moodpi.link import discovery as ha
 from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
+from moodpi.link.journal.outbox import MemoryOutbox
 from moodpi.link.mqtt import MqttLink
-from moodpi.link.outbox import MemoryOutbox
 from moodpi.types import COMMAND_NAMES, POLICIES
 from tests.support.daemon import REPO
 

@@ -15,8 +15,8 @@ import pytest
 
 from moodpi import config as cfg
 from moodpi.events import EventHub, MoodEvent
-from moodpi.link.identity import FILE_NAME, Identity
-from moodpi.link.journal import Journal
+from moodpi.link.journal.identity import FILE_NAME, Identity
+from moodpi.link.journal.store import Journal
 from moodpi.link.uplink import Uplink
 
 

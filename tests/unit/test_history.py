@@ -24,7 +24,7 @@ from moodpi.cli.history import (
     parse_since,
     top_tracks,
 )
-from moodpi.link.journal import SEQ_BLOCK, Journal
+from moodpi.link.journal.store import SEQ_BLOCK, Journal
 
 DAY_S = 86400.0
 T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight

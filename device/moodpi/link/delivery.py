@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from moodpi.link.outbox import Outbox
+from moodpi.link.journal.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

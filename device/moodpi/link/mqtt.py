@@ -49,7 +49,7 @@ from moodpi.link.discovery import (
     Topics,
     discovery_messages,
 )
-from moodpi.link.outbox import MemoryOutbox, Outbox
+from moodpi.link.journal.outbox import MemoryOutbox, Outbox
 from moodpi.link.payloads import to_json
 from moodpi.link.rediscovery import Rediscovery
 

@@ -8,8 +8,8 @@ outbox events wait in memory so MQTT still delivers them, and `seq` keeps counti
 mark that was read.
 
 `seq` numbers are reserved in blocks (`meta.seq_reserved`), so numbering resumes above the mark
-(the daemon's own numbering, kept outside the journal, is moodpi.link.identity's). A corrupt
-file is set aside and rebuilt (moodpi.link.journal_file). Queries: moodpi.cli.history.
+(the daemon's own numbering, kept outside the journal, is identity.py's). A corrupt file is set
+aside and rebuilt (file.py). Queries: moodpi.cli.history.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from moodpi.link.journal_file import (
+from moodpi.link.journal.file import (
     JournalTooNew,
     check_integrity,
     connect_readonly,
