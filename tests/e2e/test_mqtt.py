@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from moodpi.cli.mqtt import cli_mqtt
 from moodpi.config import ConfigError, from_dict
-from moodpi.link import discovery as ha
 from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
+from moodpi.link.home import discovery as ha
 from moodpi.link.journal.outbox import MemoryOutbox
 from moodpi.link.mqtt import MqttLink
 from moodpi.types import COMMAND_NAMES, POLICIES

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from moodpi.link import discovery as ha
 from moodpi.link.commands import CommandRejected, validate_command
+from moodpi.link.home import discovery as ha
 from moodpi.types import EMOTIONS, POLICIES
 
 # Device block keys Home Assistant 2024.1 documents; any other key makes it drop the entity.

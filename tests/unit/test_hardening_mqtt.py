@@ -15,8 +15,8 @@ import pytest
 
 from moodpi import config as cfg
 from moodpi.cli import checks_home
+from moodpi.link.home.rediscovery import Rediscovery
 from moodpi.link.mqtt import MqttLink
-from moodpi.link.rediscovery import Rediscovery
 from tests.support.broker import Broker, BrokerFactory, Observer, TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.broker
@@ -56,7 +56,7 @@ def test_rediscovery_coalesces_a_flood_into_one_run_and_one_line(
         ran.set()
 
     rediscovery = Rediscovery(publish, delay_s=(0.01, 0.02), min_interval_s=0.3)
-    with caplog.at_level(logging.INFO, logger="moodpi.link.rediscovery"):
+    with caplog.at_level(logging.INFO, logger="moodpi.link.home.rediscovery"):
         for _ in range(1000):
             rediscovery.request()
         assert ran.wait(1.0)

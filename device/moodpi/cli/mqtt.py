@@ -9,7 +9,7 @@ from typing import Any
 
 from moodpi.config import MqttConfig
 from moodpi.link.client import base_topic, make_client, read_password, refusal_message
-from moodpi.link.discovery import DeviceInfo, Topics, cleanup_messages
+from moodpi.link.home.discovery import DeviceInfo, Topics, cleanup_messages
 
 log = logging.getLogger(__name__)
 

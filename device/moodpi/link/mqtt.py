@@ -42,16 +42,16 @@ from moodpi.link.commands import (
     validate_command,
 )
 from moodpi.link.delivery import Delivery
-from moodpi.link.discovery import (
+from moodpi.link.home.discovery import (
     PAYLOAD_OFFLINE,
     PAYLOAD_ONLINE,
     DeviceInfo,
     Topics,
     discovery_messages,
 )
+from moodpi.link.home.rediscovery import Rediscovery
 from moodpi.link.journal.outbox import MemoryOutbox, Outbox
 from moodpi.link.payloads import to_json
-from moodpi.link.rediscovery import Rediscovery
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from moodpi.link import ha_templates as tpl
+from moodpi.link.home import templates as tpl
 from moodpi.types import DISCOVERY_MODES, EMOTIONS, POLICIES, DiscoveryMode
 
 # The modes that publish configs ("off" publishes none).
