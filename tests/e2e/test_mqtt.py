@@ -23,8 +23,10 @@ from moodpi.config import ConfigError, from_dict
 from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
 from moodpi.link.home import discovery as ha
+from moodpi.link.home.entities import DeviceInfo, entities
 from moodpi.link.journal.outbox import MemoryOutbox
 from moodpi.link.mqtt import MqttLink
+from moodpi.link.topics import Topics, default_base_topic
 from moodpi.types import COMMAND_NAMES, POLICIES
 from tests.support.daemon import REPO
 
@@ -36,7 +38,7 @@ pytestmark = pytest.mark.broker
 
 DEVICE = "testpi"
 BASE = f"moodpi/{DEVICE}"
-TOPICS = ha.Topics(BASE)
+TOPICS = Topics(BASE)
 OUTAGE_S = float(os.environ.get("MOODPI_TEST_OUTAGE_S", "1.5"))  # the report uses 30
 
 
@@ -159,9 +161,7 @@ def test_device_discovery_mode_publishes_one_config(mqtt_broker: Broker, make_li
         assert late.wait_for(lambda ms: len(ms) >= 1, 5.0)
         time.sleep(0.2)  # anything else retained would have arrived with it
         assert [m.topic for m in late.messages] == [f"homeassistant/device/{DEVICE}/config"]
-        assert set(late.messages[0].json()["cmps"]) == {
-            e.object_id for e in ha.entities(h.link.info)
-        }
+        assert set(late.messages[0].json()["cmps"]) == {e.object_id for e in entities(h.link.info)}
 
 
 def test_home_assistant_online_gets_discovery_availability_and_state_again(
@@ -496,7 +496,7 @@ def test_bad_base_topic_is_a_config_error() -> None:
 
 # one retained config per entity, or one for the whole device
 COMPONENT_CONFIGS = len(
-    ha.entities(ha.DeviceInfo(DEVICE, DEVICE, "0", ha.Topics(ha.default_base_topic(DEVICE))))
+    entities(DeviceInfo(DEVICE, DEVICE, "0", Topics(default_base_topic(DEVICE))))
 )
 
 

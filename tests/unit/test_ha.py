@@ -10,6 +10,8 @@ import pytest
 
 from moodpi.link.commands import CommandRejected, validate_command
 from moodpi.link.home import discovery as ha
+from moodpi.link.home.entities import DeviceInfo, entities
+from moodpi.link.topics import Topics, default_base_topic
 from moodpi.types import EMOTIONS, POLICIES
 
 # Device block keys Home Assistant 2024.1 documents; any other key makes it drop the entity.
@@ -20,9 +22,9 @@ DEVICE_KEYS_2024_1 = {
 ENTITY_COMPONENTS = {"sensor", "binary_sensor", "switch", "select", "number", "button", "event"}
 
 
-def make_info(device_id: str = "kitchen_pi", base: str | None = None) -> ha.DeviceInfo:
-    topics = ha.Topics(base or ha.default_base_topic(device_id), "homeassistant")
-    return ha.DeviceInfo(device_id, "Kitchen moodpi", "1.2.3", topics, qos=1)
+def make_info(device_id: str = "kitchen_pi", base: str | None = None) -> DeviceInfo:
+    topics = Topics(base or default_base_topic(device_id), "homeassistant")
+    return DeviceInfo(device_id, "Kitchen moodpi", "1.2.3", topics, qos=1)
 
 
 def by_object(configs: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -32,7 +34,7 @@ def by_object(configs: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
 def test_every_component_config_has_unique_id_availability_device_and_origin() -> None:
     info = make_info()
     configs = ha.component_configs(info)
-    assert len(configs) == len(ha.entities(info)) >= 12
+    assert len(configs) == len(entities(info)) >= 12
     unique_ids = [payload["unique_id"] for _, payload in configs]
     assert len(set(unique_ids)) == len(unique_ids)
     for topic, payload in configs:

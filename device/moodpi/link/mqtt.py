@@ -42,16 +42,12 @@ from moodpi.link.commands import (
     validate_command,
 )
 from moodpi.link.delivery import Delivery
-from moodpi.link.home.discovery import (
-    PAYLOAD_OFFLINE,
-    PAYLOAD_ONLINE,
-    DeviceInfo,
-    Topics,
-    discovery_messages,
-)
+from moodpi.link.home.discovery import discovery_messages
+from moodpi.link.home.entities import DeviceInfo
 from moodpi.link.home.rediscovery import Rediscovery
 from moodpi.link.journal.outbox import MemoryOutbox, Outbox
 from moodpi.link.payloads import to_json
+from moodpi.link.topics import PAYLOAD_OFFLINE, PAYLOAD_ONLINE, Topics
 
 log = logging.getLogger(__name__)
 
