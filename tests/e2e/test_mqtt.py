@@ -375,7 +375,7 @@ def test_commands_are_rate_limited() -> None:
 
 def test_link_drops_commands_over_the_rate(mqtt_broker: Broker, make_link) -> None:
     h = make_link(mqtt_broker)
-    h.link._bucket = TokenBucket(rate_per_s=0.001, burst=2)  # effectively no refill in this test
+    h.link._commands._bucket = TokenBucket(rate_per_s=0.001, burst=2)  # no refill in this test
     with Observer(mqtt_broker, []) as publisher:
         for _ in range(5):
             publisher.publish(TOPICS.command("skip"), "PRESS")
