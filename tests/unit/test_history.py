@@ -301,7 +301,7 @@ def test_disk_full_mid_run_then_recovers(tmp_path: Path, caplog: pytest.LogCaptu
     path = tmp_path / "j.sqlite3"
     with journal_at(path) as journal:
         journal.record(event(journal, "mood", T0, emotion="happy"))
-        conn = journal._conn  # white box: SQLite's own size cap gives a real SQLITE_FULL
+        conn = journal._db.conn  # white box: SQLite's own size cap gives a real SQLITE_FULL
         assert conn is not None
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
