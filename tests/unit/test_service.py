@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ import pytest
 
 from moodpi.cli.status import EX_NOT_RUNNING, TailView, render_status, run_tail
 from moodpi.system.notify import Notifier, watchdog_interval_s
-from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, status_path
-from moodpi.system.status import summary as status_line
+from moodpi.system.status import RUN_DIR, StatusFile, status_document, status_line, status_path
+from moodpi.system.status_reader import read_status, summary
 from moodpi.types import EMOTIONS
+from tests.support.state import NO_MUSIC, PLAYING, make_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 STARTED_AT = time.time() - 3725  # one daemon instance for every status built here
@@ -155,31 +157,15 @@ def test_watchdog_interval_is_half_of_watchdog_usec(
 # The status file
 
 
-def _status(**overrides: Any) -> dict[str, Any]:
-    events = [
-        {"type": "presence", "seq": 1, "t": 0.5, "at": "2025-01-02T12:00:00.000Z", "present": True},
-        {"type": "mood", "seq": 2, "t": 2.0, "at": "2025-01-02T12:00:02.000Z", "emotion": "happy"},
-    ]
-    fields: dict[str, Any] = {
-        "started_at": STARTED_AT,
-        "fps": 9.8,
-        "mood": "happy",
-        "confidence": 0.82,
-        "mood_since": "2025-01-02T12:00:02.000Z",
-        "presence": True,
-        "faces": 1,
-        "probs": np.array([0.01, 0.0, 0.02, 0.82, 0.05, 0.03, 0.07], np.float32),
-        "now_playing": {"title": "Forest", "category": "calming", "path": "/m/calming/forest.ogg"},
-        "events": events,
-        "frames_dropped": 3,
-    }
-    fields.update(overrides)
-    return make_status(**fields)
+def _status(**fields: Any) -> dict[str, Any]:
+    """The document the daemon writes, any field replaced as another version might write it."""
+    return {**status_document(make_snapshot(started_at=STARTED_AT)), **fields}
 
 
 def test_status_file_round_trip(tmp_path: Path) -> None:
     status_file = StatusFile(tmp_path / "run" / "status.json")
-    assert status_file.write(_status(fps=np.float32(9.75), note=float("nan")))
+    counts = np.array([1, 2], np.int64)
+    assert status_file.write(_status(fps=np.float32(9.75), note=float("nan"), counts=counts))
     assert (tmp_path / "run" / "status.json").stat().st_mode & 0o777 == 0o640
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["status.json"]  # no temp left
     reading = read_status(status_file.path)
@@ -197,9 +183,15 @@ def test_status_file_round_trip(tmp_path: Path) -> None:
     assert data["probs"]["happy"] == pytest.approx(0.82)
     assert data["fps"] == 9.75
     assert data["note"] is None  # NaN is not JSON
+    assert data["counts"] == [1, 2]
     assert data["uptime_s"] == pytest.approx(time.time() - STARTED_AT, abs=2)
     assert [e["seq"] for e in data["events"]] == [1, 2]
-    assert data["frames_dropped"] == 3
+    assert data["diagnostics"]["frames_dropped"] == 3
+    assert data["now_playing"] == {
+        "title": "Forest",
+        "category": "calming",
+        "path": "/m/calming/forest.ogg",
+    }
 
 
 def test_status_file_staleness(tmp_path: Path) -> None:
@@ -251,11 +243,32 @@ def test_status_path_prefers_the_runtime_directory(tmp_path: Path) -> None:
 
 
 def test_status_line_for_systemd() -> None:
-    assert status_line(_status()) == "mood happy 0.82, 1 face, 9.8 fps, playing Forest [calming]"
-    assert status_line(_status(audio=False)).endswith("Forest [calming] (silent: no audio device)")
-    assert status_line(_status(audio=None)).endswith("playing Forest [calming]")  # --no-audio
-    assert status_line(_status(mood=None, presence=False, now_playing=None, state="degraded")) == (
-        "degraded, mood -, nobody, 9.8 fps"
+    playing = "mood happy 0.82, 1 face, 9.8 fps, playing Forest [calming]"
+    lines = [
+        (make_snapshot(), playing),
+        (
+            make_snapshot(music=replace(PLAYING, audio=False)),
+            f"{playing} (silent: no audio device)",
+        ),
+        (make_snapshot(music=replace(PLAYING, audio=None)), playing),  # --no-audio
+        (
+            make_snapshot(mood=None, presence=False, music=NO_MUSIC, run_state="degraded"),
+            "degraded, mood -, nobody, 9.8 fps",
+        ),
+    ]
+    for snapshot, line in lines:
+        assert status_line(snapshot) == line
+        # `moodpi tail` reads the same line back from the file
+        assert summary(status_document(snapshot)) == line
+
+
+def test_status_line_from_a_document_of_another_version() -> None:
+    assert summary({"mood": "sad", "presence": True, "fps": 10}) == "mood sad, 1 face, 10.0 fps"
+    assert summary({"mood": 5, "fps": "?", "state": 3, "now_playing": 7}) == (
+        "mood -, nobody, - fps, playing nothing"
+    )
+    assert summary({"now_playing": "Artist – Song", "audio": False}).endswith(
+        "playing Artist – Song"
     )
 
 
@@ -481,12 +494,17 @@ def test_render_status_says_whether_the_camera_is_in_use_and_how_far_it_sees(
     assert "sees:           no face found lately" in text
     off = render_status(_reading(tmp_path, _status(camera_in_use=False, detection=False)))
     assert "camera:         released (detection off)" in off
-    assert "camera:         -" in render_status(_reading(tmp_path, _status()))  # older daemon
+    older = {key: value for key, value in _status().items() if key != "camera_in_use"}
+    assert "camera:         -" in render_status(_reading(tmp_path, older))  # older daemon
 
 
 def test_presence_without_a_face_in_view_says_so() -> None:
-    assert status_line(_status(faces=0)).startswith("mood happy 0.82, present, no face in view")
-    assert status_line(_status(faces=3)).startswith("mood happy 0.82, 3 faces")
+    for faces, line in (
+        (0, "mood happy 0.82, present, no face in view"),
+        (3, "mood happy 0.82, 3 faces"),
+    ):
+        assert status_line(make_snapshot(faces=faces)).startswith(line)
+        assert summary(_status(faces=faces)).startswith(line)
 
 
 def test_doctor_says_how_far_the_setup_sees(tmp_path: Path) -> None:

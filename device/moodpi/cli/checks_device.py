@@ -33,7 +33,7 @@ from moodpi.system.board import (
     throttle_reasons,
     throttled_flags,
 )
-from moodpi.system.status import StatusReading
+from moodpi.system.status_reader import StatusReading
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 PI_MODEL = Path("/proc/device-tree/model")
@@ -254,7 +254,7 @@ def reach(config: cfg.Config, daemon: StatusReading) -> str:
     """How far this setup sees: the farthest face the daemon found lately (its status file),
     and the limit faces.min_size_px sets at the configured width and field of view."""
     from moodpi.perception.geometry import distance_m
-    from moodpi.system.status import sight
+    from moodpi.system.status_reader import sight
 
     camera, min_px = config.camera, config.faces.min_size_px
     limit = distance_m(min_px, camera.width, camera.hfov_deg)

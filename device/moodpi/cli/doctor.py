@@ -35,7 +35,8 @@ from moodpi.cli.checks_device import (
     on_pi,
 )
 from moodpi.cli.checks_home import check_broker, check_music
-from moodpi.system.status import StatusReading, read_status, status_path
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import StatusReading, read_status
 
 
 def run_checks(

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from moodpi.system.status import (
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import (
     StatusReading,
     camera,
     field_dict,
@@ -30,7 +31,6 @@ from moodpi.system.status import (
     presence,
     read_status,
     sight,
-    status_path,
     summary,
 )
 from moodpi.types import EMOTIONS

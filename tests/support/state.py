@@ -1,0 +1,45 @@
+"""The daemon's state for tests of its views (status file, STATUS= line, MQTT state, doctor):
+one `Snapshot` with every field set as a running daemon has it, any field replaced by keyword."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from moodpi.events import Event, MoodEvent, PresenceEvent
+from moodpi.state import Diagnostics, MoodState, MusicState, NowPlaying, Snapshot
+from moodpi.types import EMOTIONS
+
+FOREST = NowPlaying(title="Forest", category="calming", path="/m/calming/forest.ogg")
+PLAYING = MusicState("mirror", FOREST, volume=80, player="playing", audio=True)
+NO_MUSIC = MusicState("mirror", None, volume=None, player="off", audio=None)
+DIAGNOSTICS = Diagnostics(
+    version="1.2.3", fps=9.8, frames=120, frames_bad=0, frames_dropped=3, camera_reconnects=0,
+    uptime_s=3725.0, cpu_temp_c=None, throttled=None, detect_ms=1.2, classify_ms=2.5,
+)  # fmt: skip
+EVENTS = (
+    Event(1, 0.5, "2025-01-02T12:00:00.000Z", PresenceEvent(present=True)),
+    Event(2, 2.0, "2025-01-02T12:00:02.000Z", MoodEvent("happy", 0.82)),
+)
+
+
+def make_snapshot(**fields: Any) -> Snapshot:
+    """Happy (0.82) since 12:00:02, one face, 9.8 fps, Forest playing, two recent events; up
+    3725 s unless `started_at` says otherwise."""
+    values: dict[str, Any] = {
+        "run_state": "running",
+        "started_at": time.time() - 3725,
+        "mood": MoodState("happy", 0.82, since_t=2.0, since_at="2025-01-02T12:00:02.000Z"),
+        "probabilities": dict(
+            zip(EMOTIONS, (0.01, 0.0, 0.02, 0.82, 0.05, 0.03, 0.07), strict=True)
+        ),
+        "presence": True,
+        "faces": 1,
+        "detection": True,
+        "music": PLAYING,
+        "diagnostics": DIAGNOSTICS,
+        "link": {"enabled": False},
+        "recent_events": EVENTS,
+    }
+    values.update(fields)
+    return Snapshot(**values)
