@@ -8,7 +8,10 @@ from typing import Any
 
 from moodpi.events import Event, MoodEvent, PresenceEvent
 from moodpi.state import Diagnostics, MoodState, MusicState, NowPlaying, Snapshot
+from moodpi.system.status import status_document
 from moodpi.types import EMOTIONS
+
+STARTED_AT = time.time() - 3725  # one daemon instance for every state built here
 
 FOREST = NowPlaying(title="Forest", category="calming", path="/m/calming/forest.ogg")
 PLAYING = MusicState("mirror", FOREST, volume=80, player="playing", audio=True)
@@ -24,11 +27,10 @@ EVENTS = (
 
 
 def make_snapshot(**fields: Any) -> Snapshot:
-    """Happy (0.82) since 12:00:02, one face, 9.8 fps, Forest playing, two recent events; up
-    3725 s unless `started_at` says otherwise."""
+    """Happy (0.82) since 12:00:02, one face, 9.8 fps, Forest playing, two recent events."""
     values: dict[str, Any] = {
         "run_state": "running",
-        "started_at": time.time() - 3725,
+        "started_at": STARTED_AT,
         "mood": MoodState("happy", 0.82, since_t=2.0, since_at="2025-01-02T12:00:02.000Z"),
         "probabilities": dict(
             zip(EMOTIONS, (0.01, 0.0, 0.02, 0.82, 0.05, 0.03, 0.07), strict=True)
@@ -43,3 +45,9 @@ def make_snapshot(**fields: Any) -> Snapshot:
     }
     values.update(fields)
     return Snapshot(**values)
+
+
+def written_status(**fields: Any) -> dict[str, Any]:
+    """The status document the daemon writes for `make_snapshot()`, any field replaced as another
+    version of moodpi might write it."""
+    return {**status_document(make_snapshot()), **fields}

@@ -1,0 +1,55 @@
+"""Journals on real SQLite files for tests: a wall clock set by hand, events stamped with it,
+what the file holds read back, and damage done to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moodpi.link.journal.file import connect_readonly
+from moodpi.link.journal.store import Journal
+
+DAY_S = 86400.0
+T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight
+
+
+class Clock:
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def iso(s: float) -> str:
+    return datetime.fromtimestamp(s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event(journal: Journal, kind: str, at_s: float, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "seq": journal.next_seq(), "t": 0.0, "at": iso(at_s), **fields}
+
+
+def journal_at(path: Path, clock: Clock | None = None, **kw: Any) -> Journal:
+    options = {"retention_days": 30, "outbox_max": 1000, **kw}
+    return Journal(path, clock=clock or Clock(T0), **options)
+
+
+def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:
+    conn = connect_readonly(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def integrity(path: Path) -> str:
+    return stored(path, "PRAGMA integrity_check")[0][0]
+
+
+def corrupt(path: Path) -> None:
+    """Garbage over the middle of the file, where the events table and its index live."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 3)
+        f.write(b"\xa5" * (size // 3))  # no valid page type: SQLite's check finds it
