@@ -1,5 +1,6 @@
-"""Journals on real SQLite files for tests: a wall clock set by hand, events stamped with it,
-what the file holds read back, and damage done to it."""
+"""A journal written the way the daemon writes it, for the tests of the journal and of what reads
+it back (`moodpi history`): events stamped at a chosen time, on a clock the test sets; what the
+file holds read back, and damage done to it."""
 
 from __future__ import annotations
 
@@ -9,17 +10,10 @@ from typing import Any
 
 from moodpi.link.journal.file import connect_readonly
 from moodpi.link.journal.store import Journal
+from tests.support.clock import FakeClock
 
 DAY_S = 86400.0
 T0 = datetime(2024, 5, 1, 22, 0, tzinfo=UTC).timestamp()  # 22:00 UTC, two hours before midnight
-
-
-class Clock:
-    def __init__(self, now_s: float) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
 
 
 def iso(s: float) -> str:
@@ -30,9 +24,9 @@ def event(journal: Journal, kind: str, at_s: float, **fields: Any) -> dict[str, 
     return {"type": kind, "seq": journal.next_seq(), "t": 0.0, "at": iso(at_s), **fields}
 
 
-def journal_at(path: Path, clock: Clock | None = None, **kw: Any) -> Journal:
+def journal_at(path: Path, clock: FakeClock[float] | None = None, **kw: Any) -> Journal:
     options = {"retention_days": 30, "outbox_max": 1000, **kw}
-    return Journal(path, clock=clock or Clock(T0), **options)
+    return Journal(path, clock=clock or FakeClock(T0), **options)
 
 
 def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:

@@ -4,11 +4,13 @@ one `Snapshot` with every field set as a running daemon has it, any field replac
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from moodpi.events import Event, MoodEvent, PresenceEvent
 from moodpi.state import Diagnostics, MoodState, MusicState, NowPlaying, Snapshot
-from moodpi.system.status import status_document
+from moodpi.system.status import StatusFile, status_document
+from moodpi.system.status_reader import StatusReading, read_status
 from moodpi.types import EMOTIONS
 
 STARTED_AT = time.time() - 3725  # one daemon instance for every state built here
@@ -51,3 +53,17 @@ def written_status(**fields: Any) -> dict[str, Any]:
     """The status document the daemon writes for `make_snapshot()`, any field replaced as another
     version of moodpi might write it."""
     return {**status_document(make_snapshot()), **fields}
+
+
+def read_back(tmp_path: Path, status: dict[str, Any]) -> StatusReading:
+    """`status` written to a status file in tmp_path, and read back as `moodpi status` reads it."""
+    path = tmp_path / "status.json"
+    StatusFile(path).write(status)
+    return read_status(path)
+
+
+def state_dir_config(tmp_path: Path) -> Path:
+    """A config file whose state_dir (where the status file lives) is tmp_path/state."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    return path

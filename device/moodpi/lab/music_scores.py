@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from moodpi.lab.musicgen import MAJOR, MINOR, Style, _write_wav, render
-from moodpi.music.features import KEYS, describe_file
+from moodpi.music.analysis.features import KEYS, describe_file
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TEMPI_BPM = (60, 72, 84, 96, 108, 120, 132, 150)

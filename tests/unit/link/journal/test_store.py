@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from moodpi.link.journal.store import SEQ_BLOCK
-from tests.support.journal import DAY_S, T0, Clock, event, integrity, iso, journal_at, stored
+from tests.support.clock import FakeClock
+from tests.support.journal import DAY_S, T0, event, integrity, iso, journal_at, stored
 
 
 def test_seq_grows_across_reopen_and_crash(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ def test_outbox_order_ack_bound_and_restart(tmp_path: Path) -> None:
 
 
 def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
-    path, clock = tmp_path / "j.sqlite3", Clock(T0)
+    path, clock = tmp_path / "j.sqlite3", FakeClock(T0)
     with journal_at(path, clock) as journal:
         journal.record(event(journal, "mood", T0 - 40 * DAY_S, emotion="sad"))  # older than 30 days
         journal.record(event(journal, "mood", T0 - 1 * DAY_S, emotion="happy"))
@@ -101,10 +102,10 @@ def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
     with journal_at(path, clock) as journal:
         assert [t for t, _ in stored(path)] == ["mood"]
         journal.record(event(journal, "error", T0 - 31 * DAY_S))
-        clock.now_s += 1800
+        clock.now += 1800
         journal.record(event(journal, "error", T0))
         assert len(stored(path)) == 3
-        clock.now_s += 1900  # over an hour since the last prune
+        clock.now += 1900  # over an hour since the last prune
         journal.record(event(journal, "error", T0))
         assert [t for t, _ in stored(path)] == ["mood", "error", "error"]
 
