@@ -283,8 +283,8 @@ def child_main(argv: Sequence[str]) -> int:
 
 def build(pipeline: str) -> Any:
     from moodpi import config as config_mod
-    from moodpi.perception.emotion import EmotionClassifier
-    from moodpi.perception.haar import HaarDetector
+    from moodpi.perception.classify.emotion import EmotionClassifier
+    from moodpi.perception.detect.haar import HaarDetector
     from moodpi.perception.pipeline import Perception, build_perception
 
     config = config_mod.load(None, environ={})  # the defaults, whatever the environment says

@@ -374,7 +374,7 @@ EOF')
 EVAL_SNIPPET='
 import json, sys, numpy as np
 from moodpi.config import default_models_dir, from_dict
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
 z = np.load(sys.argv[1])
 config = from_dict({}).emotion
 model = EmotionClassifier.from_file(default_models_dir() / config.model, flip_average=config.flip_average)
@@ -475,7 +475,7 @@ golden() {
   mkdir -p "$ROOT/root/shared/data/fer2013"
   mv "$ROOT/root/public_test.npz" "$ROOT/root/shared/data/fer2013/"
   in_root 'cd /root/moodpi && .venv/bin/python -m pytest -q -n 2 -p no:cacheprovider \
-    tests/unit/test_emotion_retrained.py -k public_test -rA 2>&1 | tail -n 20' | tee "$WORK/golden.txt"
+    tests/unit/perception/test_model_card.py -k public_test -rA 2>&1 | tail -n 20' | tee "$WORK/golden.txt"
   note "$(grep -E '[0-9]+ (passed|failed)' "$WORK/golden.txt" | tail -n 1)"
   grep -qE '[0-9]+ passed' "$WORK/golden.txt" && ! grep -qE '[0-9]+ failed' "$WORK/golden.txt"
 }

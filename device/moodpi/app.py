@@ -26,7 +26,7 @@ from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.jukebox import MusicStage, NoMusic, music_stage
 from moodpi.perception.capture import CaptureThread
-from moodpi.perception.geometry import Reach
+from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
 from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
@@ -207,12 +207,17 @@ class Daemon:
             self._close_camera()  # privacy: the camera is released, not just ignored
 
     def _open_camera(self) -> None:
-        source = self.privacy.watch(self._source_factory())  # the LED follows the device
+        source = self._source_factory()
         lossless = source.is_replay and not self.config.camera.realtime
         # A gap of a few frame periods is normal at low fps; only longer silences count as failures.
         frame_timeout_s = max(self.config.camera.timeout_s, 3.0 / self.config.camera.fps)
         self._capture = CaptureThread(
-            source, lossless=lossless, stop_event=self.stop_event, frame_timeout_s=frame_timeout_s
+            source,
+            lossless=lossless,
+            stop_event=self.stop_event,
+            frame_timeout_s=frame_timeout_s,
+            on_open=self.privacy.light.opened,  # the LED follows the device
+            on_close=self.privacy.light.closed,
         )
         self._capture.start()
 

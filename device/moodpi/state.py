@@ -81,7 +81,7 @@ class Diagnostics:
 @dataclass(frozen=True)
 class Sight:
     """How far the camera sees: the smallest face found in the last `window_s` (its box width
-    in a frame `frame_width_px` wide) and its estimated distance (moodpi.perception.geometry)."""
+    in a frame `frame_width_px` wide) and its estimated distance (perception.detect.geometry)."""
 
     smallest_face_px: int
     frame_width_px: int

@@ -27,8 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodpi.perception.emotion import EmotionClassifier
-from moodpi.perception.faces import equalize
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.crop import equalize
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "fer2013" / "public_test.npz"

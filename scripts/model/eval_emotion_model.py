@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from moodpi.perception.emotion import EmotionClassifier, input_lut, resize_face
+from moodpi.perception.classify.emotion import EmotionClassifier, input_lut, resize_face
 from moodpi.perception.tflite import load_interpreter, runtime
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -145,7 +145,7 @@ def convert(args: argparse.Namespace) -> None:
 
 
 def predict(model: Path, images: np.ndarray, flip: bool) -> np.ndarray:
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
 
     classifier = EmotionClassifier.from_file(model, flip_average=flip, temperature=1.0)
     return np.stack(classifier.classify_many(list(images)))
@@ -174,7 +174,7 @@ def measure_one(model: Path, images: np.ndarray, labels: np.ndarray) -> dict[str
         negative_log_likelihood,
         temper,
     )
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
 
     floor = EmotionClassifier.from_file(model).output_floor  # half an output step; 1e-7 for float
     started = time.perf_counter()

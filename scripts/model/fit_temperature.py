@@ -77,7 +77,7 @@ def pipeline_logits(model: str, photos: list[tuple[Path, int]]) -> tuple[np.ndar
     import msgspec
 
     from moodpi.config import Config
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.perception.pipeline import build_perception
     from moodpi.types import Frame
 
@@ -101,7 +101,7 @@ def pipeline_logits(model: str, photos: list[tuple[Path, int]]) -> tuple[np.ndar
 
 def public_test_logits(model: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     from moodpi.config import Config
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
 
     config = Config()
     classifier = EmotionClassifier.from_file(config.model_path(model), temperature=1.0)

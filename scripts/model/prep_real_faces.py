@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from moodpi.config import Config
-    from moodpi.perception.emotion import resize_face
-    from moodpi.perception.faces import crop_face, make_detector, select_faces
+    from moodpi.perception.classify.emotion import resize_face
+    from moodpi.perception.crop import crop_face, select_faces
+    from moodpi.perception.detect.faces import make_detector
     from moodpi.perception.pipeline import MIN_CROP_PX
 
     config = Config()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -373,7 +373,7 @@ def test_a_stolen_client_id_costs_no_event(
 def test_huge_replay_frames_keep_peak_rss_bounded(tmp_path: Path, e2e_replay: Path) -> None:
     import shutil
 
-    from tests.unit.test_hardening_replay import huge_png
+    from tests.support.camera import huge_png
 
     frames = tmp_path / "frames"
     shutil.copytree(e2e_replay / "frames", frames)

@@ -166,7 +166,7 @@ MDWE_PROBE = textwrap.dedent(
     except OSError:
         pass
     import cv2, numpy as np
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
     models = sys.argv[1]
     face = cv2.imread(sys.argv[2], cv2.IMREAD_GRAYSCALE)
     probs = EmotionClassifier.from_file(os.path.join(models, "emotion_int8.tflite")).classify(face)

@@ -22,7 +22,7 @@ from moodpi.lab.metrics import (
     per_class_metrics,
     temper,
 )
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO / "tests" / "fixtures" / "eval"

@@ -1,6 +1,6 @@
 """`moodpi snapshot FILE`: one annotated frame, to help place the camera.
 
-Each face is boxed with its emotion and its estimated distance (perception.geometry, from the
+Each face is boxed with its emotion and its estimated distance (detect.geometry, from the
 box width and `camera.hfov_deg`), so a glance tells whether the far end of the room is in reach.
 
 The only command that writes an image, and only to the file the user names. It opens the camera
@@ -19,7 +19,7 @@ import numpy as np
 
 from moodpi import config as config_mod
 from moodpi.cli.classify import StillCamera  # a detector that sweeps over frames gets a sweep
-from moodpi.perception.geometry import distance_m
+from moodpi.perception.detect.geometry import distance_m
 from moodpi.perception.pipeline import build_perception
 from moodpi.perception.sources import CameraError, open_source
 from moodpi.types import Frame, Observation, Prediction

@@ -107,7 +107,7 @@ class StillCamera:
 
     A pipeline with a still-image pass (`observe_still`) uses it. Otherwise the daemon's own
     `observe` runs on the image once, or, for a detector that spreads its search over frames
-    (one with a `sweep_length`: perception.room), for as many frames as one whole sweep takes,
+    (one with a `sweep_length`: detect.room), for as many frames as one whole sweep takes,
     on a pipeline of its own so that nothing seen in one image carries over to the next.
     """
 

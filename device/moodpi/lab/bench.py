@@ -128,7 +128,7 @@ def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (1280, 7
     import numpy as np
 
     from moodpi.lab.replaygen import compose_frame, load_fixture_faces, make_background
-    from moodpi.perception.geometry import face_width_px
+    from moodpi.perception.detect.geometry import face_width_px
 
     faces = [f for group in load_fixture_faces(bench_faces_dir()).values() for f in group]
     rng = np.random.default_rng(seed)

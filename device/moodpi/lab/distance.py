@@ -39,8 +39,8 @@ import numpy as np
 from moodpi import config as config_mod
 from moodpi.config import Config
 from moodpi.lab.replaygen import make_background
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.geometry import face_width_px
+from moodpi.perception.detect.geometry import face_width_px
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.types import Face, Frame, Observation
 
@@ -78,7 +78,7 @@ def is_validation_person(person: str) -> bool:
 
 def load_photos(folder: Path, count: int, config: Config) -> list[Photo]:
     """News photos (350x350) of validation persons with a face the detector finds up close."""
-    reference = BlazeFaceDetector(config.model_path(config.faces.model))
+    reference = WholeFrameDetector(config.model_path(config.faces.model))
     with (folder / "labels.csv").open(newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: hashlib.sha256(r["file"].encode()).digest())
     photos: list[Photo] = []

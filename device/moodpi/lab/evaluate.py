@@ -266,7 +266,7 @@ def cli_evaluate(args: argparse.Namespace) -> int:
 
 def evaluate_model(config: Any, name: str, flip: bool, dataset: Dataset) -> dict[str, Any] | int:
     """One model (a path, or a name in the models dir) on the dataset; an exit status on failure."""
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.perception.tflite import runtime
 
     model = Path(name) if Path(name).is_file() else config.model_path(name)

@@ -97,7 +97,7 @@ def read_photos(config: Any, model: str, photos: list[LabelledPhoto]) -> PhotoRe
     """Both readings of every photo with one model."""
     import cv2
 
-    from moodpi.perception.faces import equalize
+    from moodpi.perception.crop import equalize
     from moodpi.perception.pipeline import build_perception
 
     config = msgspec.structs.replace(

@@ -70,7 +70,7 @@ def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray, floor: float 
 
 def temper(probs: np.ndarray, temperature: float, floor: float) -> np.ndarray:
     """The classifier's temperature step on rows of raw probabilities."""
-    from moodpi.perception.emotion import to_probabilities
+    from moodpi.perception.classify.emotion import to_probabilities
 
     return to_probabilities(probs, temperature, "probs", floor)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodpi.perception.geometry import face_width_px
+from moodpi.perception.detect.geometry import face_width_px
 from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def make_labelled_replay(
 
     `distance_m` (nearest, farthest): a person across the room instead of at arm's length; each
     segment's person sits at one distance in that range (face width from the 66 degree lens
-    geometry of perception.geometry) and in one place, as people on a sofa do, while the faces
+    geometry of detect.geometry) and in one place, as people on a sofa do, while the faces
     (expressions) change.
     """
     if fps <= 0:

@@ -34,6 +34,11 @@ class CaptureThread:
     camera has been gone too long; `reconnects` counts successful reopenings. A replay is not
     retried (a file does not heal): an error ends it with `fatal_error` set. Frames that are not
     grey (H, W) uint8 are skipped and counted in `frames_bad`.
+
+    `on_open` is called after each successful `source.start()`, `on_close` after each
+    `source.stop()` that follows one (even when stop fails), on whichever thread opened or
+    closed it: whoever must know whether the camera is open (the camera light) is told, and the
+    source stays the source.
     """
 
     def __init__(
@@ -49,6 +54,8 @@ class CaptureThread:
         fps_window_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
+        on_open: Callable[[], None] = lambda: None,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self.source = source
         self.lossless = lossless
@@ -60,6 +67,8 @@ class CaptureThread:
         self._fps_window_s = fps_window_s
         self._clock = clock
         self._sleep = sleep or self._pause
+        self._on_open = on_open
+        self._on_close = on_close
         self._halt = threading.Event()
         self._cond = threading.Condition()
         self._slot: Frame | None = None
@@ -120,7 +129,7 @@ class CaptureThread:
         return {
             "frames_read": self.frames_read,
             "frames_dropped": self.frames_dropped,
-            "frames_bad": self.frames_bad + int(getattr(self.source, "frames_bad", 0)),
+            "frames_bad": self.frames_bad + self.source.frames_bad,
             "reconnects": self.reconnects,
             "fps": round(self._fps(), 2),
             "failing_s": round(self.failing_for_s(), 1),
@@ -200,6 +209,7 @@ class CaptureThread:
     def _mark_open(self) -> None:
         self._open = self._opened_before = True
         self._last_frame_at = self._clock()
+        self._on_open()
 
     def _check_stalled(self) -> None:
         silent_s = self._clock() - self._last_frame_at
@@ -251,6 +261,7 @@ class CaptureThread:
         if self._open:
             self._open = False
             quietly(self.source.stop, f"closing {self.source.describe()}")
+            self._on_close()
 
     def _stopping(self) -> bool:
         return self._halt.is_set() or self._stop_event.is_set()

@@ -8,10 +8,10 @@ import time
 import numpy as np
 
 from moodpi.config import Config
-from moodpi.perception.emotion import EmotionClassifier
-from moodpi.perception.faces import FaceDetector, crop_face, equalize, make_detector, select_faces
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.crop import crop_face, equalize, select_faces
+from moodpi.perception.detect.faces import FaceDetector, make_detector
 from moodpi.perception.image import to_grey
-from moodpi.perception.room import RoomDetector
 from moodpi.types import EMOTIONS, Face, Frame, Observation, Prediction
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,11 @@ class Perception:
         if min(grey.shape) < MIN_FRAME_PX:
             raise ValueError(f"frame image too small: {grey.shape}")
         t0 = time.perf_counter()
-        scan = getattr(self.detector, "scan", None) if still else None
-        if callable(scan):
-            found = scan(grey)
-        elif frame.lores is not None and isinstance(self.detector, RoomDetector):
-            found = self.detector.detect(grey, to_grey(frame.lores))
+        if still:
+            found = self.detector.scan(grey)
         else:
-            found = self.detector.detect(grey)
+            lores = None if frame.lores is None else to_grey(frame.lores)
+            found = self.detector.detect(grey, lores)
         faces = select_faces(found, self.select)
         t1 = time.perf_counter()
         classified = tuple(self._classify(grey, face) for face in faces)
@@ -119,9 +117,7 @@ def _ewma(avg: float | None, value: float) -> float:
 def build_perception(config: Config) -> Perception:
     """Load both models now, so that a missing or wrong model fails at start, not on frame one."""
     detector = make_detector(config)
-    opener = getattr(detector, "open", None)
-    if callable(opener):
-        opener()
+    detector.open()
     emotion = config.emotion
     classifier = EmotionClassifier.from_file(
         config.model_path(emotion.model),

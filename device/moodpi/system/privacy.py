@@ -1,9 +1,10 @@
 """Privacy you can see: whether the camera is open (for Home Assistant, the LED and `moodpi
 status`), and the quiet hours during which it stays released.
 
-`Privacy.watch(source)` wraps the frame source the capture thread opens and closes, so "camera in
-use" is true exactly from a successful `start()` to the end of `stop()`, whoever calls them and
-on whichever thread; the LED follows it. Quiet hours are a pure function of the local time.
+The camera light's `opened` and `closed` are the capture thread's open and close callbacks
+(app.py wires them), so "camera in use" is true exactly from a successful `start()` of the frame
+source to the end of its `stop()`, on whichever thread; the LED follows it. Quiet hours are a
+pure function of the local time.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from moodpi.config import PrivacyConfig
 from moodpi.state import QuietHours
 from moodpi.system.led import Led, make_led
-from moodpi.types import Frame
 
 log = logging.getLogger(__name__)
 
@@ -91,51 +90,6 @@ class CameraLight:
             self.led.set(in_use)
 
 
-class WatchedSource:
-    """A frame source that tells a CameraLight when its device opens and closes; the rest of
-    the source (read, describe, is_replay, frames_bad, ...) is the wrapped one's."""
-
-    def __init__(self, source: Any, light: CameraLight) -> None:
-        self._source = source
-        self._light = light
-
-    def start(self) -> None:
-        self._source.start()
-        self._light.opened()  # only after start() succeeded: a failed open is no open camera
-
-    def stop(self) -> None:
-        try:
-            self._source.stop()
-        finally:
-            self._light.closed()
-
-    def read(self, timeout_s: float) -> Frame | None:
-        frame: Frame | None = self._source.read(timeout_s)
-        return frame
-
-    def describe(self) -> str:
-        return str(self._source.describe())
-
-    @property
-    def is_replay(self) -> bool:
-        return bool(self._source.is_replay)
-
-    @is_replay.setter
-    def is_replay(self, value: bool) -> None:
-        self._source.is_replay = value
-
-    @property
-    def frames_bad(self) -> int:
-        return int(self._source.frames_bad)
-
-    @frames_bad.setter
-    def frames_bad(self, value: int) -> None:
-        self._source.frames_bad = value
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
-
-
 class Privacy:
     """The camera light and the quiet hours of one daemon; `clock` gives local time (tests)."""
 
@@ -158,9 +112,6 @@ class Privacy:
 
     def stop(self) -> None:
         self.light.stop()
-
-    def watch(self, source: Any) -> WatchedSource:
-        return WatchedSource(source, self.light)
 
     @property
     def camera_in_use(self) -> bool:

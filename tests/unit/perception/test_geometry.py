@@ -7,7 +7,7 @@ import pytest
 
 @pytest.mark.parametrize(("face_px", "metres"), [(74, 1.0), (37, 2.0), (25, 3.0), (18, 4.0)])
 def test_distance_from_box_width_matches_the_issue_geometry(face_px: int, metres: float) -> None:
-    from moodpi.perception.geometry import distance_m, face_width_px
+    from moodpi.perception.detect.geometry import distance_m, face_width_px
 
     # Camera Module 3 (66 degrees) in a 640 px frame: 74 px at 1 m ... 18 px at 4 m.
     assert distance_m(face_px, 640, 66.0) == pytest.approx(metres, rel=0.03)
@@ -20,7 +20,7 @@ def test_distance_from_box_width_matches_the_issue_geometry(face_px: int, metres
 
 
 def test_reach_keeps_the_smallest_face_of_the_last_ten_minutes_in_a_few_entries() -> None:
-    from moodpi.perception.geometry import Reach
+    from moodpi.perception.detect.geometry import Reach
     from moodpi.types import Face
 
     reach = Reach(hfov_deg=66.0)

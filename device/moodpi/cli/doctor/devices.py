@@ -73,7 +73,7 @@ def check_camera(config: cfg.Config, daemon: StatusReading) -> Check:
 def reach(config: cfg.Config, daemon: StatusReading) -> str:
     """How far this setup sees: the farthest face the daemon found lately (its status file),
     and the limit faces.min_size_px sets at the configured width and field of view."""
-    from moodpi.perception.geometry import distance_m
+    from moodpi.perception.detect.geometry import distance_m
     from moodpi.system.status_reader import sight
 
     camera, min_px = config.camera, config.faces.min_size_px

@@ -23,7 +23,7 @@ def bundled_face() -> Any:
 
 
 def check_emotion_model(config: cfg.Config) -> Check:
-    from moodpi.perception.emotion import EmotionClassifier
+    from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.types import EMOTIONS
 
     path = config.model_path(config.emotion.model)
@@ -59,7 +59,7 @@ def check_emotion_model(config: cfg.Config) -> Check:
 def check_face_detector(config: cfg.Config) -> Check:
     import numpy as np
 
-    from moodpi.perception.faces import make_detector
+    from moodpi.perception.detect.faces import make_detector
 
     detector: Any = make_detector(config)
     try:

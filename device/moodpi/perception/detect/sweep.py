@@ -1,5 +1,5 @@
 """The sweep's geometry: a pyramid of overlapping tiles over the frame, the order they are
-visited in, and the frame's halvings they are cut from (perception/room.py uses them)."""
+visited in, and the frame's halvings they are cut from (detect/room.py uses them)."""
 
 from __future__ import annotations
 

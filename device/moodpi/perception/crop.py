@@ -1,58 +1,14 @@
-"""Face detection behind one small interface, and the pure helpers that pick and crop a face.
-
-The rule here: the rest of perception sees only the FaceDetector protocol and these helpers;
-which detector runs is decided once, by make_detector from config.faces. BlazeFace
-(perception.blazeface) is the default; OpenCV's Haar cascade (perception.haar) is the
-dependency-light alternative. select_faces, crop_face and equalize are pure functions of a grey
-frame and Face boxes, so they behave the same whichever detector found the faces.
-"""
+"""Which faces, the crop, and its lighting: pure functions of a grey frame and Face boxes, so
+they behave the same whichever detector found the faces."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import cv2
 import numpy as np
 
-from moodpi.config import Config
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.geometry import face_width_px
-from moodpi.perception.haar import HAAR_CASCADE, HaarDetector
-from moodpi.perception.room import RoomDetector
 from moodpi.types import Face
-
-
-class FaceDetector(Protocol):
-    def detect(self, grey: np.ndarray) -> list[Face]:
-        """Faces in a (H, W) uint8 frame, boxes in frame pixels, best first."""
-        ...
-
-
-def make_detector(config: Config) -> FaceDetector:
-    """The detector config.faces asks for (models are loaded on first use or open())."""
-    faces = config.faces
-    if faces.detector == "haar":
-        cascade = config.model_path(faces.haar_cascade) if faces.haar_cascade else None
-        if cascade is None:
-            bundled = config.model_path(HAAR_CASCADE)
-            cascade = bundled if bundled.is_file() else None
-        return HaarDetector(cascade, min_size_px=faces.min_size_px)
-    model = config.model_path(faces.model)
-    if faces.reach_m <= 0:
-        return BlazeFaceDetector(model, min_score=faces.min_score, min_size_px=faces.min_size_px)
-    return RoomDetector(
-        model,
-        min_score=faces.min_score,
-        min_size_px=faces.min_size_px,
-        smallest_face_px=face_width_px(faces.reach_m, config.camera.width, config.camera.hfov_deg),
-        smallest_face_frac=face_width_px(faces.reach_m, 1.0, config.camera.hfov_deg),
-        tiles_per_frame=faces.tiles_per_frame,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure helpers: which faces, the crop, lighting
 
 
 def select_faces(faces: Sequence[Face], policy: str = "largest") -> list[Face]:

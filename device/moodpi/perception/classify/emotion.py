@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from moodpi.perception.model_card import SCALES, Sidecar, read_sidecar
+from moodpi.perception.classify.model_card import SCALES, Sidecar, read_sidecar
 from moodpi.perception.tflite import load_interpreter
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """Privacy you can see: quiet hours, the status LED, and "camera in use" following the camera.
 
-The daemon runs on the injected fake picamera2 of test_camera (only the camera is faked: real
-models, a real status file) with an LED that is a plain folder shaped like /sys/class/leds/NAME.
+The daemon runs on the injected fake picamera2 of tests/support/camera.py (only the camera is
+faked: real models, a real status file) with an LED that is a plain folder shaped like
+/sys/class/leds/NAME.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from moodpi.system.led import GpioLed, NoLed, SysfsLed, make_led
 from moodpi.system.privacy import in_quiet_hours, parse_span
 from moodpi.system.status import status_path
 from moodpi.system.status_reader import read_status
+from tests.support.camera import FakePicamera2
 from tests.support.clock import FakeClock
-from tests.unit.test_camera import FakePicamera2
 
 WAIT_S = 5.0
 

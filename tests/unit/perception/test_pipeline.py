@@ -13,15 +13,15 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_labelled_replay
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.emotion import EmotionClassifier
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.classify.model_card import Sidecar
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.perception.image import to_grey
-from moodpi.perception.model_card import Sidecar
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS, Frame
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
 # The faces here are 130-240 px in 640x480 frames (within 1 m): a sweep down to 1.5 m finds
@@ -165,7 +165,7 @@ def test_models_are_checked_when_built(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="FER-2013 order"):
         Perception(
-            BlazeFaceDetector(REPO / "models" / "face_detection_short_range.tflite"), classifier
+            WholeFrameDetector(REPO / "models" / "face_detection_short_range.tflite"), classifier
         )
 
 

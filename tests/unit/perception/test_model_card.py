@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
-from moodpi.perception.emotion import EmotionClassifier
-from moodpi.perception.model_card import read_sidecar
+from moodpi.perception.classify.emotion import EmotionClassifier
+from moodpi.perception.classify.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 VERSIONS = ("v2", "v3", "v6", "v7", "v8", "v10", "v11", "v12", "v13")  # the default last
 RETRAINED = [REPO / "models" / f"emotion_{v}_int8.tflite" for v in VERSIONS]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"

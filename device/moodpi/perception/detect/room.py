@@ -26,13 +26,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from moodpi.perception.blazeface import NMS_IOU, SHORT_RANGE, sigmoid_scores, weighted_nms
-from moodpi.perception.sweep import (
+from moodpi.perception.detect.blazeface import (
+    INPUT_PX,
+    NMS_IOU,
+    BlazeFaceRunner,
+    boxes_to_faces,
+    iou,
+)
+from moodpi.perception.detect.sweep import (
     MOTION_FACTOR,
     TILE_H,
     TILE_W,
@@ -42,73 +47,13 @@ from moodpi.perception.sweep import (
     schedule,
     sweep_tiles,
 )
-from moodpi.perception.tflite import load_interpreter
 from moodpi.types import Face
 
 TRACK_FACE_PX = 48  # a track's window makes its face about this size in the input
-WINDOW_PX = 128  # track windows: the model's own square input
+WINDOW_PX = INPUT_PX  # track windows: the model's own square input
 CANDIDATE_SCORE_MARGIN = 0.15
 RECHECK_FRAMES = 2
 STILL_PAD_MAX_PX = 800  # stills up to this size are retried inside a border (portrait crops)
-
-
-class BlazeNet:
-    """One BlazeFace interpreter at a fixed input size (h, w); boxes come back in input pixels.
-
-    The short-range model is fully convolutional: resizing its input gives an anchor grid of
-    the same strides over a larger picture, decoded exactly as MediaPipe decodes 128x128.
-    """
-
-    def __init__(self, model_path: Path, h: int, w: int, min_score: float, threads: int) -> None:
-        if h % 16 or w % 16:
-            raise ValueError(f"BlazeFace input sides must be multiples of 16, got {h}x{w}")
-        interpreter = load_interpreter(model_path, num_threads=threads)
-        inp = interpreter.get_input_details()[0]
-        if [int(n) for n in inp["shape"]] != [1, 128, 128, 3]:
-            raise ValueError(f"{model_path}: not BlazeFace short-range (input {inp['shape']})")
-        if (h, w) != (128, 128):
-            interpreter.resize_tensor_input(inp["index"], [1, h, w, 3])
-            interpreter.allocate_tensors()
-        outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
-        self._anchors = grid_anchors_px(h, w)
-        n = len(self._anchors)
-        if 16 not in outs or 1 not in outs or int(outs[16]["shape"][1]) != n:
-            raise ValueError(f"{model_path}: outputs do not match BlazeFace's {n} anchors")
-        self.h, self.w = h, w
-        self._interpreter: Any = interpreter
-        self._in, self._reg, self._cls = inp["index"], outs[16]["index"], outs[1]["index"]
-        self._input = np.empty((1, h, w, 3), np.float32)
-        self._lut = (np.arange(256, dtype=np.float32) / 127.5 - 1.0).astype(np.float32)
-        self._min_logit = float(np.log(min_score / (1.0 - min_score))) if min_score < 1 else 1e9
-
-    def run(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in one (h, w) uint8 canvas: boxes (K, 4) x0, y0, x1, y1 in its pixels, scores."""
-        self._input[0] = np.take(self._lut, canvas)[:, :, None]
-        self._interpreter.set_tensor(self._in, self._input)
-        self._interpreter.invoke()
-        logits = self._interpreter.get_tensor(self._cls)[0, :, 0]
-        hits = np.flatnonzero(logits >= self._min_logit)
-        if hits.size == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-        raw = self._interpreter.get_tensor(self._reg)[0, hits, :4]
-        centre = raw[:, :2] + self._anchors[hits]
-        half = raw[:, 2:4] / 2.0
-        boxes = np.concatenate([centre - half, centre + half], axis=1)
-        return weighted_nms(boxes, sigmoid_scores(logits[hits]), NMS_IOU, True)
-
-
-def grid_anchors_px(h: int, w: int) -> np.ndarray:
-    """Short-range anchor centres (N, 2) as (x, y) in input pixels, in the model's output order:
-    the stride-8 grid with 2 anchors per cell, then the stride-16 grid with 6."""
-    centres = []
-    per_stride: dict[int, int] = {}
-    for stride in SHORT_RANGE.strides:
-        per_stride[stride] = per_stride.get(stride, 0) + SHORT_RANGE.anchors_per_layer
-    for stride, per_cell in per_stride.items():
-        ys, xs = np.meshgrid(np.arange(h // stride), np.arange(w // stride), indexing="ij")
-        grid = np.stack([(xs + 0.5) * stride, (ys + 0.5) * stride], axis=-1).reshape(-1, 2)
-        centres.append(np.repeat(grid, per_cell, axis=0))
-    return np.concatenate(centres).astype(np.float32)
 
 
 @dataclass
@@ -145,9 +90,9 @@ class RoomDetector:
         self.tiles_per_frame = tiles_per_frame
         self.track_frames = track_frames
         self.num_threads = num_threads
-        self._window: BlazeNet | None = None
+        self._window: BlazeFaceRunner | None = None
         self._keep_score = min_score
-        self._tile_net: BlazeNet | None = None
+        self._tile_net: BlazeFaceRunner | None = None
         self._shape: tuple[int, int] | None = None
         self._order: list[Tile] = []
         self._motion = MotionPicker([])
@@ -166,12 +111,13 @@ class RoomDetector:
             # its own window. A face already confirmed is kept at that weaker score too
             # (hysteresis): a turned head or a blink should not make the room empty.
             self._keep_score = max(0.3, self.min_score - CANDIDATE_SCORE_MARGIN)
-            self._window = BlazeNet(
-                self.model_path, WINDOW_PX, WINDOW_PX, self._keep_score, self.num_threads
-            )
-            self._tile_net = BlazeNet(
-                self.model_path, TILE_H, TILE_W, self._keep_score, self.num_threads
-            )
+            self._window = self._load(WINDOW_PX, WINDOW_PX)
+            self._tile_net = self._load(TILE_H, TILE_W)
+
+    def _load(self, h: int, w: int) -> BlazeFaceRunner:
+        return BlazeFaceRunner.load(
+            self.model_path, h, w, min_score=self._keep_score, num_threads=self.num_threads
+        )
 
     def close(self) -> None:
         self._window = self._tile_net = None
@@ -279,7 +225,13 @@ class RoomDetector:
         return self._run(self._window, self._canvas, grey, x, y, WINDOW_PX / side)
 
     def _run(
-        self, net: BlazeNet, canvas: np.ndarray, grey: Pyramid, x: float, y: float, scale: float
+        self,
+        net: BlazeFaceRunner,
+        canvas: np.ndarray,
+        grey: Pyramid,
+        x: float,
+        y: float,
+        scale: float,
     ) -> list[tuple[np.ndarray, float]]:
         """Resize the frame region at (x, y) by `scale` into the canvas (black where the region
         leaves the frame), run the model, and map its boxes back to frame pixels."""
@@ -337,26 +289,23 @@ class RoomDetector:
 
     def _add_candidates(self, found: list[tuple[np.ndarray, float]], now: int) -> None:
         for box, score in found:
-            if all(_iou(box, t.box) <= NMS_IOU for t in self._tracks):
+            if _clear_of(box, [t.box for t in self._tracks]):
                 self._tracks.append(_Track(box, score, now, confirmed=False))
 
     def _merge_tracks(self) -> None:
         kept: list[_Track] = []
         for track in sorted(self._tracks, key=lambda t: (t.confirmed, t.score), reverse=True):
-            if all(_iou(track.box, k.box) <= NMS_IOU for k in kept):
+            if _clear_of(track.box, [k.box for k in kept]):
                 kept.append(track)
         self._tracks = kept
 
     def _faces(self, shape: tuple[int, int]) -> list[Face]:
-        h, w = shape
-        faces = []
-        for t in self._tracks:
-            if not t.confirmed or self._frame_no - t.last_seen >= RECHECK_FRAMES:
-                continue  # a candidate not yet confirmed, or a face missed at its last check
-            x0, y0 = max(0, round(float(t.box[0]))), max(0, round(float(t.box[1])))
-            x1, y1 = min(w, round(float(t.box[2]))), min(h, round(float(t.box[3])))
-            if min(x1 - x0, y1 - y0) >= self.min_size_px:
-                faces.append(Face(x0, y0, x1 - x0, y1 - y0, t.score))
+        # not reported: a candidate not yet confirmed, or a face missed at its last check
+        shown = [
+            t for t in self._tracks if t.confirmed and self._frame_no - t.last_seen < RECHECK_FRAMES
+        ]
+        boxes = np.array([t.box for t in shown], np.float32).reshape(-1, 4)
+        faces = boxes_to_faces(boxes, [t.score for t in shown], shape, self.min_size_px)
         return sorted(faces, key=lambda f: f.score, reverse=True)
 
 
@@ -369,21 +318,17 @@ def _shift(face: Face, dx: int, dy: int, w: int, h: int) -> Face | None:
     return Face(x0, y0, x1 - x0, y1 - y0, face.score)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+def _clear_of(box: np.ndarray, others: list[np.ndarray]) -> bool:
+    """No box of `others` overlaps `box` by more than NMS_IOU (true when there are none)."""
+    return bool(np.all(iou(box, np.array(others, np.float32).reshape(-1, 4)) <= NMS_IOU))
 
 
 def _best_overlap(
     box: np.ndarray, hits: list[tuple[np.ndarray, float]]
 ) -> tuple[np.ndarray, float] | None:
     """The hit that overlaps the track most (a face moves little between frames), if any."""
-    scored = [(_iou(box, b), b, s) for b, s in hits]
-    scored = [x for x in scored if x[0] > 0.1]
-    if not scored:
+    if not hits:
         return None
-    _, b, s = max(scored, key=lambda x: x[0])
-    return b, s
+    overlaps = iou(box, np.array([b for b, _ in hits], np.float32).reshape(-1, 4))
+    best = int(np.argmax(overlaps))
+    return hits[best] if overlaps[best] > 0.1 else None

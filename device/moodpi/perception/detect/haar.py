@@ -81,7 +81,8 @@ class HaarDetector:
     def close(self) -> None:
         self._cascade = None
 
-    def detect(self, grey: np.ndarray) -> list[Face]:
+    def detect(self, grey: np.ndarray, lores: np.ndarray | None = None) -> list[Face]:
+        """Faces in a (H, W) uint8 frame, largest first; `lores` is not needed for one pass."""
         self.open()
         found = self._cascade.detectMultiScale(
             grey,
@@ -91,3 +92,6 @@ class HaarDetector:
         )
         faces = [Face(int(x), int(y), int(w), int(h), 1.0) for x, y, w, h in found]
         return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def scan(self, grey: np.ndarray) -> list[Face]:
+        return self.detect(grey)

@@ -13,18 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moodpi.perception.emotion import (
+from moodpi.perception.classify.emotion import (
     EmotionClassifier,
     input_lut,
     preprocess,
     quantize,
     to_probabilities,
 )
-from moodpi.perception.model_card import read_sidecar
+from moodpi.perception.classify.model_card import read_sidecar
 from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MODELS = REPO / "models"
 INT8 = MODELS / "emotion_int8.tflite"
 FLOAT32 = MODELS / "emotion_float32.tflite"
@@ -173,10 +173,10 @@ def test_running_a_model_outside_its_calibrated_flip_mode_is_logged(
 ) -> None:
     model = _copy_with_sidecar(tmp_path, {"temperature": 1.2, "flip_average": flip})
     assert read_sidecar(model).flip_average is flip
-    with caplog.at_level(logging.WARNING, logger="moodpi.perception.emotion"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.perception.classify.emotion"):
         EmotionClassifier.from_file(model, flip_average=flip)
     assert not caplog.records
-    with caplog.at_level(logging.WARNING, logger="moodpi.perception.emotion"):
+    with caplog.at_level(logging.WARNING, logger="moodpi.perception.classify.emotion"):
         EmotionClassifier.from_file(model, flip_average=not flip)
     (record,) = caplog.records
     assert "model.tflite" in record.getMessage()

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces, make_background
-from moodpi.perception.blazeface import BlazeFaceDetector
-from moodpi.perception.room import RoomDetector, grid_anchors_px
-from moodpi.perception.sweep import (
-    TARGET_FACE_PX,
-    TILE_H,
-    TILE_W,
-    MotionPicker,
-    Pyramid,
-    schedule,
-    sweep_tiles,
-)
+from moodpi.lab.replaygen import compose_frame, face_box, make_background
+from moodpi.perception.detect.room import RoomDetector
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.types import Face
+from tests.support.faces import BLAZEFACE as MODEL
 
-REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "models" / "face_detection_short_range.tflite"
-FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 SIZE = (1280, 720)
 FAR_PX = 37  # a face at 4 m through a 66 degree lens, 1280 px wide
 
 
 @pytest.fixture(scope="module")
-def faces() -> list[np.ndarray]:
-    return [f for group in load_fixture_faces(FACES_DIR).values() for f in group][::7]
+def faces(all_faces: list[np.ndarray]) -> list[np.ndarray]:
+    return all_faces[::7]
 
 
 def hits(found: list[Face], box: tuple[int, int, int, int]) -> bool:
@@ -38,37 +25,12 @@ def hits(found: list[Face], box: tuple[int, int, int, int]) -> bool:
     return any(abs(f.x + f.w / 2 - (x + w / 2)) < w / 2 and abs(f.w - w) < w for f in found)
 
 
-def test_anchor_grid_matches_the_model_at_any_input_size() -> None:
-    # 128x128: 16x16 cells x 2 + 8x8 cells x 6 = 896, MediaPipe's count
-    assert len(grid_anchors_px(128, 128)) == 896
-    anchors = grid_anchors_px(128, 256)
-    assert len(anchors) == 2 * 16 * 32 + 6 * 8 * 16
-    assert anchors[:, 0].max() < 256 and anchors[:, 1].max() < 128
-    assert tuple(anchors[0]) == (4.0, 4.0)
-
-
-def test_the_sweep_covers_every_pixel_at_every_level_and_visits_every_tile() -> None:
-    levels = sweep_tiles(*SIZE, smallest_face_px=FAR_PX)
-    assert len(levels[0]) == 1 and (levels[0][0].w, levels[0][0].h) == SIZE
-    for tiles in levels:
-        covered = np.zeros((SIZE[1], SIZE[0]), bool)
-        for t in tiles:
-            covered[t.y : t.y + t.h, t.x : t.x + t.w] = True
-        assert covered.all()
-    finest = levels[-1][0]
-    assert FAR_PX * min(TILE_W / finest.w, TILE_H / finest.h) >= TARGET_FACE_PX - 0.5
-    order = schedule(levels)
-    assert {id(t) for tiles in levels for t in tiles} <= {id(t) for t in order}
-    # the whole frame (near faces) comes round far more often than any one fine tile
-    assert sum(t.level == 0 for t in order) > 3 * max(order.count(t) for t in levels[-1])
-
-
 @pytest.mark.slow
 def test_a_far_face_is_found_within_one_sweep_where_one_whole_frame_pass_is_blind(
     faces: list[np.ndarray],
 ) -> None:
     rng = np.random.default_rng(4)
-    single = BlazeFaceDetector(MODEL)
+    single = WholeFrameDetector(MODEL)
     found, single_found = 0, 0
     for i, face in enumerate(faces):
         centre = (200 + 80 * i % 900, 260 + 30 * (i % 5))
@@ -126,20 +88,6 @@ def test_a_face_that_leaves_is_no_longer_reported_and_cost_stays_bounded(
     assert sum(len(detector.detect(empty)) for _ in range(60)) == 0
 
 
-def test_the_cameras_own_quarter_stream_serves_the_coarse_passes() -> None:
-    grey = np.zeros((720, 1280), np.uint8)
-    lores = np.full((180, 320), 7, np.uint8)
-    pyramid = Pyramid(grey, lores)
-    assert pyramid.at(1.0)[0] is grey and pyramid.at(0.9) == (grey, 1.0)
-    image, factor = pyramid.at(0.2)  # 0.2 needs the quarter level: the lores frame itself
-    assert image is lores and factor == 0.25
-    half, factor = pyramid.at(0.4)
-    assert half.shape == (360, 640) and factor == 0.5
-    eighth, _ = pyramid.at(0.1)
-    assert eighth.shape == (90, 160) and int(eighth[0, 0]) == 7  # made from lores, not grey
-    assert Pyramid(grey, np.zeros((100, 100), np.uint8)).at(0.2)[0].shape == (180, 320)
-
-
 def test_a_photo_that_is_all_face_is_found_inside_a_border(faces: list[np.ndarray]) -> None:
     import cv2
 
@@ -174,16 +122,3 @@ def test_someone_who_walks_in_is_found_in_frames_not_a_sweep(faces: list[np.ndar
                 break
     sweep = RoomDetector(MODEL, smallest_face_px=FAR_PX).sweep_frames(*SIZE)
     assert len(waits) == 4 and max(waits) <= 4 < sweep / 10, (waits, sweep)
-
-
-def test_a_change_of_light_is_not_taken_for_someone_moving() -> None:
-    levels = sweep_tiles(*SIZE, smallest_face_px=FAR_PX)
-    picker = MotionPicker([t for tiles in levels[1:] for t in tiles])
-    dim = np.full((90, 160), 80, np.uint8)
-    assert picker.pick(dim, 1, []) is None  # nothing to compare with yet
-    assert picker.pick(dim + 60, 2, []) is None  # the whole room brighter: the light
-    moved = (dim + 60).copy()
-    moved[40:50, 100:106] = 250  # a small patch: someone far away
-    tile = picker.pick(moved, 3, [])
-    assert tile is not None and tile.x <= 100 * 8 and tile.x + tile.w >= 106 * 8
-    assert picker.pick(moved, 4, []) is None  # nothing changed since
