@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from moodpi.system.status import STALE_AFTER_S, read_status, status_path
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import STALE_AFTER_S, read_status
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -29,11 +29,11 @@ from moodpi.perception.capture import CaptureThread
 from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.snapshot import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
+from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy
-from moodpi.system.status import StatusFile, status_document, status_path, summary
+from moodpi.system.status import StatusFile, status_document, status_line, status_path
 from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
 
 log = logging.getLogger(__name__)
@@ -334,7 +334,8 @@ class Daemon:
             self._last_status = now
             self._sync_camera()  # quiet hours begin and end on the minute
             snapshot = self.snapshot()
-            self._notifier.status(summary(self._write_status(snapshot)))
+            self._write_status(snapshot)
+            self._notifier.status(status_line(snapshot))
             self.uplink.tick(snapshot)
 
     def _pipeline_alive(self, now: float) -> bool:
@@ -398,10 +399,8 @@ class Daemon:
             classify_ms=timings.get("classify_ms", 0.0),
         )
 
-    def _write_status(self, snapshot: Snapshot | None = None) -> dict[str, Any]:
-        status = status_document(snapshot or self.snapshot())
-        self._status_file.write(status)
-        return status
+    def _write_status(self, snapshot: Snapshot | None = None) -> None:
+        self._status_file.write(status_document(snapshot or self.snapshot()))
 
     def _run_state(self) -> RunState:
         if not self._detection or self.privacy.quiet_now():

@@ -129,8 +129,9 @@ def _fields(payload: Payload) -> dict[str, Json]:
 @dataclass(frozen=True)
 class Event:
     """One numbered, timestamped payload: `seq` (grows across restarts), `epoch` (with seq, the
-    event's identity: a new epoch means numbering may have started again; moodpi.link.identity),
-    `t` (frame-clock seconds since the first frame) and `at` (ISO 8601 UTC)."""
+    event's identity: a new epoch means numbering may have started again;
+    moodpi.link.journal.identity), `t` (frame-clock seconds since the first frame) and `at`
+    (ISO 8601 UTC)."""
 
     seq: int
     t: float

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from moodpi.cli.doctor.home import check_broker, check_music
 from moodpi.cli.doctor.host import check_temperature, check_throttling
 from moodpi.cli.doctor.models import check_emotion_model
 from moodpi.cli.doctor.report import _guarded, report, run_checks
-from moodpi.system.status import StatusFile, make_status, read_status
+from moodpi.system.status import StatusFile, status_document
+from moodpi.system.status_reader import read_status
 from tests.support.environ import child_env
+from tests.support.state import DIAGNOSTICS, NO_MUSIC, PLAYING, make_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "fixtures" / "faces"
@@ -93,7 +96,10 @@ def test_a_model_run_outside_its_calibrated_flip_mode_is_a_warning(tmp_path: Pat
 
 def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:
     status_file = StatusFile(tmp_path / "state" / "status.json")
-    status_file.write(make_status(started_at=0.0, fps=9.5, mood="happy", state="running"))
+    running = make_snapshot(
+        started_at=0.0, music=NO_MUSIC, diagnostics=replace(DIAGNOSTICS, fps=9.5)
+    )
+    status_file.write(status_document(running))
     # A camera that cannot open: the doctor must not even try while the daemon holds it.
     config = _config(tmp_path, camera={"source": "v4l2:/dev/moodpi-no-such-camera"})
     daemon = read_status(status_file.path)
@@ -103,8 +109,8 @@ def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:
     assert check_audio(config, daemon).level == "skip"  # no music: the device is unused
     # With music, the daemon's own report decides, without opening the device.
     for audio, level in ((False, "warn"), (True, "ok"), (None, "skip")):
-        status = make_status(started_at=0.0, fps=9.5, mood=None, player="playing", audio=audio)
-        status_file.write(status)
+        music = replace(PLAYING, player="playing", audio=audio)
+        status_file.write(status_document(replace(running, mood=None, music=music)))
         check = check_audio(config, read_status(status_file.path))
         assert check.level == level, check
 

@@ -39,7 +39,7 @@ from moodpi.link.commands import validate_command
 from moodpi.link.mqtt import MqttLink
 from moodpi.perception.sources.base import CameraError, SourceBase
 from moodpi.perception.sources.replay import ReplaySource
-from moodpi.system.status import read_status
+from moodpi.system.status_reader import read_status
 from moodpi.types import COMMAND_NAMES, Frame
 from tests.support.broker import Broker, mosquitto_binary
 from tests.support.daemon import REPO, daemon_command, daemon_env, run_daemon

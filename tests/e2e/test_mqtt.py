@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 
 from moodpi.cli.mqtt import cli_mqtt
 from moodpi.config import ConfigError, from_dict
-from moodpi.link import discovery as ha
 from moodpi.link.client import read_password
 from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_command
+from moodpi.link.home import discovery as ha
+from moodpi.link.home.entities import DeviceInfo, entities
+from moodpi.link.journal.outbox import MemoryOutbox
 from moodpi.link.mqtt import MqttLink
-from moodpi.link.outbox import MemoryOutbox
+from moodpi.link.topics import Topics, default_base_topic
 from moodpi.types import COMMAND_NAMES, POLICIES
 from tests.support.clock import FakeClock
 from tests.support.daemon import REPO
@@ -37,7 +39,7 @@ pytestmark = pytest.mark.broker
 
 DEVICE = "testpi"
 BASE = f"moodpi/{DEVICE}"
-TOPICS = ha.Topics(BASE)
+TOPICS = Topics(BASE)
 OUTAGE_S = float(os.environ.get("MOODPI_TEST_OUTAGE_S", "1.5"))  # the report uses 30
 
 
@@ -160,9 +162,7 @@ def test_device_discovery_mode_publishes_one_config(mqtt_broker: Broker, make_li
         assert late.wait_for(lambda ms: len(ms) >= 1, 5.0)
         time.sleep(0.2)  # anything else retained would have arrived with it
         assert [m.topic for m in late.messages] == [f"homeassistant/device/{DEVICE}/config"]
-        assert set(late.messages[0].json()["cmps"]) == {
-            e.object_id for e in ha.entities(h.link.info)
-        }
+        assert set(late.messages[0].json()["cmps"]) == {e.object_id for e in entities(h.link.info)}
 
 
 def test_home_assistant_online_gets_discovery_availability_and_state_again(
@@ -376,7 +376,7 @@ def test_commands_are_rate_limited() -> None:
 
 def test_link_drops_commands_over_the_rate(mqtt_broker: Broker, make_link) -> None:
     h = make_link(mqtt_broker)
-    h.link._bucket = TokenBucket(rate_per_s=0.001, burst=2)  # effectively no refill in this test
+    h.link._commands._bucket = TokenBucket(rate_per_s=0.001, burst=2)  # no refill in this test
     with Observer(mqtt_broker, []) as publisher:
         for _ in range(5):
             publisher.publish(TOPICS.command("skip"), "PRESS")
@@ -497,7 +497,7 @@ def test_bad_base_topic_is_a_config_error() -> None:
 
 # one retained config per entity, or one for the whole device
 COMPONENT_CONFIGS = len(
-    ha.entities(ha.DeviceInfo(DEVICE, DEVICE, "0", ha.Topics(ha.default_base_topic(DEVICE))))
+    entities(DeviceInfo(DEVICE, DEVICE, "0", Topics(default_base_topic(DEVICE))))
 )
 
 

@@ -1,5 +1,6 @@
 """A journal written the way the daemon writes it, for the tests of the journal and of what reads
-it back (`moodpi history`): events stamped at a chosen time, on a clock the test sets."""
+it back (`moodpi history`): events stamped at a chosen time, on a clock the test sets; what the
+file holds read back, and damage done to it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from moodpi.link.journal import Journal
+from moodpi.link.journal.file import connect_readonly
+from moodpi.link.journal.store import Journal
 from tests.support.clock import FakeClock
 
 DAY_S = 86400.0
@@ -25,3 +27,23 @@ def event(journal: Journal, kind: str, at_s: float, **fields: Any) -> dict[str, 
 def journal_at(path: Path, clock: FakeClock[float] | None = None, **kw: Any) -> Journal:
     options = {"retention_days": 30, "outbox_max": 1000, **kw}
     return Journal(path, clock=clock or FakeClock(T0), **options)
+
+
+def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:
+    conn = connect_readonly(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def integrity(path: Path) -> str:
+    return stored(path, "PRAGMA integrity_check")[0][0]
+
+
+def corrupt(path: Path) -> None:
+    """Garbage over the middle of the file, where the events table and its index live."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 3)
+        f.write(b"\xa5" * (size // 3))  # no valid page type: SQLite's check finds it

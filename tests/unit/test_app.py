@@ -1,7 +1,11 @@
-"""The daemon's lifecycle: the exit status follows the error's type; a run stops what it started."""
+"""The daemon's lifecycle: the exit status follows the error's type; a run stops what it started;
+a stalled camera stops the watchdog pings, so systemd restarts the daemon."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,8 @@ from moodpi import config as config_mod
 from moodpi.app import EX_SOFTWARE, EX_UNAVAILABLE, Daemon, SetupError, exit_status
 from moodpi.config import EX_CONFIG, ConfigError
 from moodpi.perception.sources import CameraError, FrameSource
+from moodpi.perception.sources.replay import ReplaySource
+from moodpi.types import Frame
 
 
 @pytest.mark.parametrize(
@@ -76,3 +82,60 @@ def test_a_camera_that_cannot_open_exits_69_and_stops_what_started(
     assert daemon.stop_event.is_set()
     status = (tmp_path / "state" / "status.json").read_text()
     assert '"frames":0' in status  # the final status was still written, on the way out
+
+
+class StallingReplay(ReplaySource):
+    """A real replay whose driver hangs after `frames_before_stall` frames, ignoring timeouts."""
+
+    def __init__(self, path: Path, frames_before_stall: int, release: threading.Event) -> None:
+        super().__init__(path, fps=10.0, realtime=True)
+        self._left = frames_before_stall
+        self._release = release
+
+    def read(self, timeout_s: float) -> Frame | None:
+        if self._left <= 0:
+            self._release.wait(30.0)  # a hung driver: no frame, no error, no timeout
+            return None
+        self._left -= 1
+        return super().read(timeout_s)
+
+
+@pytest.mark.slow
+def test_watchdog_pings_stop_when_the_camera_stalls(
+    tmp_path: Path, e2e_replay: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # ping every 0.2 s while healthy
+    config = config_mod.from_dict(
+        {"state_dir": str(tmp_path / "state"), "camera": {"timeout_s": 0.5}}
+    )
+    release = threading.Event()
+    source = StallingReplay(e2e_replay / "frames", frames_before_stall=20, release=release)
+    daemon = Daemon(config, audio=False, source_factory=lambda: source)
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    arrivals: list[tuple[float, str]] = []
+    try:
+        deadline = time.monotonic() + 8.0
+        while time.monotonic() < deadline:
+            try:
+                for line in sock.recv(4096).decode().splitlines():
+                    arrivals.append((time.monotonic(), line))
+            except TimeoutError:
+                pass
+        window_end = time.monotonic()
+    finally:
+        daemon.stop_event.set()
+        release.set()
+        runner.join(timeout=10)
+        sock.close()
+    assert not runner.is_alive()
+    pings = [t for t, line in arrivals if line == "WATCHDOG=1"]
+    assert any(line == "READY=1" for _, line in arrivals)
+    assert len(pings) >= 3, "no pings while frames flowed"
+    # 20 frames at 10 fps stall after ~2 s; pings must stop within the 1 s grace after that and
+    # stay stopped for the rest of the 8 s window.
+    assert window_end - pings[-1] > 3.0, "watchdog kept pinging a stalled pipeline"

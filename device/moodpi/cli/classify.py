@@ -242,7 +242,8 @@ def music_for(config: config_mod.Config) -> Music | None:
 
 def current_policy(config: config_mod.Config) -> Policy:
     """The running daemon's policy (Home Assistant may have changed it), else the configured."""
-    from moodpi.system.status import read_status, status_path
+    from moodpi.system.status import status_path
+    from moodpi.system.status_reader import read_status
 
     reading = read_status(status_path(config.state_path))
     policy = (reading.data or {}).get("policy") if reading.state == "running" else None

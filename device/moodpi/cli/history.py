@@ -19,7 +19,7 @@ from datetime import time as day_start
 from pathlib import Path
 from typing import Any
 
-from moodpi.link.journal import connect_readonly
+from moodpi.link.journal.file import connect_readonly
 
 
 def mood_durations(

@@ -9,7 +9,9 @@ from typing import Any
 
 from moodpi.config import MqttConfig
 from moodpi.link.client import base_topic, make_client, read_password, refusal_message
-from moodpi.link.discovery import DeviceInfo, Topics, cleanup_messages
+from moodpi.link.home.discovery import cleanup_messages
+from moodpi.link.home.entities import DeviceInfo
+from moodpi.link.topics import Topics
 
 log = logging.getLogger(__name__)
 

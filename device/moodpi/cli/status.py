@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from moodpi.system.status import (
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import (
     StatusReading,
     camera,
     field_dict,
@@ -24,7 +25,6 @@ from moodpi.system.status import (
     presence,
     read_status,
     sight,
-    status_path,
 )
 from moodpi.types import EMOTIONS
 

@@ -22,7 +22,7 @@ from moodpi.cli.status import (
     probabilities,
     status_file_for,
 )
-from moodpi.system.status import (
+from moodpi.system.status_reader import (
     StatusReading,
     field_number,
     mood_of,

@@ -14,7 +14,7 @@ from typing import Any
 from moodpi.config import ConfigError, MqttConfig
 from moodpi.config.checks import topic_prefix_problem
 from moodpi.config.files import read_password_file, tls_context
-from moodpi.link.discovery import default_base_topic
+from moodpi.link.topics import default_base_topic
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""MQTT commands in: pure parsing and validation, and the rate limits applied to them.
+"""MQTT commands in: pure parsing and validation, and the rate limit applied to them.
 
 `validate_command` turns `<base>/cmd/<suffix>` and its payload into a `Command` or says why not
-(`CommandRejected`); `TokenBucket` caps how many commands are carried out, and `LogThrottle` how
-often a barrage of bad ones is logged. Clocks are injected so tests need no sleeps.
+(`CommandRejected`); `TokenBucket` caps how many commands are carried out; `CommandGate` applies
+both to each message as paho's thread receives it, counting and (throttled) logging the rejects.
+Clocks are injected so tests need no sleeps.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from moodpi.link.health import LinkHealth
 from moodpi.types import COMMAND_NAMES, POLICIES
 
 log = logging.getLogger(__name__)
@@ -106,21 +108,37 @@ class TokenBucket:
         return False
 
 
-class LogThrottle:
-    """Lets one log line per key through every `every_s`; counts the ones it held back."""
+class CommandGate:
+    """Commands as they arrive on paho's thread: validated, rate-limited and counted; each valid
+    one handed to `on_command` (which must not block the network thread)."""
 
-    def __init__(self, every_s: float, clock: Callable[[], float]) -> None:
-        self._every_s = every_s
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
+    def __init__(
+        self,
+        on_command: Callable[[Command], None],
+        health: LinkHealth,
+        *,
+        rate_per_s: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._on_command = on_command
+        self._health = health
+        self._bucket = TokenBucket(rate_per_s, burst, clock)
 
-    def allow(self, key: str) -> int | None:
-        """None: stay quiet; else the number of lines held back since the last one."""
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self._every_s:
-            self._held[key] = self._held.get(key, 0) + 1
-            return None
-        self._last[key] = now
-        return self._held.pop(key, 0)
+    def receive(self, suffix: str, payload: bytes, retained: bool) -> None:
+        """One message on `<base>/cmd/<suffix>`."""
+        try:
+            command = validate_command(suffix, payload, retained)
+        except CommandRejected as exc:
+            self._health.count("commands_rejected")
+            self._health.warn("rejected", "MQTT: ignored command %r: %s", suffix[:60], exc)
+            return
+        if not self._bucket.take():
+            self._health.count("commands_rate_limited")
+            self._health.warn(
+                "rate", "MQTT: command %s dropped: more than the rate limit allows", command.name
+            )
+            return
+        self._health.count("commands_accepted")
+        log.debug("MQTT command %s %r", command.name, command.value)
+        self._on_command(command)

@@ -10,9 +10,10 @@ Retained latest-value topics (availability, discovery, state, diagnostics) go ou
 all re-published on every connect: a QoS 1 copy left in paho's queue across a reconnect would be
 re-sent after the fresh one and overwrite a newer state with an older one.
 
-The outbox's delivery order and acknowledgements are moodpi.link.delivery's; commands are parsed
-and rate-limited by moodpi.link.commands; the paho client is built by moodpi.link.client, which
-`moodpi mqtt cleanup` (moodpi.cli.mqtt) shares.
+The outbox worker, its delivery order and acknowledgements are moodpi.link.delivery's; commands
+are parsed and rate-limited by moodpi.link.commands; counters and throttled warnings are
+moodpi.link.health's; the paho client is built by moodpi.link.client, which `moodpi mqtt cleanup`
+(moodpi.cli.mqtt) shares.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import logging
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -34,36 +34,21 @@ from moodpi.link.client import (
     record_connect_errors,
     refusal_message,
 )
-from moodpi.link.commands import (
-    Command,
-    CommandRejected,
-    LogThrottle,
-    TokenBucket,
-    validate_command,
-)
+from moodpi.link.commands import Command, CommandGate
 from moodpi.link.delivery import Delivery
-from moodpi.link.discovery import (
-    PAYLOAD_OFFLINE,
-    PAYLOAD_ONLINE,
-    DeviceInfo,
-    Topics,
-    discovery_messages,
-)
-from moodpi.link.outbox import MemoryOutbox, Outbox
+from moodpi.link.health import LinkHealth
+from moodpi.link.home.discovery import discovery_messages
+from moodpi.link.home.entities import DeviceInfo
+from moodpi.link.home.rediscovery import Rediscovery
+from moodpi.link.journal.outbox import MemoryOutbox, Outbox
 from moodpi.link.payloads import to_json
-from moodpi.link.rediscovery import Rediscovery
+from moodpi.link.topics import PAYLOAD_OFFLINE, PAYLOAD_ONLINE, Topics
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 15
 STOP_TIMEOUT_S = 3.0
-WARN_EVERY_S = 10.0  # at most one warning per kind per interval (a barrage must not flood journald)
-
-_STAT_KEYS = (
-    "connects", "disconnects", "callback_errors", "worker_errors", "events_sent", "events_acked",
-    "commands_accepted", "commands_rejected", "commands_rate_limited",
-)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,36 +75,33 @@ class MqttLink:
     ) -> None:
         self._config = config
         self._password = password
-        self._on_command = on_command
         self.topics = Topics(base_topic(config, device_id), config.discovery_prefix)
         self.info = DeviceInfo(device_id, device_name, version, self.topics, qos=config.qos)
         self._client_id = config.client_id or f"moodpi-{self.info.node_id}"
         self._memory_outbox = MemoryOutbox() if outbox is None else None
         self._outbox: Outbox = outbox if outbox is not None else self._memory_outbox  # type: ignore[assignment]
-        self._bucket = TokenBucket(command_rate_per_s, command_burst, clock)
-        self._throttle = LogThrottle(WARN_EVERY_S, clock)
+        self._health = LinkHealth(log, clock)
+        self._commands = CommandGate(
+            on_command,
+            self._health,
+            rate_per_s=command_rate_per_s,
+            burst=command_burst,
+            clock=clock,
+        )
         self._rediscovery = Rediscovery(
             self._guard("rediscovery", self._publish_all_retained), delay_s=rediscovery_delay_s
         )
         self._client: Any = None
         self._connect_error: Callable[[], BaseException | None] = lambda: None
-        self._worker: threading.Thread | None = None
-        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._state_json: str | None = None
         self._diagnostics_json: str | None = None
         self._connected = False
         self._generation = 0  # successful connects; the worker notices a new one
-        self._published_mids: deque[int] = deque()  # from paho's thread to the worker
-        self._delivery = Delivery(  # owned by the worker thread
+        self._delivery = Delivery(  # the outbox worker thread
             self._outbox, send=self._send_event, connected=lambda: self._connected,
-            count=self._count, qos=config.qos,
+            generation=lambda: self._generation, health=self._health, qos=config.qos,
         )  # fmt: skip
-        # Health.
-        self._stats_lock = threading.Lock()
-        self._stats = dict.fromkeys(_STAT_KEYS, 0)
-        self._last_error: str | None = None
-        self._auth_failed = False
         self._listening = False  # the broker granted the command subscription (SUBACK)
         self._subscribe_mid: int | None = None
 
@@ -140,10 +122,7 @@ class MqttLink:
         client.on_publish = self._guard("on_publish", self._handle_publish)
         client.on_subscribe = self._guard("on_subscribe", self._handle_subscribe)
         self._client = client
-        self._worker = threading.Thread(
-            target=self._run_worker, name="moodpi-mqtt-outbox", daemon=True
-        )
-        self._worker.start()
+        self._delivery.start()
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
         client.loop_start()
         log.info(
@@ -162,10 +141,8 @@ class MqttLink:
         if client is None or self._stopping.is_set():
             return
         self._stopping.set()
-        self._wake.set()
         self._rediscovery.close()
-        if self._worker is not None:
-            self._worker.join(timeout_s)
+        self._delivery.stop(timeout_s)
         if self._connected:
             try:
                 info = client.publish(self.topics.availability, PAYLOAD_OFFLINE, qos=1, retain=True)
@@ -192,23 +169,22 @@ class MqttLink:
 
     def events_pending(self) -> None:
         """New events are in the outbox: wake the worker (never blocks)."""
-        self._wake.set()
+        self._delivery.wake()
 
     def publish_event(self, event: dict[str, Any]) -> None:
         """Without an outbox the link keeps events in memory until the broker confirms them."""
         if self._memory_outbox is not None:
             self._memory_outbox.enqueue(event)
-        self._wake.set()
+        self._delivery.wake()
 
     def health(self) -> dict[str, Any]:
-        with self._stats_lock:
-            stats = dict(self._stats)
+        stats = self._health.stats()
         health: dict[str, Any] = {
             "connected": self._connected,
             "listening": self._connected and self._listening,  # commands can arrive
             "reconnects": max(0, stats["connects"] - 1),
-            "last_error": self._last_error,
-            "auth_failed": self._auth_failed,
+            "last_error": self._health.last_error,
+            "auth_failed": self._health.auth_failed,
             "outbox_backlog": self._delivery.backlog,
             "events_in_flight": self._delivery.in_flight,
             **stats,
@@ -248,7 +224,7 @@ class MqttLink:
             try:
                 fn(*args)
             except Exception:
-                self._count("callback_errors")
+                self._health.count("callback_errors")
                 log.exception("MQTT %s failed (the network thread carries on)", name)
 
         return guarded
@@ -258,15 +234,16 @@ class MqttLink:
     ) -> None:
         if reason.is_failure:
             self._connected = False
-            self._auth_failed = reason.getName() in AUTH_REFUSALS
-            self._set_error(refusal_message(reason, self._config), logging.ERROR)
+            self._health.auth_failed = reason.getName() in AUTH_REFUSALS
+            self._health.set_error(refusal_message(reason, self._config), logging.ERROR)
             return
-        self._count("connects")
-        self._last_error = None
-        self._auth_failed = False
+        self._health.count("connects")
+        self._health.last_error = None
+        self._health.auth_failed = False
         self._connected = True
         self._generation += 1
-        if (held := self._throttle.allow("connected")) is not None:  # a flapping link: one line
+        held = self._health.throttle.allow("connected")
+        if held is not None:  # a flapping link: one line
             log.info(
                 "MQTT connected to %s:%s (connect #%d%s)",
                 self._config.host,
@@ -279,13 +256,13 @@ class MqttLink:
             [(self.topics.command_filter, 1), (self.topics.ha_status, 1)]
         )
         self._publish_all_retained()
-        self._wake.set()
+        self._delivery.wake()
 
     def _handle_connect_fail(self, _client: Any, _userdata: Any) -> None:
         exc = self._connect_error()
         level = logging.ERROR if isinstance(exc, ssl.SSLCertVerificationError) else logging.WARNING
         message = connect_error_message(exc, self._config)
-        self._set_error(f"{message}; retrying up to {RECONNECT_MAX_S} s apart", level)
+        self._health.set_error(f"{message}; retrying up to {RECONNECT_MAX_S} s apart", level)
 
     def _handle_disconnect(
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -293,8 +270,8 @@ class MqttLink:
         was_connected, self._connected = self._connected, False
         if self._stopping.is_set() or not was_connected:
             return
-        self._count("disconnects")
-        self._set_error(
+        self._health.count("disconnects")
+        self._health.set_error(
             f"connection to {self._config.host}:{self._config.port} lost ({reason}); reconnecting"
         )
 
@@ -306,7 +283,7 @@ class MqttLink:
         refused = [str(r) for r in reasons if r.is_failure]
         self._listening = not refused
         if refused:  # typically an ACL that lets moodpi publish but not read its command topics
-            self._set_error(
+            self._health.set_error(
                 f"broker refused the command subscription ({', '.join(refused)}): "
                 "Home Assistant controls will do nothing; check the broker's ACL",
                 logging.ERROR,
@@ -315,8 +292,7 @@ class MqttLink:
     def _handle_publish(
         self, _client: Any, _userdata: Any, mid: int, _reason: Any, _props: Any
     ) -> None:
-        self._published_mids.append(mid)  # resolved to a seq by the worker, which owns the map
-        self._wake.set()
+        self._delivery.confirmed(mid)
 
     def _handle_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         topic = msg.topic
@@ -327,64 +303,11 @@ class MqttLink:
             return
         prefix = self.topics.command_prefix
         if topic.startswith(prefix):
-            self._handle_command(topic[len(prefix) :], bytes(msg.payload), bool(msg.retain))
+            self._commands.receive(topic[len(prefix) :], bytes(msg.payload), bool(msg.retain))
 
-    def _handle_command(self, suffix: str, payload: bytes, retained: bool) -> None:
-        try:
-            command = validate_command(suffix, payload, retained)
-        except CommandRejected as exc:
-            self._count("commands_rejected")
-            self._warn("rejected", "MQTT: ignored command %r: %s", suffix[:60], exc)
-            return
-        if not self._bucket.take():
-            self._count("commands_rate_limited")
-            self._warn(
-                "rate", "MQTT: command %s dropped: more than the rate limit allows", command.name
-            )
-            return
-        self._count("commands_accepted")
-        log.debug("MQTT command %s %r", command.name, command.value)
-        self._on_command(command)
-
-    # ----------------------------------------------------------------------------- outbox worker
-
-    def _run_worker(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self._delivery.pump(self._generation, self._published_mids)
-            except Exception:
-                self._count("worker_errors")
-                if self._throttle.allow("worker") is not None:
-                    log.exception("MQTT outbox worker failed; retrying")
+    # ----------------------------------------------------------------------------- outbox
 
     def _send_event(self, event: dict[str, Any]) -> Any:
         """Hand one event to paho (QoS `qos`, never retained); paho's MessageInfo."""
         payload = to_json(event)
         return self._client.publish(self.topics.event, payload, qos=self._config.qos, retain=False)
-
-    # ----------------------------------------------------------------------------- helpers
-
-    def _count(self, key: str) -> None:
-        with self._stats_lock:
-            self._stats[key] += 1
-
-    def _set_error(self, message: str, level: int = logging.WARNING) -> None:
-        """Log a connection problem once when it appears, not at every retry, and the same one
-        at most every WARN_EVERY_S however often a flapping broker or a stolen client id brings
-        it back."""
-        if message != self._last_error and self._throttle.allow(f"error {message}") is not None:
-            log.log(level, "MQTT: %s", message)
-        self._last_error = message
-
-    def _warn(self, key: str, fmt: str, *args: Any) -> None:
-        held = self._throttle.allow(key)
-        if held is None:
-            return
-        if held:
-            fmt += " (%d similar held back)"
-            args = (*args, held)
-        log.warning(fmt, *args)

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from moodpi.snapshot import Snapshot
+from moodpi.state import Snapshot
 
 
 def _finite(value: Any) -> Any:

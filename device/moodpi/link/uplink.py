@@ -3,7 +3,8 @@
 Events go to the journal first and, for mood and presence, to the outbox; the MQTT thread drains
 the outbox in order and acknowledges only what the broker confirmed, so a broker outage or a
 restart loses nothing. Without a journal (history disabled, or the state dir unusable) events are
-still numbered and published, just not kept. Numbering (epoch and seq) is moodpi.link.identity's.
+still numbered and published, just not kept. Numbering (epoch and seq) is
+moodpi.link.journal.identity's.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 from moodpi import __version__
 from moodpi.config import Config
 from moodpi.events import ROOM_EVENTS, Event, EventHub
-from moodpi.link.identity import FILE_NAME as IDENTITY_FILE
-from moodpi.link.identity import Identity
-from moodpi.link.journal import Journal
+from moodpi.link.journal.identity import FILE_NAME as IDENTITY_FILE
+from moodpi.link.journal.identity import Identity
+from moodpi.link.journal.store import Journal
 from moodpi.link.payloads import state_payload
-from moodpi.snapshot import Snapshot
+from moodpi.state import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from moodpi.music.director import MusicDirector
 from moodpi.music.library.library import library_from_config
 from moodpi.music.library.watcher import LibraryWatcher
 from moodpi.music.player import make_player
-from moodpi.snapshot import MusicState, NowPlaying
+from moodpi.state import MusicState, NowPlaying
 from moodpi.types import POLICIES, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from moodpi.config import PrivacyConfig
-from moodpi.snapshot import QuietHours
+from moodpi.state import QuietHours
 from moodpi.system.led import Led, make_led
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from moodpi.cli.history import (
     parse_since,
     top_tracks,
 )
-from moodpi.link.journal import Journal
+from moodpi.link.journal.store import Journal
 from tests.support.clock import FakeClock
 from tests.support.environ import drop_overrides
 from tests.support.journal import DAY_S, T0, event, journal_at

@@ -1,6 +1,98 @@
-"""`moodpi status`: the music library's analysis progress in one line."""
+"""`moodpi status`: the status file rendered, in-process and as a real process; odd fields and
+older documents shown as '-', the music library's analysis progress in one line."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moodpi.cli.status import EX_NOT_RUNNING, render_status
+from moodpi.system.status import RUN_DIR, StatusFile
+from moodpi.system.status_reader import read_status
+from tests.support.environ import child_env
+from tests.support.state import read_back, state_dir_config, written_status
+
+ENV = child_env(drop=("RUNTIME_DIR",))  # a child `moodpi status`: this checkout, no runtime dir
+
+
+def test_render_status_tolerates_odd_fields(tmp_path: Path) -> None:
+    path = tmp_path / "status.json"
+    odd = {"mood": 5, "probs": {"happy": "x", "calm": 0.5}, "events": [3, {"seq": "a"}], "fps": "?"}
+    StatusFile(path).write(odd)
+    text = render_status(read_status(path))
+    assert "running" in text and "calm" in text
+
+
+@pytest.mark.skipif(RUN_DIR.is_dir(), reason="a moodpi service runs on this machine")
+def test_moodpi_status_json(tmp_path: Path) -> None:
+    config = state_dir_config(tmp_path)
+    command = [sys.executable, "-m", "moodpi", "status", "--json", "--config", str(config)]
+    stopped = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=60)
+    assert stopped.returncode == EX_NOT_RUNNING
+    assert json.loads(stopped.stdout)["state"] == "stopped"
+
+    StatusFile(tmp_path / "state" / "status.json").write(written_status())
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["state"] == "running"
+    assert report["status"]["mood"]["emotion"] == "happy"
+    assert report["status"]["now_playing"]["title"] == "Forest"
+
+    # written again: a status older than 5 s reads as stale, and starting Python can take
+    # that long on a slow machine (under emulation it takes 10-20 s)
+    StatusFile(tmp_path / "state" / "status.json").write(written_status())
+    human = subprocess.run(
+        [*command[:-3], "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert human.returncode == 0
+    assert "mood:           happy (0.82)" in human.stdout
+    assert "presence:       1 face" in human.stdout
+    assert "happy" in human.stdout and "█" in human.stdout
+
+
+def test_render_status_summarises_mqtt_and_frames(tmp_path: Path) -> None:
+    mqtt = {"enabled": True, "connected": False, "last_error": "refused", "outbox_backlog": 4}
+    diagnostics = {"frames": 120, "frames_dropped": 2, "frames_bad": 1}
+    text = render_status(
+        read_back(tmp_path, written_status(mqtt=mqtt, diagnostics=diagnostics, policy="uplift"))
+    )
+    assert "mqtt:           disconnected: refused (4 waiting in the outbox)" in text
+    assert "frames:         120 (2 dropped, 1 bad)" in text
+    assert "policy:         uplift" in text
+    off = render_status(read_back(tmp_path, written_status(mqtt={"enabled": False})))
+    assert "mqtt:           off" in off
+
+
+def test_render_status_says_whether_the_camera_is_in_use_and_how_far_it_sees(
+    tmp_path: Path,
+) -> None:
+    sight = {"smallest_face_px": 25, "frame_width_px": 640, "farthest_m": 2.96, "window_s": 600}
+    quiet = {"schedule": ["22:00-07:00"], "enabled": True, "active": False}
+    led = "/sys/class/leds/ACT"
+    watching = written_status(camera_in_use=True, led=led, sight=sight, quiet_hours=quiet)
+    text = render_status(read_back(tmp_path, watching))
+    assert "camera:         in use" in text
+    assert "status led:     /sys/class/leds/ACT" in text
+    assert "sees:           faces to about 3.0 m (smallest 25 px of 640, last 10 min)" in text
+    quiet_now = written_status(
+        camera_in_use=False, sight=None, quiet_hours={**quiet, "active": True}
+    )
+    text = render_status(read_back(tmp_path, quiet_now))
+    assert "camera:         released (quiet hours 22:00-07:00)" in text
+    assert "sees:           no face found lately" in text
+    off = render_status(read_back(tmp_path, written_status(camera_in_use=False, detection=False)))
+    assert "camera:         released (detection off)" in off
+    older = {key: value for key, value in written_status().items() if key != "camera_in_use"}
+    assert "camera:         -" in render_status(read_back(tmp_path, older))  # older daemon
 
 
 def test_status_shows_analysis_progress() -> None:

@@ -21,7 +21,7 @@ from moodpi.app import Daemon
 from moodpi.config import EX_CONFIG, Config
 from moodpi.events import EventHub
 from moodpi.music.jukebox import Jukebox, NoMusic, music_stage
-from moodpi.snapshot import MusicState
+from moodpi.state import MusicState
 from moodpi.types import MoodChange, PresenceChange
 
 

@@ -23,7 +23,8 @@ from moodpi.link.payloads import state_payload
 from moodpi.perception.sources.picamera import Picamera2Source
 from moodpi.system.led import GpioLed, NoLed, SysfsLed, make_led
 from moodpi.system.privacy import in_quiet_hours, parse_span
-from moodpi.system.status import read_status, status_path
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import read_status
 from tests.support.camera import FakePicamera2
 from tests.support.clock import FakeClock
 

@@ -15,7 +15,7 @@ from typing import Any
 from moodpi import config as cfg
 from moodpi.cli.doctor.check import FAIL, OK, SKIP, WARN, Check
 from moodpi.cli.doctor.runtime import missing_library
-from moodpi.system.status import StatusReading
+from moodpi.system.status_reader import StatusReading
 
 CAMERA_FRAMES = 10
 CAMERA_DEADLINE_S = 5.0
@@ -74,7 +74,7 @@ def reach(config: cfg.Config, daemon: StatusReading) -> str:
     """How far this setup sees: the farthest face the daemon found lately (its status file),
     and the limit faces.min_size_px sets at the configured width and field of view."""
     from moodpi.perception.detect.geometry import distance_m
-    from moodpi.system.status import sight
+    from moodpi.system.status_reader import sight
 
     camera, min_px = config.camera, config.faces.min_size_px
     limit = distance_m(min_px, camera.width, camera.hfov_deg)

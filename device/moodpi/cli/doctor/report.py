@@ -15,7 +15,8 @@ from moodpi.cli.doctor.home import check_broker, check_music
 from moodpi.cli.doctor.host import check_disk, check_temperature, check_throttling, on_pi
 from moodpi.cli.doctor.models import check_emotion_model, check_face_detector
 from moodpi.cli.doctor.runtime import check_runtime
-from moodpi.system.status import StatusReading, read_status, status_path
+from moodpi.system.status import status_path
+from moodpi.system.status_reader import StatusReading, read_status
 
 
 def run_checks(

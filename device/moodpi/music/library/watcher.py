@@ -22,7 +22,7 @@ from dataclasses import asdict
 from moodpi.config import MusicConfig
 from moodpi.music.library.db import coverage
 from moodpi.music.library.library import Library
-from moodpi.snapshot import LibraryState
+from moodpi.state import LibraryState
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 
-from moodpi.snapshot import Sight
+from moodpi.state import Sight
 from moodpi.types import Face
 
 FACE_WIDTH_M = 0.15

@@ -1,4 +1,4 @@
-"""Home Assistant templates over moodpi's state and event JSON (link/discovery.py uses them).
+"""Home Assistant templates over moodpi's state and event JSON (discovery.py uses them).
 
 Each renders None (Home Assistant: unknown) rather than failing when a key is missing or has
 the wrong type, so an older or newer moodpi never breaks an entity.

@@ -1,7 +1,7 @@
 """The outbox: events waiting for the broker, in `seq` order, acknowledged one by one.
 
-The SQLite journal (moodpi.history.Journal) is the durable one; `MemoryOutbox` stands in when
-history is off, bounded so that a broker away for days cannot eat the Pi's memory.
+The SQLite journal (store.Journal) is the durable one; `MemoryOutbox` stands in when history is
+off, bounded so that a broker away for days cannot eat the Pi's memory.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 
 class Outbox(Protocol):
-    """Undelivered events in `seq` order (moodpi.history.Journal implements it)."""
+    """Undelivered events in `seq` order (store.Journal implements it)."""
 
     def pending(self, limit: int = 100) -> list[dict[str, Any]]: ...
 

@@ -1,54 +1,17 @@
-"""The journal on a real SQLite file: schema, seq, outbox, retention, disk failures, threads."""
+"""The journal on a real SQLite file: seq, events and their fields, the outbox, retention, two
+threads at once."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
-import sqlite3
-import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from moodpi.link.journal import SEQ_BLOCK, connect_readonly
+from moodpi.link.journal.store import SEQ_BLOCK
 from tests.support.clock import FakeClock
-from tests.support.journal import DAY_S, T0, event, iso, journal_at
-
-
-def stored(path: Path, sql: str = "SELECT type, seq FROM events ORDER BY id") -> list[tuple]:
-    conn = connect_readonly(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-def integrity(path: Path) -> str:
-    return stored(path, "PRAGMA integrity_check")[0][0]
-
-
-def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
-    with journal_at(tmp_path / "j.sqlite3") as journal:
-        assert journal.healthy
-    assert stored(tmp_path / "j.sqlite3", "PRAGMA user_version") == [(1,)]
-    assert stored(tmp_path / "j.sqlite3", "PRAGMA journal_mode") == [("wal",)]
-
-
-def test_newer_schema_is_refused_without_raising(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 99")
-    conn.close()
-    journal = journal_at(path)
-    journal.open()
-    assert not journal.healthy
-    journal.record({"type": "mood", "seq": journal.next_seq(), "t": 0, "at": iso(T0)})
-    journal.close()
-    assert stored(path, "PRAGMA user_version") == [(99,)]
+from tests.support.journal import DAY_S, T0, event, integrity, iso, journal_at, stored
 
 
 def test_seq_grows_across_reopen_and_crash(tmp_path: Path) -> None:
@@ -145,85 +108,6 @@ def test_retention_prunes_on_open_and_hourly(tmp_path: Path) -> None:
         clock.now += 1900  # over an hour since the last prune
         journal.record(event(journal, "error", T0))
         assert [t for t, _ in stored(path)] == ["mood", "error", "error"]
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make `folder` read-only for this process: chmod, or a read-only bind mount when root."""
-    if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [folder, *folder.iterdir()]}
-        for p in modes:
-            p.chmod(0o555 if p.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            for p, mode in modes.items():
-                p.chmod(mode)
-        return
-    mount = ["mount", "--bind", str(folder), str(folder)]
-    if subprocess.run(mount, capture_output=True, timeout=10).returncode != 0:
-        pytest.skip("root without permission to mount: cannot make a read-only directory")
-    try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, timeout=10)
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True, timeout=10)
-
-
-def test_read_only_directory_degrades_without_raising(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    folder = tmp_path / "state"
-    folder.mkdir()
-    path = folder / "j.sqlite3"
-    with journal_at(path) as journal:
-        for i in range(3):
-            journal.record(event(journal, "mood", T0 + i, emotion="happy"))
-        last_seq = journal.next_seq()
-    before = stored(path)
-    with read_only(folder):
-        with caplog.at_level(logging.ERROR, logger="moodpi.link.journal"):
-            journal = journal_at(path)
-            journal.open()
-            seq = journal.next_seq()
-            for i in range(5):
-                journal.record(event(journal, "mood", T0 + 10 + i, emotion="sad"))
-            journal.enqueue(
-                {"type": "presence", "seq": seq, "t": 1.0, "at": iso(T0), "present": True}
-            )
-            assert not journal.healthy
-            assert journal.write_errors >= 5
-            assert seq > last_seq  # numbering resumes from the file even when it cannot be written
-            assert [e["seq"] for e in journal.pending()] == [seq]  # MQTT still gets it, from memory
-            journal.ack(seq)
-            assert journal.pending() == []
-            journal.close()
-        assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1  # loud once
-    assert stored(path) == before
-    assert integrity(path) == "ok"
-
-
-def test_disk_full_mid_run_then_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = tmp_path / "j.sqlite3"
-    with journal_at(path) as journal:
-        journal.record(event(journal, "mood", T0, emotion="happy"))
-        conn = journal._conn  # white box: SQLite's own size cap gives a real SQLITE_FULL
-        assert conn is not None
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count = {pages}")
-        with caplog.at_level(logging.ERROR, logger="moodpi.link.journal"):
-            for i in range(5):
-                journal.record(event(journal, "error", T0, message="x" * 20000, i=i))
-                journal.enqueue(event(journal, "mood", T0, emotion="sad", padding="y" * 20000))
-        assert not journal.healthy
-        assert journal.write_errors >= 10
-        assert len(caplog.records) == 1 and "full" in caplog.text
-        assert len(journal.pending()) == 5  # held in memory meanwhile
-        conn.execute("PRAGMA max_page_count = 1073741823")
-        journal.record(event(journal, "mood", T0, emotion="neutral"))
-        assert journal.healthy
-    assert [t for t, _ in stored(path)] == ["mood", "mood"]
-    assert integrity(path) == "ok"
 
 
 def test_two_threads_write_concurrently(tmp_path: Path) -> None:

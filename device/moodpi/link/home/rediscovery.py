@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from moodpi.link.commands import LogThrottle
+from moodpi.link.health import LogThrottle
 
 log = logging.getLogger(__name__)
 

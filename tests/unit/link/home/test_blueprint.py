@@ -15,7 +15,7 @@ import yaml
 
 from moodpi.types import EMOTIONS
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[4] / "docs"
 BLUEPRINT = DOCS / "blueprints" / "moodpi_music_assistant.yaml"
 SELECTORS = {"entity", "number", "select", "text", "boolean", "duration", "target", "device"}
 INPUT_KEYS = {"name", "description", "default", "selector"}
