@@ -8,8 +8,8 @@ Both pipelines see the same replay frames (moodpi.replaygen composes the fixture
 another, pinned to one CPU core with single-threaded OpenCV and TFLite:
 
 - seed: OpenCV's Haar cascade (scaleFactor 1.3, minNeighbors 5) on the full 640x480 frame, every
-  face classified by the float32 TFLite mini-XCEPTION (models/emotion_float32.tflite), no frame
-  ever dropped;
+  face classified by the float32 TFLite mini-XCEPTION (models/retired/emotion_float32.tflite),
+  no frame ever dropped;
 - moodpi: `build_perception` on the default config (BlazeFace + the int8 model).
 
 A latency child times detect / classify / whole frame over `--frames` frames as fast as it can
@@ -41,7 +41,7 @@ PIPELINES = ("seed", "moodpi")
 PACED_FPS = (5.0, 10.0, 15.0, 30.0)
 SEED_SCALE_FACTOR = 1.3
 SEED_MIN_NEIGHBORS = 5
-SEED_MODEL = "emotion_float32.tflite"
+SEED_MODEL = "retired/emotion_float32.tflite"
 REPLAY_FPS = 10.0
 # Every emotion, and an empty room, so both the detector's misses and false alarms show.
 SEGMENTS: list[tuple[str | None, float]] = [

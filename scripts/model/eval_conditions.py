@@ -13,7 +13,7 @@ temperature), several models side by side on the same degraded faces (issue 20's
 applied to every degraded face as the pipeline applies it to a face crop.
 
     .venv/bin/python scripts/model/eval_conditions.py emotion_v11_int8.tflite \
-        emotion_v10_int8.tflite emotion_int8.tflite --out bench/conditions.json
+        retired/emotion_v10_int8.tflite retired/emotion_int8.tflite --out bench/conditions.json
 """
 
 from __future__ import annotations

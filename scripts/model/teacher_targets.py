@@ -6,8 +6,8 @@ with `probs` (N, 7) in the order of the split's faces, which `train_model.py --d
 into the one-hot labels. With `--split public_test` it reports how the ensemble itself scores,
 which is the ceiling a distilled student can hope to approach.
 
-    .venv/bin/python scripts/model/teacher_targets.py --model emotion_v5_int8.tflite \\
-        --model emotion_v3_int8.tflite --out train-runs/teacher_v5v3.npz
+    .venv/bin/python scripts/model/teacher_targets.py --model emotion_v13_int8.tflite \\
+        --model retired/emotion_v10_int8.tflite --out train-runs/teacher_v13v10.npz
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO / "tests" / "fixtures" / "eval"
 CSV = EVAL / "fer2013.csv"
 FOLDER = EVAL / "folder"
-INT8 = REPO / "models" / "emotion_int8.tflite"
+INT8 = REPO / "models" / "retired" / "emotion_int8.tflite"
 SAME_KEYS = ("accuracy", "macro_f1", "per_class", "confusion", "n", "ece15")
 
 
@@ -141,7 +141,7 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
             "--dataset",
             str(FOLDER),
             "--model",
-            "emotion_float32.tflite",
+            "retired/emotion_float32.tflite",
             "--flip",
             "--limit",
             "3",
@@ -154,11 +154,11 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["evaluate", "--dataset", str(CSV), "--model", "emotion_v2_int8.tflite"]
-    assert main([*args, "--compare", "emotion_int8.tflite", "--json"]) == 0
+    args = ["evaluate", "--dataset", str(CSV), "--model", "retired/emotion_v2_int8.tflite"]
+    assert main([*args, "--compare", "retired/emotion_int8.tflite", "--json"]) == 0
     both = json.loads(capsys.readouterr().out)["models"]
-    models = ["emotion_v2_int8.tflite", "emotion_int8.tflite"]
-    assert [Path(r["model"]).name for r in both] == models
+    models = ["retired/emotion_v2_int8.tflite", "retired/emotion_int8.tflite"]
+    assert [r["model"][-len(m) :] for r, m in zip(both, models, strict=True)] == models
     assert both[0]["n"] == both[1]["n"] == 14
     assert all(r["ms_per_face"] > 0 for r in both)  # timed around the real classify calls
     for report, model in zip(both, models, strict=True):
@@ -166,7 +166,7 @@ def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str
         alone = json.loads(capsys.readouterr().out)
         assert {k: alone[k] for k in SAME_KEYS} == {k: report[k] for k in SAME_KEYS}
 
-    assert main([*args, "--compare", "emotion_int8.tflite"]) == 0
+    assert main([*args, "--compare", "retired/emotion_int8.tflite"]) == 0
     text = capsys.readouterr().out.splitlines()
     assert text[1].split() == ["emotion_v2_int8", "emotion_int8"]
     accuracy = text[2].split()

@@ -117,12 +117,12 @@ def test_evaluate_photos_end_to_end_and_on_the_whole_photo(tmp_path: Path) -> No
         f.write("images/broken.jpg,happy\nimages/x.jpg,contempt\n,\n")  # unreadable, unknown, empty
     proc = moodpi(
         "evaluate", "--photos", str(folder), "--split", "all", "--json",
-        "--compare", "emotion_v10_int8.tflite",
+        "--compare", "retired/emotion_v10_int8.tflite",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     both = json.loads(proc.stdout)
     report, other = both["models"]
-    assert report["persons"] == 10 and other["model"] == "emotion_v10_int8.tflite"
+    assert report["persons"] == 10 and other["model"] == "retired/emotion_v10_int8.tflite"
     assert report["photos"] == 10 and report["unreadable"] == 1
     for reading in ("pipeline", "whole"):
         r = report[reading]

@@ -23,7 +23,7 @@ from moodpi.types import EMOTIONS, Frame
 
 REPO = Path(__file__).resolve().parents[2]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
-EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
+EMOTION_MODEL = REPO / "models" / "retired" / "emotion_int8.tflite"
 # The faces here are 130-240 px in 640x480 frames (within 1 m): a sweep down to 1.5 m finds
 # them; the default 4.5 m reach would spend most of a still image's sweep on tiles for far faces.
 NEAR: dict[str, Any] = {"faces": {"reach_m": 1.5}}
