@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from moodpi.lab.moodbench import (
-    cli_mood_bench,
-    daemon_command,
-    load_truth,
-    longest_in,
-    pool,
-    score,
-)
+from moodpi.lab.launch import run_command
+from moodpi.lab.moodbench import cli_mood_bench
+from moodpi.lab.moodscore import load_truth, longest_in, pool, score
 
 TRUTH = {
     "fps": 10.0,
@@ -186,7 +181,13 @@ def test_cli_refuses_a_missing_or_empty_replay(tmp_path: Path) -> None:
 
 
 def test_daemon_command() -> None:
-    command = daemon_command(Path("/r/frames"), 10.0, Path("/tmp/e.jsonl"), "/etc/moodpi.toml")
+    command = run_command(
+        source="replay:/r/frames",
+        fps=10.0,
+        events_jsonl=Path("/tmp/e.jsonl"),
+        no_audio=True,
+        config="/etc/moodpi.toml",
+    )
     assert command[1:] == [
         "-m", "moodpi", "run", "--source", "replay:/r/frames", "--fps", "10",
         "--events-jsonl", "/tmp/e.jsonl", "--no-audio", "--config", "/etc/moodpi.toml",

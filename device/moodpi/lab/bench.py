@@ -195,10 +195,9 @@ def run_child(
     command += ["--hold", str(hold)]
     if config_path:
         command += ["--config", config_path]
-    env = dict(os.environ)
-    # The child must find the package the parent runs, installed or from a checkout.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    from moodpi.lab.launch import with_package_path
+
+    env = with_package_path(dict(os.environ))  # the package the parent runs, installed or not
     spawned = time.time()
     proc = subprocess.run(
         command, input=_pack(encoded), capture_output=True, timeout=CHILD_TIMEOUT_S, env=env
