@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from moodpi.lab.launch import daemon_env, run_command
-from moodpi.lab.musicgen import generate_flat_library
 from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
+from musicgen import generate_flat_library
 
 REPO = Path(__file__).resolve().parents[1]
 

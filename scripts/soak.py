@@ -140,8 +140,8 @@ class Broker:
 
 def make_inputs(work: Path, music_seconds: float) -> tuple[Path, Path]:
     """The replay frames folder and the music root, generated once per work folder."""
-    from moodpi.lab.musicgen import generate_library
     from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
+    from musicgen import generate_library
 
     replay = work / "replay"
     if not (replay / "truth.json").exists():

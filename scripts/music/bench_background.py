@@ -28,9 +28,11 @@ import time
 from pathlib import Path
 
 from moodpi.lab.launch import daemon_env, run_command
-from moodpi.lab.musicgen import generate_flat_library
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from musicgen import generate_flat_library  # noqa: E402
+
 CONFIG = """\
 state_dir = "{state}"
 [camera]

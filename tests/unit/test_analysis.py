@@ -15,11 +15,11 @@ import pytest
 from mutagen.id3 import TBPM, TCON, TKEY, TMOO
 from mutagen.wave import WAVE
 
-from moodpi.lab.musicgen import MAJOR, MINOR, Style, _write_wav, render, write_clip
 from moodpi.music import analyser, features, library_db
 from moodpi.music.library import Library
 from moodpi.music.mood_model import MoodModel
 from moodpi.music.tag_evidence import map_genres, parse_key, read_tags
+from musicgen import MAJOR, MINOR, Style, _write_wav, render, write_clip
 
 RATE = features.RATE_HZ
 

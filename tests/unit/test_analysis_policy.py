@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 from moodpi import config as config_mod
-from moodpi.lab.musicgen import FLAT_STYLES, generate_flat_library, write_clip
 from moodpi.music.library import Library, Track
 from moodpi.music.policy import EMOTION_POINTS, RECENT, Target, TrackPicker, targets
+from musicgen import FLAT_STYLES, generate_flat_library, write_clip
 
 MUSIC = config_mod.Config().music
 

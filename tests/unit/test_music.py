@@ -22,11 +22,11 @@ from mutagen.wave import WAVE
 
 from moodpi import config as config_mod
 from moodpi.cli.library import cli_library
-from moodpi.lab.musicgen import CATEGORIES, STYLES, generate_library, write_clip
 from moodpi.music import library as music
 from moodpi.music.library import Library, Track
 from moodpi.music.policy import TrackPicker, iso_plan, plan
 from moodpi.types import EMOTIONS, as_policy
+from musicgen import CATEGORIES, STYLES, generate_library, write_clip
 
 CLIP_S = 1.0
 
