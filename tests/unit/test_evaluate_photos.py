@@ -10,8 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from moodpi.lab.distance import is_validation_person, person_of
-from moodpi.lab.evaluate_photos import PhotoReadings, _report, load_photos, paired_difference
+from moodpi.lab.evaluate_photos import (
+    PhotoReadings,
+    _report,
+    is_validation_person,
+    load_photos,
+    paired_difference,
+    person_of,
+)
 from moodpi.lab.metrics import headline_scores, interval95, person_resamples
 from tests.support.pace import seconds
 
