@@ -61,3 +61,17 @@ def test_the_child_imports_the_package_this_process_runs() -> None:
         assert env["PYTHONPATH"] == f"/x{os.pathsep}{root}"  # installed: on the path anyway
     else:
         assert env["PYTHONPATH"].split(os.pathsep) == [root, "/x"]  # a checkout: first, once
+
+
+def test_the_mood_bench_command_line() -> None:
+    command = launch.run_command(
+        source="replay:/r/frames",
+        fps=10.0,
+        events_jsonl=Path("/tmp/e.jsonl"),
+        no_audio=True,
+        config="/etc/moodpi.toml",
+    )
+    assert command[1:] == [
+        "-m", "moodpi", "run", "--source", "replay:/r/frames", "--fps", "10",
+        "--events-jsonl", "/tmp/e.jsonl", "--no-audio", "--config", "/etc/moodpi.toml",
+    ]  # fmt: skip
