@@ -445,14 +445,14 @@ plain_venv() {
     cd /root/moodpi && python3 -m venv --system-site-packages .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -c deploy/constraints-system-numpy.txt -e ".[dev]"
     .venv/bin/python -c "import numpy, bottleneck; assert numpy.__file__.startswith(\"/usr/lib/python3/\"), numpy.__file__; print(\"venv NumPy\", numpy.__version__, numpy.__file__)"
-    .venv/bin/python -c "from moodpi.cli.checks_native import numpy_shadow; assert numpy_shadow() is None"' ||
+    .venv/bin/python -c "from moodpi.cli.doctor.native import numpy_shadow; assert numpy_shadow() is None"' ||
     return 1
   note "constrained: system NumPy $(in_root 'python3 -c "import numpy; print(numpy.__version__)"'), bottleneck imports;"
   local out
   out=$(in_root 'python3 -m venv --system-site-packages /tmp/unpinned
     /tmp/unpinned/bin/pip install --quiet --disable-pip-version-check "numpy>=2"
     /tmp/unpinned/bin/python -c "import bottleneck" 2>&1 | grep -m1 -o "compiled using NumPy 1.x cannot be run in" || true
-    PYTHONPATH=/root/moodpi/device /tmp/unpinned/bin/python -c "from moodpi.cli.checks_native import numpy_shadow; s = numpy_shadow(); print(s.used_version, \"over\", s.hidden_version, \"breaks\", \",\".join(s.dependents), s.breaks())"')
+    PYTHONPATH=/root/moodpi/device /tmp/unpinned/bin/python -c "from moodpi.cli.doctor.native import numpy_shadow; s = numpy_shadow(); print(s.used_version, \"over\", s.hidden_version, \"breaks\", \",\".join(s.dependents), s.breaks())"')
   printf '%s\n' "$out"
   grep -q "breaks .*bottleneck.* True" <<<"$out" || return 1
   note "unpinned: $(tail -n 1 <<<"$out")"

@@ -44,3 +44,13 @@ def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("music")
     generate_library(root, seconds=4.0, seed=0)
     return root
+
+
+@pytest.fixture(scope="module")
+def small_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo library with 1 s clips (seed 1), once per test module: scans and the generator."""
+    from musicgen import generate_library
+
+    root = tmp_path_factory.mktemp("music")
+    generate_library(root, seconds=1.0, seed=1)
+    return root

@@ -24,7 +24,7 @@ from moodpi.events import Event, EventHub, JsonlSink, MoodEvent, PresenceEvent
 from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
-from moodpi.music.stage import Jukebox
+from moodpi.music.jukebox import MusicStage, NoMusic, music_stage
 from moodpi.perception.capture import CaptureThread
 from moodpi.perception.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
@@ -90,13 +90,8 @@ class Daemon:
         self.hub = EventHub(next_seq=self.uplink.next_seq, epoch=lambda: self.uplink.epoch)
         self._jsonl = JsonlSink(events_jsonl) if events_jsonl else None
         self.mood = MoodTracker(config.mood)
-        self.jukebox = Jukebox(
-            config,
-            self.hub,
-            audio=audio,
-            clock=lambda: self._clock_t,
-            stop_event=self.stop_event,
-        )
+        self._audio = audio
+        self.music: MusicStage = NoMusic(config.music)  # the music step puts the chosen one here
         self._perception: Perception | None = None  # loaded by a start step: it reads model files
         self._capture: CaptureThread | None = None
         self._detection = True
@@ -129,6 +124,7 @@ class Daemon:
         """Start, loop until stopped or a fatal condition, stop; the exit status for the unit."""
         try:
             with contextlib.ExitStack() as running:
+                running.callback(self.stop_event.set)  # the last thing, a failed start included
                 device_id = self.config.effective_device_id
                 log.info("moodpi %s starting (device id %s)", __version__, device_id)
                 for name, start, stop in self._steps():
@@ -150,7 +146,7 @@ class Daemon:
             ("uplink", self.uplink.start, self.uplink.stop),
             ("event sinks", self._open_sinks, self._close_sinks),
             ("models", self._load_models, _nothing),
-            ("music", self.jukebox.start, self.jukebox.stop),
+            ("music", self._start_music, self._stop_music),
             ("status led", self.privacy.start, self.privacy.stop),
             ("camera", self._start_camera, self._close_camera),
         ]
@@ -181,6 +177,20 @@ class Daemon:
             self._perception = build_perception(self.config)
         except (OSError, ValueError) as exc:  # a missing or unusable model file
             raise SetupError(str(exc)) from exc
+
+    def _start_music(self) -> None:
+        """Decided once: the jukebox where a library is configured, else a stage that is silent."""
+        self.music = music_stage(
+            self.config,
+            self.hub,
+            audio=self._audio,
+            clock=lambda: self._clock_t,
+            stop_event=self.stop_event,
+        )
+        self.music.start()
+
+    def _stop_music(self) -> None:
+        self.music.stop()
 
     def _start_camera(self) -> None:
         self._sync_camera()
@@ -218,7 +228,7 @@ class Daemon:
     def _loop(self) -> int:
         while not self.stop_event.is_set():
             self._drain_commands()
-            self.jukebox.poll()
+            self.music.poll()
             frame = self._capture.get(FRAME_WAIT_S) if self._capture else None
             if frame is not None:
                 self._process(frame)
@@ -240,7 +250,7 @@ class Daemon:
                     self.config.camera.lost_deadline_s,
                 )
                 return EX_UNAVAILABLE
-            self.jukebox.tick(self._clock_t)
+            self.music.tick(self._clock_t)
             self._periodic()
         return 0
 
@@ -273,10 +283,10 @@ class Daemon:
         if isinstance(change, MoodChange):
             mood = MoodEvent(emotion=change.emotion, confidence=round(change.confidence, 3))
             self._mood_since = self.hub.emit(mood, change.t)
-            self.jukebox.on_mood(change)
+            self.music.on_mood(change)
         else:
             self.hub.emit(PresenceEvent(present=change.present), change.t)
-            self.jukebox.on_presence(change)
+            self.music.on_presence(change)
         self.uplink.publish_state(self.snapshot())
 
     def _camera_lost_too_long(self) -> bool:
@@ -305,7 +315,7 @@ class Daemon:
         elif name == "quiet_hours":
             self.privacy.quiet_enabled = bool(value)
         else:
-            self.jukebox.command(name, value)
+            self.music.command(name, value)
         self._sync_camera()  # detection and quiet hours decide whether the camera is open
         self.uplink.publish_state(self.snapshot())
 
@@ -356,7 +366,7 @@ class Daemon:
             presence=self.mood.present,
             faces=self._face_count.count(time.monotonic()),
             detection=self._detection,
-            music=self.jukebox.state(),
+            music=self.music.state(),
             diagnostics=self.diagnostics(),
             link=self.uplink.health(),
             recent_events=tuple(self.hub.recent),

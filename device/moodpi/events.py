@@ -50,14 +50,21 @@ class PresenceEvent:
 
 
 @dataclass(frozen=True)
-class TrackStarted:
-    TYPE: ClassVar[str] = "track_started"
+class TrackInfo:
+    """The track a track event is about; its fields lead the event's own in the JSON object."""
+
     path: str
     category: str
     title: str
     artist: str
     duration_s: float
     audio: bool  # False: no sound device, playing silently
+
+
+@dataclass(frozen=True)
+class TrackStarted:
+    TYPE: ClassVar[str] = "track_started"
+    track: TrackInfo
     fade_in_ms: int
 
 
@@ -66,12 +73,7 @@ class TrackEnded:
     """`reason`: finished (natural end) | faded | replaced (by another track) | stopped."""
 
     TYPE: ClassVar[str] = "track_ended"
-    path: str
-    category: str
-    title: str
-    artist: str
-    duration_s: float
-    audio: bool
+    track: TrackInfo
     reason: str
     played_s: float
 
@@ -81,12 +83,7 @@ class TrackSkipped:
     """`reason`: "user", or why the file could not be played (missing file, empty file, ...)."""
 
     TYPE: ClassVar[str] = "track_skipped"
-    path: str
-    category: str
-    title: str
-    artist: str
-    duration_s: float
-    audio: bool
+    track: TrackInfo
     reason: str
 
 
@@ -114,7 +111,19 @@ ROOM_EVENTS = (MoodEvent, PresenceEvent)
 
 def payload_fields(payload: Payload) -> dict[str, Json]:
     """{"type": ..., **fields}: a payload as plain data."""
-    return {"type": payload.TYPE, **dataclasses.asdict(payload)}
+    return {"type": payload.TYPE, **_fields(payload)}
+
+
+def _fields(payload: Payload) -> dict[str, Json]:
+    """A payload's fields in order, a track's own in the place of `track` (docs/events.md)."""
+    fields: dict[str, Json] = {}
+    for field in dataclasses.fields(payload):
+        value = getattr(payload, field.name)
+        if isinstance(value, TrackInfo):
+            fields.update(dataclasses.asdict(value))
+        else:
+            fields[field.name] = value
+    return fields
 
 
 @dataclass(frozen=True)
@@ -141,7 +150,7 @@ class Event:
             **({"epoch": self.epoch} if self.epoch else {}),
             "t": self.t,
             "at": self.at,
-            **dataclasses.asdict(self.payload),
+            **_fields(self.payload),
         }
 
 

@@ -23,12 +23,12 @@ import json, resource, sys, time
 paths = sys.argv[2:]
 t0 = time.process_time()
 if sys.argv[1] == "moodpi":
-    from moodpi.music.features import describe, decode_excerpt
+    from moodpi.music.analysis.features import describe, decode_excerpt
     def run(p):
         x, s = decode_excerpt(p); describe(x, s)
 else:
     import numpy as np, librosa
-    from moodpi.music.features import decode_excerpt
+    from moodpi.music.analysis.features import decode_excerpt
     def run(p):
         y, _ = decode_excerpt(p); y = y.astype(np.float32)
         S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2

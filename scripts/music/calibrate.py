@@ -5,8 +5,8 @@
 audio alone and audio plus genre tags, cross-validated by artist: no artist is ever on both
 sides of a split, over several random splits, with the regularisation chosen inside each
 training side only (nested). It prints arousal, valence and quadrant accuracy and, with
-`--write`, fits each variant on all clips and writes device/moodpi/music/va_model.json with the
-figures and the data's source. bench/music-calibration.txt holds its output.
+`--write`, fits each variant on all clips and writes device/moodpi/music/analysis/va_model.json
+with the figures and the data's source. bench/music-calibration.txt holds its output.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from moodpi.music.features import describe_file
-from moodpi.music.mood_model import MODEL_PATH
-from moodpi.music.tag_evidence import GENRE_ALIASES
+from moodpi.music.analysis.features import describe_file
+from moodpi.music.analysis.placement import MODEL_PATH
+from moodpi.music.analysis.tag_evidence import GENRE_ALIASES
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "music-mood-dev"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodpi.music.features import KEYS, describe_file
+from moodpi.music.analysis.features import KEYS, describe_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: musicgen
 from musicgen import MAJOR, MINOR, Style, _write_wav, render

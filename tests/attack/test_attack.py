@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.broker import Broker, BrokerFactory, Observer, TlsFiles
 from tests.support.daemon import REPO, daemon_command, daemon_env
-from tests.unit.test_hardening_config import HOSTILE
+from tests.support.hostile_configs import HOSTILE
 
 pytestmark = [pytest.mark.attack, pytest.mark.broker, pytest.mark.slow]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,14 @@ from typing import Any
 import pytest
 
 from moodpi import config as cfg
-from moodpi.cli import doctor
+from moodpi.cli.doctor.check import Check
+from moodpi.cli.doctor.devices import check_audio, check_camera
+from moodpi.cli.doctor.home import check_broker, check_music
+from moodpi.cli.doctor.host import check_temperature, check_throttling
+from moodpi.cli.doctor.models import check_emotion_model
+from moodpi.cli.doctor.report import _guarded, report, run_checks
 from moodpi.system.status import StatusFile, make_status, read_status
+from tests.support.environ import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "fixtures" / "faces"
@@ -46,7 +51,7 @@ def _stopped(tmp_path: Path) -> object:
 
 def test_all_checks_pass_on_a_replay_with_real_models(tmp_path: Path, music_root: Path) -> None:
     config = _config(tmp_path, music_root)
-    checks = {c.name: c for c in doctor.run_checks(config, _stopped(tmp_path), pi=False)}  # type: ignore[arg-type]
+    checks = {c.name: c for c in run_checks(config, _stopped(tmp_path), pi=False)}  # type: ignore[arg-type]
     assert {name: c.level for name, c in checks.items()} == {
         "runtime": "ok",
         "camera": "ok",
@@ -68,11 +73,11 @@ def test_failures_name_the_problem_and_give_a_hint(tmp_path: Path) -> None:
         camera={"source": f"replay:{tmp_path / 'no-such-clip.mp4'}"},
         emotion={"model": str(tmp_path / "missing.tflite")},
     )
-    camera = doctor.check_camera(config, _stopped(tmp_path))  # type: ignore[arg-type]
-    model = doctor.check_emotion_model(config)
+    camera = check_camera(config, _stopped(tmp_path))  # type: ignore[arg-type]
+    model = check_emotion_model(config)
     assert camera.level == "fail" and "hint:" in camera.line()
     assert model.level == "fail" and "missing.tflite" in model.detail
-    music = doctor.check_music(config)
+    music = check_music(config)
     assert music.level == "warn" and "music.root" in music.detail
 
 
@@ -80,9 +85,9 @@ def test_a_model_run_outside_its_calibrated_flip_mode_is_a_warning(tmp_path: Pat
     config = _config(tmp_path)
     sidecar = config.model_path(config.emotion.model).with_suffix(".json")
     calibrated = json.loads(sidecar.read_text())
-    assert doctor.check_emotion_model(config).level == "ok"
+    assert check_emotion_model(config).level == "ok"
     other = _config(tmp_path, emotion={"flip_average": not calibrated["flip_average"]})
-    check = doctor.check_emotion_model(other)
+    check = check_emotion_model(other)
     assert check.level == "warn" and "emotion.flip_average" in check.line()
 
 
@@ -93,14 +98,14 @@ def test_camera_and_audio_are_left_to_a_running_daemon(tmp_path: Path) -> None:
     config = _config(tmp_path, camera={"source": "v4l2:/dev/moodpi-no-such-camera"})
     daemon = read_status(status_file.path)
     assert daemon.state == "running"
-    camera = doctor.check_camera(config, daemon)
+    camera = check_camera(config, daemon)
     assert camera.level == "skip" and "9.5 fps" in camera.detail
-    assert doctor.check_audio(config, daemon).level == "skip"  # no music: the device is unused
+    assert check_audio(config, daemon).level == "skip"  # no music: the device is unused
     # With music, the daemon's own report decides, without opening the device.
     for audio, level in ((False, "warn"), (True, "ok"), (None, "skip")):
         status = make_status(started_at=0.0, fps=9.5, mood=None, player="playing", audio=audio)
         status_file.write(status)
-        check = doctor.check_audio(config, read_status(status_file.path))
+        check = check_audio(config, read_status(status_file.path))
         assert check.level == level, check
 
 
@@ -109,7 +114,7 @@ def test_music_counts_categories_and_unreadable_files(tmp_path: Path, music_root
     shutil.copytree(music_root / "happy", root / "happy")
     (root / "sad").mkdir()
     (root / "sad" / "broken.mp3").write_bytes(b"not audio at all")
-    check = doctor.check_music(_config(tmp_path, root))
+    check = check_music(_config(tmp_path, root))
     assert check.level == "warn"
     assert f"happy {len(list((root / 'happy').iterdir()))}" in check.detail
     assert "1 unreadable" in check.detail
@@ -126,12 +131,12 @@ def test_broker_with_tls_and_credentials(tmp_path: Path, mqtt_broker_tls: Any) -
         "password_file": str(password_file),
         "tls_ca": str(mqtt_broker_tls.tls.ca),
     }
-    check = doctor.check_broker(_config(tmp_path, mqtt=mqtt))
+    check = check_broker(_config(tmp_path, mqtt=mqtt))
     assert check.level == "ok", check.line()
     assert "(TLS)" in check.detail and mqtt_broker_tls.username in check.detail
 
     password_file.write_text("wrong\n")
-    refused = doctor.check_broker(_config(tmp_path, mqtt=mqtt))
+    refused = check_broker(_config(tmp_path, mqtt=mqtt))
     assert refused.level == "fail" and "username or password" in refused.detail
 
 
@@ -139,7 +144,7 @@ def test_broker_that_does_not_answer(tmp_path: Path) -> None:
     from tests.support.broker import free_port
 
     config = _config(tmp_path, mqtt={"host": "127.0.0.1", "port": free_port()})
-    check = doctor.check_broker(config, timeout_s=1.0)
+    check = check_broker(config, timeout_s=1.0)
     assert check.level == "fail" and "no answer" in check.detail
 
 
@@ -150,7 +155,7 @@ def test_broker_that_does_not_answer(tmp_path: Path) -> None:
 def test_cpu_temperature(tmp_path: Path, millidegrees: str, level: str) -> None:
     thermal = tmp_path / "temp"
     thermal.write_text(millidegrees)
-    assert doctor.check_temperature(thermal).level == level
+    assert check_temperature(thermal).level == level
 
 
 @pytest.mark.parametrize(
@@ -163,38 +168,33 @@ def test_cpu_temperature(tmp_path: Path, millidegrees: str, level: str) -> None:
     ],
 )
 def test_throttling_flags(output: str, level: str, words: str) -> None:
-    check = doctor.check_throttling(run=lambda _command: output)
+    check = check_throttling(run=lambda _command: output)
     assert check.level == level and words in check.detail
 
 
 def test_throttling_is_read_from_sysfs_first(tmp_path: Path) -> None:
     flags = tmp_path / "get_throttled"
     flags.write_text("50005\n")  # the firmware's sysfs file: hex digits, no prefix
-    check = doctor.check_throttling(sysfs=flags)
+    check = check_throttling(sysfs=flags)
     assert check.level == "fail" and "under-voltage now, throttled now" in check.detail
     flags.write_text("0\n")
-    assert doctor.check_throttling(sysfs=flags).level == "ok"
+    assert check_throttling(sysfs=flags).level == "ok"
 
 
 def test_a_crashing_check_is_a_failure_not_a_crash() -> None:
-    def broken() -> doctor.Check:
+    def broken() -> Check:
         raise KeyError("surprise")
 
-    check = doctor._guarded("broken", broken)
+    check = _guarded("broken", broken)
     assert check.level == "fail" and "KeyError" in check.detail
     out = io.StringIO()
-    assert doctor.report([check, doctor.Check("x", "ok", "fine")], out) == 1
+    assert report([check, Check("x", "ok", "fine")], out) == 1
     assert "1 check(s) failed" in out.getvalue()
 
 
 def _cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "RUNTIME_DIR"))}
-    env.update(
-        PYTHONPATH=str(REPO / "device"),
-        SDL_AUDIODRIVER="disk",
-        SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
-    )
-    return env
+    audio = str(tmp_path / "audio.raw")
+    return child_env(drop=("RUNTIME_DIR",), SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=audio)
 
 
 def test_moodpi_doctor_command(tmp_path: Path, music_root: Path) -> None:

@@ -575,9 +575,10 @@ def test_sigterm_during_an_mqtt_reconnect(
 
 
 # ---------------------------------------------------------------------------------------------
-# Fuzzing. tests/test_mqtt.py already fuzzes parse_command (300 examples) and tests/test_config.py
-# fuzzes config trees, env overrides (550 examples); here: the MQTT message handler with any
-# topic against the running music state, and the loader on TOML text from a file.
+# Fuzzing. tests/e2e/test_mqtt.py already fuzzes parse_command (300 examples) and
+# tests/unit/config/test_loading.py fuzzes config trees, env overrides (550 examples); here: the
+# MQTT message handler with any topic against the running music state, and the loader on TOML
+# text from a file.
 
 
 @pytest.fixture(scope="module")
@@ -586,7 +587,7 @@ def live_music(
 ) -> Iterator[Any]:
     """A real Jukebox (silent player thread, real library) that commands act on."""
     from moodpi.events import EventHub
-    from moodpi.music.stage import Jukebox
+    from moodpi.music.jukebox import Jukebox
 
     tmp = tmp_path_factory.mktemp("fuzz-music")
     config = config_mod.from_dict(

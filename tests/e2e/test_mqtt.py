@@ -26,6 +26,7 @@ from moodpi.link.commands import MAX_COMMAND_BYTES, Command, TokenBucket, parse_
 from moodpi.link.mqtt import MqttLink
 from moodpi.link.outbox import MemoryOutbox
 from moodpi.types import COMMAND_NAMES, POLICIES
+from tests.support.clock import FakeClock
 from tests.support.daemon import REPO
 
 # before the import below: it is a plugin too
@@ -364,12 +365,12 @@ def test_malformed_commands_change_nothing_and_crash_nothing(
 
 
 def test_commands_are_rate_limited() -> None:
-    now = [0.0]
-    bucket = TokenBucket(rate_per_s=2.0, burst=3, clock=lambda: now[0])
+    clock = FakeClock()
+    bucket = TokenBucket(rate_per_s=2.0, burst=3, clock=clock)
     assert [bucket.take() for _ in range(5)] == [True, True, True, False, False]
-    now[0] += 0.5  # one token back
+    clock.now += 0.5  # one token back
     assert [bucket.take() for _ in range(2)] == [True, False]
-    now[0] += 100.0  # refills only up to the burst
+    clock.now += 100.0  # refills only up to the burst
     assert sum(bucket.take() for _ in range(10)) == 3
 
 

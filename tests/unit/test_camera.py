@@ -26,6 +26,7 @@ from moodpi.perception.sources.picamera import Picamera2Source, probe_picamera2
 from moodpi.perception.sources.replay import ReplaySource
 from moodpi.perception.sources.v4l2 import V4L2Source
 from moodpi.types import Frame
+from tests.support.clock import FakeClock
 
 W, H = 64, 48
 
@@ -163,19 +164,6 @@ def test_replay_resizes_only_when_asked_and_mirrors(tmp_path: Path) -> None:
         frame = source.read(1.0)
     assert frame.image.shape == (24, 32)
     assert frame.image[:, :8].mean() > 190 and frame.image[:, -8:].mean() < 10
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_realtime_replay_paces_to_fps_with_bounded_waits(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from moodpi import config as cfg
-from moodpi.cli import checks_home
+from moodpi.cli.doctor.home import check_broker
 from moodpi.link.mqtt import MqttLink
 from moodpi.link.rediscovery import Rediscovery
 from tests.support.broker import Broker, BrokerFactory, Observer, TlsFiles, make_tls_files
@@ -129,7 +129,7 @@ def test_a_certificate_signed_by_another_ca_is_named_by_the_link_and_the_doctor(
     finally:
         link.stop()
     config = cfg.from_dict({"state_dir": str(tmp_path), "mqtt": mqtt})
-    check = checks_home.check_broker(config, timeout_s=5.0)
+    check = check_broker(config, timeout_s=5.0)
     assert check.level == "fail" and "certificate" in check.detail, check
     assert "mqtt.tls_ca" in (check.hint or "")
 

@@ -16,24 +16,10 @@ from hypothesis import strategies as st
 from moodpi.config import MoodConfig
 from moodpi.mood import MoodTracker
 from moodpi.types import EMOTIONS, Face, MoodChange, Observation, Prediction, PresenceChange
+from tests.support.probs import mix, onehot
 
 N = len(EMOTIONS)
 BIG = Face(0, 0, 100, 100)
-
-
-def onehot(emotion: str, p: float = 0.9) -> np.ndarray:
-    """`p` on `emotion`, the rest spread evenly over the other classes."""
-    probs = np.full(N, (1.0 - p) / (N - 1))
-    probs[EMOTIONS.index(emotion)] = p
-    return probs
-
-
-def mix(**weights: float) -> np.ndarray:
-    """Given classes at the given probabilities, the rest spread evenly over the others."""
-    probs = np.full(N, (1.0 - sum(weights.values())) / (N - len(weights)))
-    for emotion, p in weights.items():
-        probs[EMOTIONS.index(emotion)] = p
-    return probs
 
 
 def obs(t: float, *preds: tuple[np.ndarray, Face]) -> Observation:

@@ -23,6 +23,7 @@ from moodpi.perception.sources.picamera import Picamera2Source
 from moodpi.system.led import GpioLed, NoLed, SysfsLed, make_led
 from moodpi.system.privacy import in_quiet_hours, parse_span
 from moodpi.system.status import read_status, status_path
+from tests.support.clock import FakeClock
 from tests.unit.test_camera import FakePicamera2
 
 WAIT_S = 5.0
@@ -108,16 +109,10 @@ def test_an_led_that_cannot_be_driven_is_reported_not_fatal(tmp_path: Path) -> N
 # The daemon: camera in use, LED and quiet hours follow the real camera source
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[Daemon, list[FakePicamera2], Path, Clock]]:
+def running(
+    tmp_path: Path,
+) -> Iterator[tuple[Daemon, list[FakePicamera2], Path, FakeClock[datetime]]]:
     led = fake_led(tmp_path / "led")
     config = config_mod.from_dict(
         {
@@ -141,7 +136,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Daemon, list[FakePicamera2], Path,
         return Picamera2Source(config.camera, picamera2_factory=factory)
 
     daemon = Daemon(config, audio=False, source_factory=open_fake)
-    clock = Clock(at("12:00"))
+    clock = FakeClock(at("12:00"))
     daemon.privacy.clock = clock
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()

@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from moodpi.cli.status import EX_NOT_RUNNING, TailView, render_status, run_tail
+from moodpi.cli.status import EX_NOT_RUNNING, render_status
+from moodpi.cli.tail import TailView, run_tail
 from moodpi.system.notify import Notifier, watchdog_interval_s
 from moodpi.system.status import RUN_DIR, StatusFile, make_status, read_status, status_path
 from moodpi.system.status import summary as status_line
 from moodpi.types import EMOTIONS
+from tests.support.environ import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 STARTED_AT = time.time() - 3725  # one daemon instance for every status built here
@@ -272,9 +274,7 @@ def test_render_status_tolerates_odd_fields(tmp_path: Path) -> None:
 
 
 def _cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOODPI__", "RUNTIME_DIR"))}
-    env["PYTHONPATH"] = str(REPO / "device")
-    return env
+    return child_env(drop=("RUNTIME_DIR",))
 
 
 def _config(tmp_path: Path) -> Path:
@@ -491,7 +491,7 @@ def test_presence_without_a_face_in_view_says_so() -> None:
 
 def test_doctor_says_how_far_the_setup_sees(tmp_path: Path) -> None:
     from moodpi import config as config_mod
-    from moodpi.cli.checks_device import reach
+    from moodpi.cli.doctor.devices import reach
 
     config = config_mod.from_dict(
         {"camera": {"width": 640, "hfov_deg": 66.0}, "faces": {"min_size_px": 37}}

@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 
 from moodpi import config as config_mod
-from moodpi.music.library import Library, library_from_config
+from moodpi.music.library.library import Library, library_from_config
 from moodpi.music.policy import TrackPicker, plan
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.types import (

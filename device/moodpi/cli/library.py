@@ -16,9 +16,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from moodpi.music import library_db
-from moodpi.music.library import Library, ScanReport, empty_mapped_categories, library_from_config
-from moodpi.music.library_db import Analysis
+from moodpi.music.library import db as library_db
+from moodpi.music.library.db import Analysis
+from moodpi.music.library.library import (
+    Library,
+    ScanReport,
+    empty_mapped_categories,
+    library_from_config,
+)
 
 
 def cli_library(args: argparse.Namespace) -> int:
@@ -48,7 +53,7 @@ def _scan(library: Library, args: argparse.Namespace) -> int:
         _print_scan(report)
     done = None
     if not getattr(args, "no_analysis", False) and library.cache_path is not None:
-        from moodpi.music import analyser  # scipy and soundfile: only when analysing
+        from moodpi.music.analysis import analyser  # scipy and soundfile: only when analysing
 
         analyser.be_nice()
         bar = sys.stderr if sys.stderr.isatty() else None

@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(mqtt)
 
     doctor = command(
-        "doctor", "cli.doctor:cli_doctor", "check camera, models, audio, library, broker, disk"
+        "doctor",
+        "cli.doctor.report:cli_doctor",
+        "check camera, models, audio, library, broker, disk",
     )
     _add_config(doctor)
 
@@ -169,12 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(status)
     status.add_argument("--json", action="store_true")
 
-    tail = command("tail", "cli.status:cli_tail", "live view of probabilities, mood and events")
+    tail = command("tail", "cli.tail:cli_tail", "live view of probabilities, mood and events")
     _add_config(tail)
 
     snapshot = command(
         "snapshot",
-        "cli.snapshot:cli_snapshot",
+        "cli.camera_shot:cli_snapshot",
         "write one annotated frame to FILE (camera placement)",
     )
     _add_config(snapshot)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from moodpi.music.library import Track
+from moodpi.music.track import Track
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from moodpi.music.library import Track
+from moodpi.music.track import Track
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from moodpi.config import MusicConfig
 from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
-from moodpi.music.library import Track, TrackSource
 from moodpi.music.policy import Target, TrackPicker, targets
+from moodpi.music.track import Track, TrackSource
 from moodpi.types import Emotion, MoodChange, Policy, as_policy
 
 log = logging.getLogger(__name__)
@@ -100,11 +100,11 @@ class MusicDirector:
     def on_player_event(self, event: PlayerEvent, now: float) -> list[Action]:
         """A player event: natural ends and skips advance; a file that failed is not tried again."""
         if isinstance(event, TrackEnded) and event.reason == "finished":
-            return self.on_track_ended(now, event.path)
+            return self.on_track_ended(now, event.track.path)
         if isinstance(event, TrackSkipped):
-            if event.path and event.reason != "user":
-                self.picker.exclude(event.path)
-            return self.on_track_ended(now, event.path)
+            if event.track.path and event.reason != "user":
+                self.picker.exclude(event.track.path)
+            return self.on_track_ended(now, event.track.path)
         return []
 
     def set_policy(self, name: str) -> list[Action]:

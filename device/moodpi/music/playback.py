@@ -13,31 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypedDict
 
 from moodpi.events import (
     ComponentError,
     PlayerEvent,
     Recovered,
     TrackEnded,
+    TrackInfo,
     TrackSkipped,
     TrackStarted,
 )
 from moodpi.music.audio import AudioOutput, Backend
-from moodpi.music.library import Track
+from moodpi.music.track import Track
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[PlayerEvent], None]
-
-
-class _TrackFields(TypedDict):
-    path: str
-    category: str
-    title: str
-    artist: str
-    duration_s: float
-    audio: bool
 
 
 class Playback:
@@ -213,16 +204,14 @@ class Playback:
             return
         self.current, self.state, self._position_s = track, "playing", 0.0
         self._progress_at = time.monotonic()
-        self._emit(TrackStarted(**self._track_fields(track), fade_in_ms=fade_in_ms))
+        self._emit(TrackStarted(self._info(track), fade_in_ms=fade_in_ms))
 
     def _end_current(self, reason: str | None) -> None:
         """Halt the current track; report it ended with `reason` (None: report nothing)."""
         track, played_s = self.current, self._position_s
         self._drop_current()
         if track is not None and reason is not None:
-            self._emit(
-                TrackEnded(**self._track_fields(track), reason=reason, played_s=round(played_s, 3))
-            )
+            self._emit(TrackEnded(self._info(track), reason=reason, played_s=round(played_s, 3)))
 
     def _drop_current(self) -> None:
         if self.current is not None:
@@ -242,7 +231,7 @@ class Playback:
     def _skip(self, track: Track, reason: str) -> None:
         if reason != "user":
             log.warning("skipping %s: %s", track.path, reason)
-        self._emit(TrackSkipped(**self._track_fields(track), reason=reason))
+        self._emit(TrackSkipped(self._info(track), reason=reason))
 
     def _apply_volume(self) -> None:
         self._backend_().set_volume(self._volume * self._gain)
@@ -250,15 +239,11 @@ class Playback:
     def _backend_(self) -> Backend:
         return self._output.backend
 
-    def _track_fields(self, track: Track) -> _TrackFields:
-        return {
-            "path": str(track.path),
-            "category": track.category,
-            "title": track.title,
-            "artist": track.artist,
-            "duration_s": track.duration_s,
-            "audio": self._output.backend.audio,
-        }
+    def _info(self, track: Track) -> TrackInfo:
+        audio = self._output.backend.audio
+        return TrackInfo(
+            str(track.path), track.category, track.title, track.artist, track.duration_s, audio
+        )
 
     def _emit(self, event: PlayerEvent) -> None:
         if self._on_event is None:

@@ -43,18 +43,17 @@ from functools import partial
 from typing import NamedTuple
 
 from moodpi.music.audio import AudioOutput
-from moodpi.music.library import Track
 from moodpi.music.playback import EventCallback, Playback
+from moodpi.music.track import Track
 
 log = logging.getLogger(__name__)
+
 
 class _Command(NamedTuple):
     """A request for the player thread: a name for the log, and the bound step that does it."""
 
     name: str
     run: Callable[[], None]
-
-
 
 
 class PygamePlayer:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moodpi.config import MusicConfig
-from moodpi.music.library import Track, TrackSource
+from moodpi.music.track import Track, TrackSource
 from moodpi.types import Emotion, Policy
 
 log = logging.getLogger(__name__)

@@ -7,22 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from moodpi.config import MoodConfig
 from moodpi.lab import moodgrid
 from moodpi.lab.moodbench import bench_replay
 from moodpi.lab.moodscore import score
-from moodpi.types import EMOTIONS, Face, Observation, Prediction
+from moodpi.types import Face, Observation, Prediction
+from tests.support.probs import onehot
 
 FPS = 10.0
-
-
-def onehot(emotion: str, p: float = 0.9) -> np.ndarray:
-    probs = np.full(len(EMOTIONS), (1.0 - p) / (len(EMOTIONS) - 1))
-    probs[EMOTIONS.index(emotion)] = p
-    return probs
 
 
 def steady_recording(*segments: tuple[str, float]) -> moodgrid.Recording:

@@ -1,0 +1,118 @@
+"""The doctor's checks of what the device serves and talks to: the music library and the broker.
+
+The rule here: these checks give up in bounded time and leave the running daemon alone. The
+library is scanned with a deadline, and in memory when its cache is not writable by whoever
+runs the doctor; the broker is reached with its own client id, so the daemon's session is never
+taken over, and an unanswered connect is a failure after a timeout, not a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from moodpi import config as cfg
+from moodpi.cli.doctor.check import FAIL, OK, SKIP, WARN, Check
+
+BROKER_TIMEOUT_S = 5.0
+SCAN_DEADLINE_S = 60.0
+
+
+def check_music(config: cfg.Config) -> Check:
+    from moodpi.music.library.library import Library, empty_mapped_categories, library_from_config
+
+    library = library_from_config(config)
+    if not library.configured:
+        return Check(
+            "music",
+            WARN,
+            "no library: music.root and music.playlists are empty",
+            "set music.root (e.g. /var/lib/moodpi/music) in /etc/moodpi/config.toml",
+        )
+    cache = library.cache_path
+    if cache is not None and not _writable(cache):
+        library = Library(library.root, library.playlists_dir, None)  # scan in memory, read-only
+    stop = threading.Event()
+    timer = threading.Timer(SCAN_DEADLINE_S, stop.set)
+    timer.start()
+    try:
+        report = library.scan(stop_event=stop)
+    except Exception as exc:
+        return Check("music", FAIL, f"cannot scan the library: {exc}", "check music.root")
+    finally:
+        timer.cancel()
+    counts = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "no tracks"
+    detail = f"{report.tracks} tracks ({counts}); {report.unreadable} unreadable"
+    empty = empty_mapped_categories(config.music, library)
+    if report.tracks == 0:
+        return Check(
+            "music",
+            WARN,
+            detail,
+            f"copy music into {config.music.root or config.music.playlists}/<category>/",
+        )
+    if report.unreadable or empty or not report.complete:
+        extra = f"; no tracks for {', '.join(empty)}" if empty else ""
+        return Check("music", WARN, detail + extra, "moodpi library show lists the categories")
+    return Check("music", OK, detail)
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path if path.exists() else path.parent, os.W_OK)
+
+
+def check_broker(config: cfg.Config, timeout_s: float = BROKER_TIMEOUT_S) -> Check:
+    mqtt = config.mqtt
+    if not mqtt.host:
+        return Check("broker", SKIP, "MQTT is off (mqtt.host is empty)")
+    from moodpi.link import client as link
+
+    where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls_ca else ''}"
+    try:
+        password = link.read_password(mqtt)
+        # Its own client id: reusing the daemon's would make the broker drop the daemon.
+        client = link.make_client(mqtt, f"moodpi-doctor-{os.getpid()}", password)
+    except cfg.ConfigError as exc:
+        return Check("broker", FAIL, str(exc), "fix the mqtt section of the config")
+    answered = threading.Event()
+    result: list[str] = []
+    connect_error = link.record_connect_errors(client)
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        result.append(link.refusal_message(reason, mqtt) if reason.is_failure else "")
+        answered.set()
+
+    def on_connect_fail(_c: Any, _u: Any) -> None:  # refused, unresolved, TLS: say which
+        result.append(link.connect_error_message(connect_error(), mqtt))
+        answered.set()
+
+    client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
+    try:
+        client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive)
+        client.loop_start()
+        if not answered.wait(timeout_s):
+            return Check(
+                "broker",
+                FAIL,
+                f"no answer from {where} in {timeout_s:.0f} s",
+                "is the broker up and reachable from here? (firewall, TLS port)",
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            client.disconnect()
+        with contextlib.suppress(Exception):
+            client.loop_stop()
+    if result and result[0]:
+        hint = "check mqtt.username and the password"
+        if "TLS" in result[0]:
+            hint = "check mqtt.tls_ca: it must be the CA that signed the broker's certificate"
+        elif "nothing listens" in result[0] or "cannot resolve" in result[0]:
+            hint = "check mqtt.host and mqtt.port"
+        return Check("broker", FAIL, result[0], hint)
+    return Check(
+        "broker", OK, f"connected to {where}" + (f" as {mqtt.username}" if mqtt.username else "")
+    )

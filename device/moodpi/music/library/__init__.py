@@ -1,0 +1,1 @@
+"""The music library: scan, SQLite cache, playlists, and the thread that keeps them current."""
