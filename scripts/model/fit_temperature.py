@@ -17,7 +17,7 @@ temperature, at calib's and at a joint fit (mean of the two domains' NLLs: the c
 and FER-2013's), and with `--write` puts the joint temperature into the sidecar (`temperature`,
 with the whole fit under `metrics.temperature_fit`). Runs in the runtime venv:
 
-    .venv/bin/python scripts/model/fit_temperature.py emotion_v12_int8.tflite --calib-percent 10
+    .venv/bin/python scripts/model/fit_temperature.py emotion_v13_int8.tflite --calib-percent 10
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ found). Whole-frame cost (colour conversion + detection + classification) is tim
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -38,17 +37,18 @@ import numpy as np
 
 from moodpi import config as config_mod
 from moodpi.config import Config
+from moodpi.lab import evaluate_photos
+from moodpi.lab.evaluate_photos import LabelledPhoto
 from moodpi.lab.replaygen import make_background
 from moodpi.perception.detect.geometry import face_width_px
 from moodpi.perception.detect.whole_frame import WholeFrameDetector
 from moodpi.perception.pipeline import Perception, build_perception
-from moodpi.types import Face, Frame, Observation
+from moodpi.types import EMOTIONS, Face, Frame, Observation
 
 log = logging.getLogger(__name__)
 
 DISTANCES_M = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 OLD_SIZE = (640, 480)
-VAL_PERCENT = 25  # the validation side of prep_real_faces.py's split
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[3].parent / "shared/data/lfw-expressions"
 
 
@@ -66,34 +66,25 @@ class Person:
     box: tuple[float, float, float, float]  # x, y, w, h of the face in the frame
 
 
-def person_of(file_name: str) -> str:
-    stem = Path(file_name).stem
-    return stem.rsplit("_", 1)[0] if "_" in stem else stem
-
-
-def is_validation_person(person: str) -> bool:
-    digest = hashlib.sha256(person.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100 < VAL_PERCENT
-
-
 def load_photos(folder: Path, count: int, config: Config) -> list[Photo]:
-    """News photos (350x350) of validation persons with a face the detector finds up close."""
+    """News photos (350x350) of validation persons with a face the detector finds up close, in
+    an order that mixes persons and classes (by the hash of the file's name in labels.csv)."""
     reference = WholeFrameDetector(config.model_path(config.faces.model))
-    with (folder / "labels.csv").open(newline="") as f:
-        rows = sorted(csv.DictReader(f), key=lambda r: hashlib.sha256(r["file"].encode()).digest())
+
+    def shuffled(photo: LabelledPhoto) -> bytes:
+        return hashlib.sha256(photo.path.relative_to(folder).as_posix().encode()).digest()
+
     photos: list[Photo] = []
-    for row in rows:
+    for labelled in sorted(evaluate_photos.load_photos(folder, "val"), key=shuffled):
         if len(photos) >= count:
             break
-        if not is_validation_person(person_of(row["file"])):
-            continue
-        path = folder / row["file"]  # labels.csv names files relative to the folder
+        path = labelled.path
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
         if image is None or image.shape != (350, 350):
             continue  # film-frame crops fill the whole image: no room around the face
         found = reference.detect(image)
         if found:
-            photos.append(Photo(image, max(found, key=lambda b: b.area), row["emotion"]))
+            photos.append(Photo(image, max(found, key=lambda b: b.area), EMOTIONS[labelled.label]))
     return photos
 
 

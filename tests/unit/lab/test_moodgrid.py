@@ -11,7 +11,8 @@ import pytest
 
 from moodpi.config import MoodConfig
 from moodpi.lab import moodgrid
-from moodpi.lab.moodbench import bench_replay, score
+from moodpi.lab.moodbench import bench_replay
+from moodpi.lab.moodscore import score
 from moodpi.types import Face, Observation, Prediction
 from tests.support.probs import onehot
 

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from moodpi.lab.evaluate_photos import load_photos
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.daemon import REPO
 
 
 def _load(name: str) -> ModuleType:
