@@ -132,6 +132,10 @@ class RoomDetector:
         tiles = len(schedule(sweep_tiles(width, height, self._smallest(width))))
         return math.ceil(tiles / self.tiles_per_frame)
 
+    @property
+    def name(self) -> str:
+        return "RoomDetector"
+
     def reset(self) -> None:
         """Forget every face (a new scene): the next frames start the sweep again."""
         self._tracks = []
