@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mood-grid",
         metavar="REPLAY_DIR",
         nargs="+",
-        help="choose the mood settings: a grid scored on these labelled replays (lab/moodgrid.py)",
+        help="choose the mood settings: a grid scored on these labelled replays (lab/mood/grid.py)",
     )
     bench.add_argument(
         "--held-out",
