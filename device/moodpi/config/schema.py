@@ -161,9 +161,11 @@ class FacesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
             "models dir); empty: every box the detector finds is a face"
         ),
     ] = "face_landmark.tflite"
+    # 0.2: on 597 PublicTest faces composed into frames at 49-150 px the look keeps 96.3 % of
+    # what the detector found (0.5: 95.8 %), on clutter no box scored above 0.08 (issue 28)
     verify_min_score: Annotated[
         float, doc("face presence the second look must see", 0.05, 0.99)
-    ] = 0.5
+    ] = 0.2
     select: Annotated[Literal["largest", "all"], doc("which faces to classify")] = "largest"
     equalize: Annotated[
         Literal["none", "hist", "clahe", "stretch"], doc("lighting normalisation of the face crop")
