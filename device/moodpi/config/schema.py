@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,11 +22,25 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ConfigError(ValueError):
-    """A configuration value is invalid; `key` is its dotted name."""
+    """A configuration value is invalid; `key` is its dotted name. One error may stand for
+    several (`ConfigError.of`): `key` is then the first, `problems` holds every (key, reason)."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"config error at '{key}': {message}")
         self.key = key
+        self.problems: tuple[tuple[str, str], ...] = ((key, message),)
+
+    @classmethod
+    def of(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        """Every error at once: one names itself as before, several are listed a line each."""
+        if len(errors) == 1:
+            return errors[0]
+        problems = tuple(p for error in errors for p in error.problems)
+        combined = cls(*problems[0])
+        combined.problems = problems
+        lines = "".join(f"\n  at '{key}': {message}" for key, message in problems)
+        combined.args = (f"{len(problems)} config errors:{lines}",)
+        return combined
 
 
 def default_models_dir() -> Path:
