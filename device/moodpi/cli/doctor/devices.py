@@ -15,6 +15,7 @@ from typing import Any
 from moodpi import config as cfg
 from moodpi.cli.doctor.check import FAIL, OK, SKIP, WARN, Check
 from moodpi.cli.doctor.runtime import missing_library
+from moodpi.system.quiet import native_quiet
 from moodpi.system.status_reader import StatusReading
 
 CAMERA_FRAMES = 10
@@ -96,7 +97,8 @@ def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
     try:
         import pygame
 
-        pygame.mixer.init()
+        with native_quiet():
+            pygame.mixer.init()
         rate_hz, _size, channels = pygame.mixer.get_init() or (0, 0, 0)
         pygame.mixer.quit()
     except Exception as exc:
