@@ -271,6 +271,16 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     ] = 300.0
 
 
+class AudioConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    output: Annotated[
+        Literal["auto", "none"],
+        doc(
+            "auto: the sound card SDL finds (SDL_AUDIODRIVER, AUDIODEV); none: a box without a "
+            "speaker, no sound card is opened (tracks are still chosen, reported and journaled)"
+        ),
+    ] = "auto"
+
+
 class HistoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: Annotated[
         bool, doc("keep a SQLite journal of moods, presence and plays in the state dir")
@@ -346,6 +356,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     emotion: EmotionConfig = msgspec.field(default_factory=EmotionConfig)
     mood: MoodConfig = msgspec.field(default_factory=MoodConfig)
     music: MusicConfig = msgspec.field(default_factory=MusicConfig)
+    audio: AudioConfig = msgspec.field(default_factory=AudioConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)

@@ -89,6 +89,8 @@ def reach(config: cfg.Config, daemon: StatusReading) -> str:
 
 
 def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
+    if config.audio.output == "none":  # a box without a speaker, on purpose: nothing to open
+        return Check("audio", SKIP, "off (audio.output = none)")
     if daemon.state == "running":
         return _daemon_audio(daemon.data or {})
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
