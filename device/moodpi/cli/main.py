@@ -192,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         "library", "cli.library:cli_library", "scan and analyse, show or plot the music library"
     )
     library.add_argument("action", choices=("scan", "show", "plot"))
-    library.add_argument("file", nargs="?", help="plot: the PNG to write (default library.png)")
+    library.add_argument(
+        "file",
+        nargs="?",
+        help="plot: the image to write: .png (default library.png), .pdf, or .svg (names on hover)",
+    )
     library.add_argument("--json", action="store_true", help="show: one JSON object per track")
     library.add_argument(
         "--no-analysis", action="store_true", help="scan: read files only, place nothing"
