@@ -25,6 +25,7 @@ from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.jukebox import MusicStage, NoMusic, music_stage
+from moodpi.perception.annotate import drawn
 from moodpi.perception.capture import CaptureThread
 from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
@@ -33,8 +34,9 @@ from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy
+from moodpi.system.snapshot_socket import SnapshotServer, SnapshotUnavailable, snapshot_socket_path
 from moodpi.system.status import StatusFile, status_document, status_line, status_path
-from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
+from moodpi.types import EMOTIONS, Frame, MoodChange, Observation, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ class Daemon:
         self._started_wall = time.monotonic()
         self._started_at = time.time()
         self._last_obs: Observation | None = None
+        self._last_frame: Frame | None = None  # for `moodpi snapshot`, in memory only
+        self._snapshots = SnapshotServer(snapshot_socket_path(config.state_path), self._snapshot)
         self._mood_since: Event | None = None  # the last mood event
         self.privacy = Privacy(config.privacy)  # camera-in-use light, quiet hours
         self._face_count = FaceCounter()
@@ -148,6 +152,7 @@ class Daemon:
             ("models", self._load_models, _nothing),
             ("music", self._start_music, self._stop_music),
             ("status led", self.privacy.start, self.privacy.stop),
+            ("snapshot socket", self._snapshots.start, self._snapshots.stop),
             ("camera", self._start_camera, self._close_camera),
         ]
 
@@ -227,12 +232,14 @@ class Daemon:
             # Kept past the release: a replay's bad frames still count in the final status.
             self._frames_bad += int(self._capture.stats().get("frames_bad", 0))
             self._capture = None
+            self._last_frame = None  # released means released: no old frame to hand out
 
     # ----------------------------------------------------------------------------- main loop
 
     def _loop(self) -> int:
         while not self.stop_event.is_set():
             self._drain_commands()
+            self._snapshots.poll()
             self.music.poll()
             frame = self._capture.get(FRAME_WAIT_S) if self._capture else None
             if frame is not None:
@@ -270,7 +277,7 @@ class Daemon:
             log.debug("frame %d skipped: %s", frame.index, exc)
             return
         obs = dataclasses.replace(seen, t=self._clock_t)
-        self._last_obs = obs
+        self._last_obs, self._last_frame = obs, frame
         self._frames += 1
         now = time.monotonic()
         self._frame_walls.append(now)
@@ -299,6 +306,16 @@ class Daemon:
             self._capture is not None
             and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
         )
+
+    def _snapshot(self, kind: str) -> tuple[dict[str, Any], bytes]:
+        """The newest frame, annotated, for the snapshot socket (main loop)."""
+        frame, obs = self._last_frame, self._last_obs
+        if self._capture is None:
+            raise SnapshotUnavailable("the camera is released (detection off or quiet hours)", True)
+        if frame is None or obs is None:
+            raise SnapshotUnavailable("no frame yet: the camera has not delivered one")
+        shows, image = drawn(frame.image, obs, self.config.camera.hfov_deg, kind)
+        return {**shows, "age_s": round(time.monotonic() - self._last_frame_wall, 2)}, image
 
     # ----------------------------------------------------------------------------- commands
 

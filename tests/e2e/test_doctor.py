@@ -232,3 +232,45 @@ def test_moodpi_doctor_command(tmp_path: Path, music_root: Path) -> None:
     )
     assert failing.returncode == 1
     assert "fail  model" in failing.stdout
+    assert "XNNPACK" not in failing.stderr  # the face model loaded, quietly
+
+
+def _doctor(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "moodpi", "doctor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(drop=("RUNTIME_DIR",), **env),
+        check=False,
+    )
+
+
+# ALSA with a card that is not there: SDL fails to open it and ALSA explains on fd 2 itself.
+NO_CARD = {"SDL_AUDIODRIVER": "alsa", "AUDIODEV": "hw:9,0"}
+
+
+def test_a_box_without_a_speaker_passes_with_audio_output_none(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[camera]\nsource = "replay:{FACES}"\n')
+    speakerless = _doctor(config, **NO_CARD)
+    assert speakerless.returncode == 1 and "fail  audio" in speakerless.stdout
+
+    config.write_text(config.read_text() + '[audio]\noutput = "none"\n')
+    result = _doctor(config, **NO_CARD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skip  audio    off (audio.output = none)" in result.stdout.splitlines()
+    assert "all checks passed" in result.stdout
+
+
+def test_doctor_says_its_checks_and_no_library_chatter_without_v(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[camera]\nsource = "replay:{FACES}"\n')
+    chatty = _doctor(config, "-v", **NO_CARD)
+    assert "ALSA lib" in chatty.stderr and "XNNPACK" in chatty.stderr  # there is chatter to hide
+    quiet = _doctor(config, **NO_CARD)
+    assert quiet.stderr == ""
+    # The same report: a line per check, in the same order, with the same verdicts.
+    assert [line[:14] for line in quiet.stdout.splitlines()] == [
+        line[:14] for line in chatty.stdout.splitlines()
+    ]

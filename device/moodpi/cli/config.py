@@ -77,10 +77,10 @@ def config_file(args: argparse.Namespace) -> Path | None:
 
 
 def _check(path: Path | None) -> int:
-    """The same validation as `moodpi run`: the values, then every file the config names."""
+    """The same validation as `moodpi run`: the values and every file the config names, every
+    problem at once."""
     try:
-        config = cfg.load(path)
-        cfg.check_files(config)
+        config = cfg.load(path, files=True)
     except cfg.ConfigError as exc:
         print(f"moodpi: {path or 'built-in defaults'}: {exc}", file=sys.stderr)
         return cfg.EX_CONFIG

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def cli_run(args: argparse.Namespace) -> int:
-    config = apply_cli_overrides(config_mod.load(args.config), args)
-    config_mod.check_files(config)  # the same checks as `moodpi config check`
+    # The same checks as `moodpi config check`, every problem at once.
+    config = apply_cli_overrides(config_mod.load(args.config, files=True), args)
     apply_log_level(config.log_level, verbose=args.verbose)
     from moodpi import app  # OpenCV and TFLite load only for a config that passed (exit 78 fast)
 

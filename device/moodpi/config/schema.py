@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,11 +22,25 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ConfigError(ValueError):
-    """A configuration value is invalid; `key` is its dotted name."""
+    """A configuration value is invalid; `key` is its dotted name. One error may stand for
+    several (`ConfigError.of`): `key` is then the first, `problems` holds every (key, reason)."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"config error at '{key}': {message}")
         self.key = key
+        self.problems: tuple[tuple[str, str], ...] = ((key, message),)
+
+    @classmethod
+    def of(cls, errors: Sequence[ConfigError]) -> ConfigError:
+        """Every error at once: one names itself as before, several are listed a line each."""
+        if len(errors) == 1:
+            return errors[0]
+        problems = tuple(p for error in errors for p in error.problems)
+        combined = cls(*problems[0])
+        combined.problems = problems
+        lines = "".join(f"\n  at '{key}': {message}" for key, message in problems)
+        combined.args = (f"{len(problems)} config errors:{lines}",)
+        return combined
 
 
 def default_models_dir() -> Path:
@@ -258,6 +273,16 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     ] = 300.0
 
 
+class AudioConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    output: Annotated[
+        Literal["auto", "none"],
+        doc(
+            "auto: the sound card SDL finds (SDL_AUDIODRIVER, AUDIODEV); none: a box without a "
+            "speaker, no sound card is opened (tracks are still chosen, reported and journaled)"
+        ),
+    ] = "auto"
+
+
 class HistoryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: Annotated[
         bool, doc("keep a SQLite journal of moods, presence and plays in the state dir")
@@ -333,6 +358,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     emotion: EmotionConfig = msgspec.field(default_factory=EmotionConfig)
     mood: MoodConfig = msgspec.field(default_factory=MoodConfig)
     music: MusicConfig = msgspec.field(default_factory=MusicConfig)
+    audio: AudioConfig = msgspec.field(default_factory=AudioConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)

@@ -55,6 +55,7 @@ def music_stage(
     """The jukebox where a library is configured, else the silent stage."""
     if not (config.music.root or config.music.playlists):
         return NoMusic(config.music)
+    audio = audio and config.audio.output != "none"  # a box without a speaker opens no card
     return Jukebox(config, hub, audio=audio, clock=clock, stop_event=stop_event)
 
 
