@@ -155,14 +155,18 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
         f"updated {reading.age_s or 0:.1f} s ago)",
         "stale": f"moodpi: STALE: no update for {duration(reading.age_s)} ({reading.error}; "
         "see journalctl -u moodpi)",
-        "stopped": f"moodpi: not running ({reading.error}); last status from "
-        f"{duration(reading.age_s)} ago:",
+        "stopped": f"moodpi: stopped {duration(reading.age_s)} ago: {reading.error}\n"
+        "  see: systemctl status moodpi; journalctl -u moodpi -n 50\n"
+        "last status:",
     }.get(reading.state, f"moodpi: {reading.state}")
     emotion, confidence, since = mood_of(status)
     conf = f" ({confidence:.2f})" if confidence is not None else ""
     fps = field_number(status.get("fps"))
+    state = str(status.get("state", "-"))
+    if reading.state == "stopped" and state != "stopped":  # killed: its last word was running
+        state = f"stopped (last written: {state})"
     fields = {
-        "state": str(status.get("state", "-")),
+        "state": state,
         "mood": f"{emotion}{conf}" + (f" since {local_time(since)}" if since else ""),
         "presence": presence(status),
         "detection": "on" if status.get("detection", True) else "off (camera released)",
