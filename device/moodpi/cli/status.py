@@ -156,8 +156,8 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
         "stale": f"moodpi: STALE: no update for {duration(reading.age_s)} ({reading.error}; "
         "see journalctl -u moodpi)",
         "stopped": f"moodpi: stopped {duration(reading.age_s)} ago: {reading.error}\n"
-        "  see: systemctl status moodpi; journalctl -u moodpi -n 50\n"
-        "last status:",
+        + ("" if _clean_stop(status) else f"{_SEE_LOGS}\n")
+        + "last status:",
     }.get(reading.state, f"moodpi: {reading.state}")
     emotion, confidence, since = mood_of(status)
     conf = f" ({confidence:.2f})" if confidence is not None else ""
@@ -194,11 +194,16 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
     return "\n".join(lines)
 
 
+_SEE_LOGS = "  see: systemctl status moodpi; journalctl -u moodpi -n 50"
+
+
 def _not_running(reading: StatusReading) -> str:
-    return (
-        f"moodpi: not running: {reading.error}\n"
-        "  see: systemctl status moodpi; journalctl -u moodpi -n 50"
-    )
+    return f"moodpi: not running: {reading.error}\n{_SEE_LOGS}"
+
+
+def _clean_stop(status: Mapping[str, Any]) -> bool:
+    """Stopped as asked (a SIGTERM, a replay's end): no logs to read."""
+    return field_dict(status.get("stop")).get("exit_status") == 0
 
 
 # Exit statuses of `moodpi status`, as systemctl's: 3 is the LSB "program is not running".

@@ -113,7 +113,10 @@ def test_status_after_the_daemon_exited_says_stopped_and_why(tmp_path: Path) -> 
     head = text.splitlines()[0]
     assert head.startswith("moodpi: stopped ") and head.endswith("ago: received SIGTERM (exit 0)")
     assert "state:          stopped\n" in text
-    assert "running" not in text
+    assert "running" not in text and "journalctl" not in text  # a clean stop: no logs to read
+    crash = {"reason": "crashed: TypeError: x", "exit_status": 1}
+    text = render_status(read_back(tmp_path, written_status(state="stopped", stop=crash)))
+    assert "ago: crashed: TypeError: x (exit 1)\n  see: systemctl status moodpi; journalctl" in text
 
     # Killed without a word (kill -9, out of memory): its last document still says running.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
