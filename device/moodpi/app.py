@@ -30,7 +30,7 @@ from moodpi.perception.capture import CaptureThread
 from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
+from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot, Stop
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy
@@ -51,20 +51,19 @@ class SetupError(Exception):
     daemon will not help, so it exits EX_CONFIG, which the unit does not restart."""
 
 
-def exit_status(exc: BaseException) -> int:
-    """The exit status for an error that ended a run: its type decides, never where it came from.
-
-    Only errors of setup are final (78); a camera gone past its deadline asks for a restart (69);
-    anything else is a bug or a passing fault, and exit 1 lets systemd restart the daemon.
-    """
+def ending(exc: BaseException) -> Stop:
+    """Why an error ended a run (logged here, once) and the exit status it asks for: its type
+    decides, never where it came from. Only errors of setup are final (78); a camera gone past
+    its deadline asks for a restart (69); anything else is a bug or a passing fault, and exit 1
+    lets systemd restart the daemon."""
     if isinstance(exc, (ConfigError, SetupError)):
         log.error("cannot start: %s", exc)
-        return EX_CONFIG
+        return Stop(f"cannot start: {exc}", EX_CONFIG)
     if isinstance(exc, CameraError):
         log.error("cannot open the camera: %s", exc)
-        return EX_UNAVAILABLE
+        return Stop(f"cannot open the camera: {exc}", EX_UNAVAILABLE)
     log.critical("unexpected error, exiting for a restart", exc_info=exc)
-    return EX_SOFTWARE
+    return Stop(f"crashed: {type(exc).__name__}: {exc}", EX_SOFTWARE)
 
 
 class Daemon:
@@ -85,6 +84,7 @@ class Daemon:
             lambda: open_source(config.camera.source, config.camera)
         )
         self.stop_event = threading.Event()
+        self._stop_reason = ""  # who asked the run to end (request_stop), for the last status
         self._notifier = Notifier()
         self._status_file = StatusFile(status_path(config.state_path))
         self._commands: queue.Queue[Command] = queue.Queue(maxsize=64)
@@ -125,7 +125,9 @@ class Daemon:
     # ----------------------------------------------------------------------------- lifecycle
 
     def run(self) -> int:
-        """Start, loop until stopped or a fatal condition, stop; the exit status for the unit."""
+        """Start, loop until stopped or a fatal condition, stop; the exit status for the unit.
+        Whatever ended the run, its last status document says `stopped` and why."""
+        end = Stop("interrupted", EX_SOFTWARE)
         try:
             with contextlib.ExitStack() as running:
                 running.callback(self.stop_event.set)  # the last thing, a failed start included
@@ -136,17 +138,23 @@ class Daemon:
                     running.callback(self._stop_quietly, name, stop)
                 running.callback(self._begin_stop)  # the first thing done when the run ends
                 self._started = True
-                return self._loop()
+                end = self._loop()
         except Exception as exc:
-            return exit_status(exc)
+            end = ending(exc)
         finally:
-            log.info("stopped after %d frames", self._frames)
+            self._status_file.write_last(self.snapshot, end, self._started_at)
+            log.info("stopped after %d frames: %s", self._frames, end.reason)
+        return end.exit_status
+
+    def request_stop(self, reason: str) -> None:
+        """End the run (a signal handler's way); the first reason given is the one reported."""
+        self._stop_reason = self._stop_reason or reason
+        self.stop_event.set()
 
     def _steps(self) -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         """(name, start, stop) in start order; a run stops them in reverse."""
         return [
             ("systemd notifier", self._notifier.open, self._notifier.close),
-            ("final status", _nothing, self._write_status),
             ("uplink", self.uplink.start, self.uplink.stop),
             ("event sinks", self._open_sinks, self._close_sinks),
             ("models", self._load_models, _nothing),
@@ -236,7 +244,7 @@ class Daemon:
 
     # ----------------------------------------------------------------------------- main loop
 
-    def _loop(self) -> int:
+    def _loop(self) -> Stop:
         while not self.stop_event.is_set():
             self._drain_commands()
             self._snapshots.poll()
@@ -249,22 +257,20 @@ class Daemon:
             elif self._capture.ended:
                 if self._capture.fatal_error is not None:
                     log.error("replay failed: %s", self._capture.fatal_error)
-                    return EX_UNAVAILABLE
+                    return Stop(f"replay failed: {self._capture.fatal_error}", EX_UNAVAILABLE)
                 log.info("replay ended")
-                return 0
+                return Stop("replay ended", 0)
             elif self._capture.failing_since is not None and not self._ready:
                 self._ready = True  # degraded: MQTT, music and status work; the camera is retried
                 log.warning("ready without a camera: %s", self._capture.last_error)
                 self._notifier.ready("degraded: no camera")
             elif self._camera_lost_too_long():
-                log.error(
-                    "camera gone for more than %.0f s: exiting for a restart",
-                    self.config.camera.lost_deadline_s,
-                )
-                return EX_UNAVAILABLE
+                gone = f"camera gone for more than {self.config.camera.lost_deadline_s:.0f} s"
+                log.error("%s: exiting for a restart", gone)
+                return Stop(f"{gone}: {self._capture.last_error}", EX_UNAVAILABLE)
             self.music.tick(self._clock_t)
             self._periodic()
-        return 0
+        return Stop(self._stop_reason or "asked to stop", 0)
 
     def _process(self, frame: Any) -> None:
         if self._t0 is None:

@@ -144,6 +144,8 @@ def test_unit_has_the_service_contract() -> None:
     assert service["User"] == ["moodpi"]
     assert service["SupplementaryGroups"] == ["video audio"]
     assert service["StateDirectory"] == ["moodpi"] and service["RuntimeDirectory"] == ["moodpi"]
+    # the last status (stopped, and why) outlives the process for `moodpi status`
+    assert service["RuntimeDirectoryPreserve"] == ["yes"]
     assert service["ConfigurationDirectory"] == ["moodpi"]
     assert service["DevicePolicy"] == ["closed"]
     allowed = {value.split()[0] for value in service["DeviceAllow"]}
