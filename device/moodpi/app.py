@@ -255,7 +255,7 @@ class Daemon:
                     self.config.camera.lost_deadline_s,
                 )
                 return EX_UNAVAILABLE
-            self.music.tick(self._clock_t)
+            self.music.tick(self._clock_t, self.mood.pending)
             self._periodic()
         return 0
 

@@ -244,6 +244,15 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
         Literal["fade", "finish"], doc("on a mood change: fade across, or finish the current track")
     ] = "fade"
     fade_ms: Annotated[int, doc("fade length in milliseconds", 0, 30000)] = 2000
+    grace_s: Annotated[
+        float,
+        doc(
+            "a track that ends while a new mood is about to be published waits this long at"
+            " most, so the next one is picked by the new mood; 0: pick at once",
+            0.0,
+            30.0,
+        ),
+    ] = 2.0
     volume: Annotated[float, doc("initial volume", 0.0, 1.0)] = 0.8
     pause_after_absent_s: Annotated[
         float, doc("fade out and pause when nobody was seen this long", 0.0, 86400.0)

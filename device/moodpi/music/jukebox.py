@@ -24,7 +24,7 @@ from moodpi.music.library.library import library_from_config
 from moodpi.music.library.watcher import LibraryWatcher
 from moodpi.music.player import make_player
 from moodpi.state import MusicState, NowPlaying
-from moodpi.types import POLICIES, MoodChange, PresenceChange
+from moodpi.types import POLICIES, Emotion, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class MusicStage(Protocol):
     def poll(self) -> None: ...
     def on_mood(self, change: MoodChange) -> None: ...
     def on_presence(self, change: PresenceChange) -> None: ...
-    def tick(self, now: float) -> None: ...
+    def tick(self, now: float, pending: Emotion | None = None) -> None: ...
     def command(self, name: str, value: Any) -> None: ...
     def state(self) -> MusicState: ...
 
@@ -79,7 +79,7 @@ class NoMusic:
     def on_presence(self, change: PresenceChange) -> None:
         pass
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, pending: Emotion | None = None) -> None:
         pass
 
     def command(self, name: str, value: Any) -> None:
@@ -148,8 +148,10 @@ class Jukebox:
     def on_presence(self, change: PresenceChange) -> None:
         apply(self.player, self.director.on_presence(change.present, change.t))
 
-    def tick(self, now: float) -> None:
-        apply(self.player, self.director.tick(now))
+    def tick(self, now: float, pending: Emotion | None = None) -> None:
+        """Time passes; `pending`: the mood the tracker is about to publish (the director's
+        grace period), None when nothing is about to change."""
+        apply(self.player, self.director.tick(now, pending))
 
     def command(self, name: str, value: Any) -> None:
         """Run-time control (MQTT): policy, volume (0-100), pause, resume, skip."""
