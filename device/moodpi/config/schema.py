@@ -224,11 +224,19 @@ class MoodConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     root: Annotated[
         Text,
-        doc("music folder; a sub-folder named as a category is that category; empty: off", path=""),
+        doc(
+            "music folder, any layout (flat, Artist/Album/...); a sub-folder named after a category"
+            " the policies use (sad, calming, ...) is that category; empty: off",
+            path="",
+        ),
     ] = ""
     playlists: Annotated[
         Text,
-        doc("folder of <category>.m3u playlists, used instead of sub-folders when set", path=""),
+        doc(
+            "folder of .m3u playlists, used instead of music.root when set; a playlist named"
+            " after a category (calming.m3u) is that category",
+            path="",
+        ),
     ] = ""
     policy: Annotated[Policy, doc("mood → music policy")] = "mirror"
     iso_steps: Annotated[

@@ -15,10 +15,13 @@ Transition rules (config `music`):
 - presence off for `pause_after_absent_s`: fade out and pause (the position is kept); presence
   back: resume with a fade-in, or start the new mood's music if the mood changed meanwhile;
 - track ended (or skipped): the next track of the plan, each step of an iso plan once;
+- the library back (`recovered`, component "music": a disk mounted late): silence ends;
 - grace: a track that ends naturally while the mood tracker is about to publish a new mood
   (`tick`'s `pending`) leaves the music silent for at most `grace_s`, so the next track is
   picked by the new mood rather than by the one that is just ending; a track that ends after a
   change is always picked by the new mood (the change replans at once).
+
+`preview` is the daemon's own choice, for commands that ask what it would play (classify).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import random
 from pathlib import Path
 
 from moodpi.config import MusicConfig
-from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
+from moodpi.events import PlayerEvent, Recovered, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.policy import Target, TrackPicker, targets
 from moodpi.music.track import Track, TrackSource
@@ -130,7 +133,16 @@ class MusicDirector:
             if event.track.path and event.reason != "user":
                 self.picker.exclude(event.track.path)
             return self.on_track_ended(now, event.track.path, natural=False)
+        if isinstance(event, Recovered) and event.component == "music":
+            return self.on_library_back(now)
         return []
+
+    def on_library_back(self, now: float) -> list[Action]:
+        """The library has music again (a disk mounted late): the mood in force is not kept
+        waiting for its next change in silence."""
+        if self.current is not None or self.paused or self.emotion is None:
+            return []
+        return self._play_next(fade_in_ms=self.config.fade_ms)
 
     def set_policy(self, name: str) -> list[Action]:
         """Switch policy at run time; applied like a mood change (fade or finish)."""
@@ -174,3 +186,25 @@ class MusicDirector:
         self.current = track
         self._held_since = None
         return [Play(track, fade_in_ms, crossfade_ms)]
+
+
+def preview(
+    config: MusicConfig,
+    library: TrackSource,
+    policy: Policy,
+    emotion: Emotion,
+    count: int,
+    rng: random.Random | None = None,
+) -> list[Track]:
+    """The first `count` tracks the daemon would play after a change to `emotion`: a director of
+    its own, told of the mood and then of each track's natural end, as the daemon's is."""
+    director = MusicDirector(config, library, rng=rng, policy=policy)
+    actions = director.on_mood(MoodChange(emotion, 1.0, 0.0), 0.0)
+    tracks: list[Track] = []
+    while len(tracks) < count:
+        played = [action.track for action in actions if isinstance(action, Play)]
+        if not played:  # an empty library; the picker has said so
+            break
+        tracks.extend(played)
+        actions = director.on_track_ended(float(len(tracks)), played[-1].path)
+    return tracks[:count]

@@ -110,7 +110,7 @@ class Jukebox:
         self._events: queue.Queue[PlayerEvent] = queue.Queue(maxsize=256)
         self._volume = config.music.volume
         self.library = library_from_config(config)
-        self.watcher = LibraryWatcher(self.library, config.music, stop_event)
+        self.watcher = LibraryWatcher(self.library, config.music, stop_event, self._on_player_event)
         self.director = MusicDirector(config.music, self.library, rng=random.Random())
         self.player = make_player(config.music.volume, self._on_player_event, no_audio=not audio)
 
@@ -124,7 +124,7 @@ class Jukebox:
         self.poll()  # the last track_ended events
 
     def _on_player_event(self, event: PlayerEvent) -> None:
-        """Player thread: hand over, never block it."""
+        """Player (and library) thread: hand over, never block it."""
         try:
             self._events.put_nowait(event)
         except queue.Full:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.events import TrackEnded, TrackInfo, TrackSkipped, TrackStarted
+from moodpi.events import Recovered, TrackEnded, TrackInfo, TrackSkipped, TrackStarted
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.director import MusicDirector
 from moodpi.music.library.library import Library
@@ -352,3 +352,15 @@ def test_a_flat_library_follows_the_mood_on_the_valence_arousal_plane() -> None:
     plays = director.on_mood(MoodChange("angry", 0.9, 9.0), 9.0)
     assert isinstance(plays[0], Play) and plays[0].track.title.startswith("tense")
     assert director.set_policy("uplift")[0].track.title.startswith("calm")  # type: ignore[attr-defined]
+
+
+def test_music_starts_when_the_library_comes_back() -> None:
+    """A disk mounted after the mood came: the mood's music starts then, not at its next change."""
+    library = Library.from_tracks([])
+    director = _director(library)
+    assert director.on_mood(MoodChange("sad", 0.9, 0.0), 0.0) == []  # nothing to play yet
+    library._set_tracks(_library().all_tracks())  # the watcher's rescan found the music
+    back = Recovered("music", "24 tracks to play")
+    assert [_short(a) for a in director.on_player_event(back, 30.0)] == ["play sad 2000/0"]
+    assert director.on_player_event(back, 31.0) == []  # playing already
+    assert director.on_player_event(Recovered("audio", "audio device open"), 32.0) == []
