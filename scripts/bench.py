@@ -8,16 +8,17 @@ Both pipelines see the same replay frames (moodpi.replaygen composes the fixture
 another, pinned to one CPU core with single-threaded OpenCV and TFLite:
 
 - seed: OpenCV's Haar cascade (scaleFactor 1.3, minNeighbors 5) on the full 640x480 frame, every
-  face classified by the float32 TFLite mini-XCEPTION (models/emotion_float32.tflite), no frame
-  ever dropped;
+  face classified by the float32 TFLite mini-XCEPTION (models/retired/emotion_float32.tflite),
+  no frame ever dropped;
 - moodpi: `build_perception` on the default config (BlazeFace + the int8 model).
 
-A latency child times detect / classify / whole frame over `--frames` frames as fast as it can
-(sustained frames/s on one core; its peak RSS), and scores each frame's top emotion against the
-replay's truth for context. Paced children run the pipeline at 5/10/15/30 fps for `--paced-s`
-seconds and report process CPU time / wall time as a percentage of one core. A pipeline that
-cannot sustain a rate is not paced at it: without dropping frames it would fall ever further
-behind, so its CPU there is 100 % and the rate it reaches is its sustained one.
+The latency child is `moodpi bench`'s own measured process (lab/bench.py: detect / classify /
+whole frame over `--frames` frames as fast as it can, sustained frames/s on one core, peak RSS),
+given the seed's pipeline by `--build bench:seed_perception`; each frame's top emotion is scored
+against the replay's truth for context. Paced children (here) run the pipeline at 5/10/15/30
+fps for `--paced-s` seconds and report process CPU time / wall time as a percentage of one
+core. A pipeline that cannot sustain a rate is not paced at it: without dropping frames it would
+fall ever further behind, so its CPU there is 100 % and the rate it reaches is its sustained one.
 
 Writes bench/results.json and bench/bench.png (latency distributions, CPU against fps).
 """
@@ -41,7 +42,7 @@ PIPELINES = ("seed", "moodpi")
 PACED_FPS = (5.0, 10.0, 15.0, 30.0)
 SEED_SCALE_FACTOR = 1.3
 SEED_MIN_NEIGHBORS = 5
-SEED_MODEL = "emotion_float32.tflite"
+SEED_MODEL = "retired/emotion_float32.tflite"
 REPLAY_FPS = 10.0
 # Every emotion, and an empty room, so both the detector's misses and false alarms show.
 SEGMENTS: list[tuple[str | None, float]] = [
@@ -55,6 +56,7 @@ SEGMENTS: list[tuple[str | None, float]] = [
     ("disgust", 3.0),
 ]
 CHILD_TIMEOUT_S = 900.0
+BUILDERS = {"seed": "bench:seed_perception", "moodpi": None}  # lab/bench.py --build
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,19 +72,46 @@ def make_replay(out: Path) -> Path:
     return out
 
 
-def run_child(task: list[str], replay: Path, cpu: int) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", *task]
-    command += ["--replay", str(replay), "--cpu", str(cpu)]
-    env = dict(os.environ)
-    paths = (str(REPO / "device"), env.get("PYTHONPATH"))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    # Single-threaded everything, before any library reads its settings.
+def child_environment() -> None:
+    """What every child inherits: single-threaded libraries (set before any reads them), the
+    default config whatever MOODPI__ says, this folder importable (`--build bench:...`)."""
+    from moodpi.lab.launch import with_package_path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOODPI__")}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env = {k: v for k, v in env.items() if not k.startswith("MOODPI__")}
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
+    here = str(Path(__file__).resolve().parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    os.environ.clear()
+    os.environ.update(with_package_path(env))
+
+
+def latency(pipeline: str, replay: Path, cpu: int, frames: int) -> dict[str, Any]:
+    """`moodpi bench`'s measured child on the replay's frames, and the quality of what it read."""
+    from moodpi.lab.bench import run_child
+
+    encoded, truth = load_replay(replay)
+    result = run_child(
+        encoded, frames=frames, config_path=None, cpu=cpu, build=BUILDERS[pipeline], samples=True
+    )
+    hits = {"face_frames": 0, "found": 0, "empty_frames": 0, "false": 0, "right": 0}
+    for j, top in enumerate(result.pop("tops")):
+        _score(hits, truth[(j + 1) % len(truth)], top)  # the child times frames 1..N
+    result["quality"] = {
+        "face_recall": hits["found"] / max(1, hits["face_frames"]),
+        "false_face_rate": hits["false"] / max(1, hits["empty_frames"]),
+        "top1_accuracy": hits["right"] / max(1, hits["face_frames"]),
+    }
+    return result
+
+
+def run_paced(pipeline: str, replay: Path, cpu: int, fps: float, seconds: float) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", pipeline]
+    command += ["--replay", str(replay), "--cpu", str(cpu), "--fps", str(fps)]
+    command += ["--seconds", str(seconds)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     if proc.returncode != 0:
-        raise RuntimeError(f"child {task} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"paced {pipeline} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def pick_cpu(requested: int | None) -> int:
@@ -96,19 +125,19 @@ def pick_cpu(requested: int | None) -> int:
 
 def measure(args: argparse.Namespace, replay: Path) -> dict[str, Any]:
     cpu = pick_cpu(args.cpu)
+    child_environment()
     results: dict[str, Any] = {}
     for name in PIPELINES:
         print(f"[{name}] latency over {args.frames} frames ...", flush=True)
-        latency = run_child(["latency", name, "--frames", str(args.frames)], replay, cpu)
+        timed = latency(name, replay, cpu, args.frames)
         paced: dict[str, Any] = {}
         for fps in args.paced_fps:
-            if latency["fps_one_core"] < fps:
+            if timed["fps_one_core"] < fps:
                 paced[f"{fps:g}"] = {"kept_up": False, "cpu_pct": 100.0, "fps_reached": None}
                 continue
             print(f"[{name}] paced at {fps:g} fps for {args.paced_s:g} s ...", flush=True)
-            task = ["paced", name, "--fps", str(fps), "--seconds", str(args.paced_s)]
-            paced[f"{fps:g}"] = run_child(task, replay, cpu)
-        results[name] = {**latency, "paced": paced}
+            paced[f"{fps:g}"] = run_paced(name, replay, cpu, fps, args.paced_s)
+        results[name] = {**timed, "paced": paced}
     return {
         "cpu": cpu,
         "frames": args.frames,
@@ -258,11 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def child_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.py --child")
-    parser.add_argument("task", choices=("latency", "paced"))
     parser.add_argument("pipeline", choices=PIPELINES)
     parser.add_argument("--replay", type=Path, required=True)
     parser.add_argument("--cpu", type=int, required=True)
-    parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
@@ -270,30 +297,27 @@ def child_main(argv: Sequence[str]) -> int:
     os.sched_setaffinity(0, {args.cpu})
     import cv2
 
+    from moodpi import config as config_mod
+    from moodpi.perception.pipeline import build_perception
+
     cv2.setNumThreads(1)
-    perception = build(args.pipeline)
-    encoded, truth = load_replay(args.replay)
-    if args.task == "latency":
-        result = latency(perception, encoded, truth, args.frames)
-    else:
-        result = paced(perception, encoded, args.fps, args.seconds)
-    print(json.dumps(result))
+    config = config_mod.load(None)  # the defaults: the parent dropped MOODPI__ settings
+    perception = seed_perception(config) if args.pipeline == "seed" else build_perception(config)
+    encoded, _ = load_replay(args.replay)
+    print(json.dumps(paced(perception, encoded, args.fps, args.seconds)))
     return 0
 
 
-def build(pipeline: str) -> Any:
-    from moodpi import config as config_mod
+def seed_perception(config: Any) -> Any:
+    """The seed configuration: Haar on the whole frame, every face classified by the float32
+    model on the bare box (`--build bench:seed_perception` for the latency child)."""
     from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.perception.detect.haar import HaarDetector
-    from moodpi.perception.pipeline import Perception, build_perception
+    from moodpi.perception.pipeline import Perception
 
-    config = config_mod.load(None, environ={})  # the defaults, whatever the environment says
-    if pipeline == "moodpi":
-        return build_perception(config)
     detector = HaarDetector(scale_factor=SEED_SCALE_FACTOR, min_neighbors=SEED_MIN_NEIGHBORS)
     detector.open()
     classifier = EmotionClassifier.from_file(config.model_path(SEED_MODEL), num_threads=1)
-    # The seed classified every face it found, cropped to the bare box.
     return Perception(detector, classifier, select="all", margin=0.0, shift_up=0.0)
 
 
@@ -319,65 +343,15 @@ def decode(data: bytes) -> Any:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
-def latency(
-    perception: Any, encoded: list[bytes], truth: list[str | None], n_frames: int
-) -> dict[str, Any]:
-    import resource
-
-    from moodpi.types import EMOTIONS, Frame
-
-    perception.observe(Frame(decode(encoded[0]), 0.0, 0))  # warm-up: first-call allocations
-    detect, classify, whole = [], [], []
-    hits = {"face_frames": 0, "found": 0, "empty_frames": 0, "false": 0, "right": 0}
-    for i in range(n_frames):
-        k = i % len(encoded)
-        image = decode(encoded[k])
-        t0 = time.perf_counter()
-        seen = perception.observe(Frame(image, i / REPLAY_FPS, i))
-        whole.append((time.perf_counter() - t0) * 1000.0)
-        detect.append(perception.last_detect_ms)
-        if seen.predictions:
-            classify.append(perception.last_classify_ms)
-        _score(hits, truth[k], [EMOTIONS[int(p.probs.argmax())] for p in seen.predictions])
-    return {
-        "detect_ms": percentiles(detect),
-        "classify_ms": percentiles(classify),
-        "frame_ms": percentiles(whole),
-        "fps_one_core": round(1000.0 * len(whole) / sum(whole), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-        "frames": len(whole),
-        "frames_classified": len(classify),
-        "quality": {
-            "face_recall": hits["found"] / max(1, hits["face_frames"]),
-            "false_face_rate": hits["false"] / max(1, hits["empty_frames"]),
-            "top1_accuracy": hits["right"] / max(1, hits["face_frames"]),
-        },
-        "samples_ms": {
-            "detect_ms": [round(x, 3) for x in detect],
-            "classify_ms": [round(x, 3) for x in classify],
-            "frame_ms": [round(x, 3) for x in whole],
-        },
-    }
-
-
-def _score(hits: dict[str, int], truth: str | None, tops: list[str]) -> None:
+def _score(hits: dict[str, int], truth: str | None, top: str | None) -> None:
+    """One frame: `top` is the emotion read from its largest face (moodpi's vote), None: none."""
     if truth is None:
         hits["empty_frames"] += 1
-        hits["false"] += bool(tops)
+        hits["false"] += top is not None
         return
     hits["face_frames"] += 1
-    hits["found"] += bool(tops)
-    hits["right"] += bool(tops) and tops[0] == truth  # the largest face, as moodpi votes
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float]:
-    import numpy as np
-
-    if not values:
-        return {"median": 0.0, "p90": 0.0}
-    arr = np.asarray(values)
-    median, p90 = float(np.median(arr)), float(np.percentile(arr, 90))
-    return {"median": round(median, 3), "p90": round(p90, 3)}
+    hits["found"] += top is not None
+    hits["right"] += top == truth
 
 
 def paced(perception: Any, encoded: list[bytes], fps: float, seconds: float) -> dict[str, Any]:

@@ -14,8 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from moodpi.lab.musicgen import generate_flat_library
+from moodpi.lab.launch import daemon_env, run_command
 from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
+from musicgen import generate_flat_library
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,15 +93,15 @@ def build(out: Path, *, fps: float, realtime: bool, policy: str) -> Path:
     return config
 
 
-def audio_environment(out: Path) -> dict[str, str]:
-    """Use the sound card when there is one; otherwise render to a file so the playback is real."""
-    env = dict(os.environ)
+def playback_file(out: Path) -> Path | None:
+    """None to use the sound card when there is one (or the SDL driver you chose); otherwise a
+    file the playback is rendered to, so that it is real."""
+    env = os.environ
     has_sound = Path("/dev/snd").is_dir() or "PULSE_SERVER" in env or "PIPEWIRE_REMOTE" in env
-    if not has_sound and "SDL_AUDIODRIVER" not in env:
-        env["SDL_AUDIODRIVER"] = "disk"
-        env["SDL_DISKAUDIOFILE"] = str(out / "playback.raw")
-        print(f"no sound card: rendering playback to {env['SDL_DISKAUDIOFILE']}", file=sys.stderr)
-    return env
+    if has_sound or "SDL_AUDIODRIVER" in env:
+        return None
+    print(f"no sound card: rendering playback to {out / 'playback.raw'}", file=sys.stderr)
+    return out / "playback.raw"
 
 
 def main() -> int:
@@ -118,18 +119,10 @@ def main() -> int:
     if args.no_run:
         print(config)
         return 0
-    command = [
-        sys.executable,
-        "-m",
-        "moodpi",
-        "run",
-        "--config",
-        str(config),
-        "--events-jsonl",
-        "-",
-    ]
+    command = run_command(config=config, events_jsonl="-")
+    env = daemon_env(audio_file=playback_file(out), keep_settings=True)
     print("running:", " ".join(command), file=sys.stderr)
-    os.execve(sys.executable, command, audio_environment(out))
+    os.execve(sys.executable, command, env)
     return 0  # not reached
 
 

@@ -334,8 +334,7 @@ daemon_on_replay() {
     "$SRC/.venv/bin/python" "$SRC/scripts/make_demo.py" --no-run --out "$WORK/demo" >/dev/null || return 1
   fi
   if [[ ! -d $WORK/demo-music/happy ]]; then
-    "$SRC/.venv/bin/python" -c "from pathlib import Path; from moodpi.lab.musicgen import generate_library
-generate_library(Path('$WORK/demo-music'), seconds=12.0, seed=0)" || return 1
+    "$SRC/.venv/bin/python" "$SRC/scripts/musicgen.py" "$WORK/demo-music" --seconds 12 || return 1
   fi
   # Every 5th frame, at 2 fps, as fast as it goes: in real time qemu classifies too few frames
   # to follow the story (every frame is handed over; the 50 s of replay time stay 50 s).

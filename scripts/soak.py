@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from moodpi.lab.launch import daemon_env, run_command
 from moodpi.system.status import status_path
 from moodpi.system.status_reader import STALE_AFTER_S, read_status
 
@@ -140,8 +141,8 @@ class Broker:
 
 def make_inputs(work: Path, music_seconds: float) -> tuple[Path, Path]:
     """The replay frames folder and the music root, generated once per work folder."""
-    from moodpi.lab.musicgen import generate_library
     from moodpi.lab.replaygen import load_fixture_faces, make_labelled_replay
+    from musicgen import generate_library
 
     replay = work / "replay"
     if not (replay / "truth.json").exists():
@@ -162,24 +163,6 @@ def write_config(work: Path, frames: Path, music: Path, port: int) -> Path:
         "diagnostics_interval_s = 10.0\n"
     )
     return path
-
-
-def daemon_env(work: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MOODPI__", "NOTIFY_SOCKET", "WATCHDOG_", "RUNTIME_DIRECTORY"))
-    }
-    env.update(
-        SDL_AUDIODRIVER="disk",
-        SDL_DISKAUDIOFILE="/dev/null",  # real mixing and pacing, nothing kept
-        SDL_VIDEODRIVER="dummy",
-        PYTHONUNBUFFERED="1",
-        RUNTIME_DIRECTORY=str(work / "run"),  # where the daemon writes status.json
-    )
-    paths = (str(REPO / "device"), env.get("PYTHONPATH"))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    return env
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,10 +334,10 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     events_path.unlink(missing_ok=True)  # a reused --work-dir starts afresh
     for stale in (work / "state", work / "run"):
         shutil.rmtree(stale, ignore_errors=True)
-    env = daemon_env(work)
+    # real mixing and pacing to SDL's disk driver, nothing kept; status.json in work/run
+    env = daemon_env(audio_file=os.devnull, runtime_dir=work / "run")
     status_file = status_path(work / "state", environ=env)
-    command = [sys.executable, "-m", "moodpi", "run", "--config", str(config)]
-    command += ["--events-jsonl", str(events_path)]
+    command = run_command(config=config, events_jsonl=events_path)
     samples: list[Sample] = []
     moods = MoodCounter(events_path)
     mqtt_health: Any = None

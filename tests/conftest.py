@@ -39,7 +39,7 @@ def e2e_replay(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from moodpi.lab.musicgen import generate_library
+    from musicgen import generate_library  # scripts/musicgen.py
 
     root = tmp_path_factory.mktemp("music")
     generate_library(root, seconds=4.0, seed=0)
@@ -49,7 +49,7 @@ def music_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def small_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo library with 1 s clips (seed 1), once per test module: scans and the generator."""
-    from moodpi.lab.musicgen import generate_library
+    from musicgen import generate_library
 
     root = tmp_path_factory.mktemp("music")
     generate_library(root, seconds=1.0, seed=1)

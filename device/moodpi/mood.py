@@ -25,8 +25,8 @@ How a mood is published:
    weighted by face area.
 
 The defaults (moodpi.config.schema, MoodConfig) come from a grid scored like `make mood-bench`
-for flicker, agreement and delay together (`make mood-grid`, lab/moodgrid.py, bench/mood_grid.json;
-the first run of it is told in models/MODEL_CARD_v2.md).
+for flicker, agreement and delay together (`make mood-grid`, lab/mood/grid.py, bench/mood_grid.json;
+the first run of it is told in models/retired/MODEL_CARD_v2.md).
 
 Predictions whose probabilities are not a finite vector of len(EMOTIONS) are ignored (one bad
 frame must not poison the state). A time going backwards counts as dt = 0.

@@ -13,7 +13,7 @@ temperature), several models side by side on the same degraded faces (issue 20's
 applied to every degraded face as the pipeline applies it to a face crop.
 
     .venv/bin/python scripts/model/eval_conditions.py emotion_v11_int8.tflite \
-        emotion_v10_int8.tflite emotion_int8.tflite --out bench/conditions.json
+        retired/emotion_v10_int8.tflite retired/emotion_int8.tflite --out bench/conditions.json
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from moodpi.lab import metrics
+from moodpi.lab.evaluate import model_file
 from moodpi.perception.classify.emotion import EmotionClassifier
 from moodpi.perception.crop import equalize
 
@@ -103,13 +105,14 @@ def degraded_sets(images: np.ndarray, seed: int = 20) -> dict[str, list[np.ndarr
 
 
 def accuracy(classifier: EmotionClassifier, faces: list[np.ndarray], labels: np.ndarray) -> float:
-    pred = np.array([int(np.argmax(classifier.classify(f))) for f in faces])
-    return float(np.mean(pred == labels))
+    return metrics.accuracy(
+        labels, np.array([int(np.argmax(classifier.classify(f))) for f in faces])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs="+", help="model files (relative: models/)")
+    p.add_argument("models", nargs="+", help="model files, or names in the models dir")
     p.add_argument("--limit", type=int, default=0, help="first N faces only (0: all 3,589)")
     p.add_argument("--out", type=Path, help="also write the table as JSON")
     p.add_argument(
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = degraded_sets(images)
     table: dict[str, dict[str, float]] = {}
     for name in a.models:
-        path = Path(name) if Path(name).is_file() else ROOT / "models" / name
+        path = model_file(name)
         classifier = EmotionClassifier.from_file(path, flip_average=False)
         for mode in a.equalize:
             column = path.name if mode == "none" else f"{path.name}+{mode}"

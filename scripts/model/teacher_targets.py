@@ -6,8 +6,8 @@ with `probs` (N, 7) in the order of the split's faces, which `train_model.py --d
 into the one-hot labels. With `--split public_test` it reports how the ensemble itself scores,
 which is the ceiling a distilled student can hope to approach.
 
-    .venv/bin/python scripts/model/teacher_targets.py --model emotion_v5_int8.tflite \\
-        --model emotion_v3_int8.tflite --out train-runs/teacher_v5v3.npz
+    .venv/bin/python scripts/model/teacher_targets.py --model emotion_v13_int8.tflite \\
+        --model retired/emotion_v10_int8.tflite --out train-runs/teacher_v13v10.npz
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from moodpi.lab.evaluate import model_file
+from moodpi.lab.metrics import accuracy, confusion_matrix, macro_f1
 from moodpi.perception.classify.emotion import EmotionClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,17 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model",
         action="append",
         required=True,
-        help="a teacher: a .tflite path or a name in models/ (repeat for an ensemble)",
+        help="a teacher: a .tflite path or a name in the models dir (repeat for an ensemble)",
     )
     p.add_argument("--split", default="train", help="train (targets) or public_test (a report)")
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--out", type=Path, help="write probs here (.npz)")
     return p.parse_args(argv)
-
-
-def model_path(name: str) -> Path:
-    path = Path(name)
-    return path if path.is_file() else ROOT / "models" / name
 
 
 def teacher_probs(path: Path, faces: np.ndarray) -> np.ndarray:
@@ -53,14 +50,9 @@ def teacher_probs(path: Path, faces: np.ndarray) -> np.ndarray:
 
 def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     top = probs.argmax(1)
-    f1 = []
-    for c in range(probs.shape[1]):
-        tp = np.sum((top == c) & (labels == c))
-        denom = np.sum(top == c) + np.sum(labels == c)
-        f1.append(2 * tp / denom if denom else 0.0)
     return {
-        "accuracy": round(float((top == labels).mean()), 4),
-        "macro_f1": round(float(np.mean(f1)), 4),
+        "accuracy": round(accuracy(labels, top), 4),
+        "macro_f1": round(macro_f1(confusion_matrix(labels, top, probs.shape[1])), 4),
     }
 
 
@@ -71,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     members = []
     for name in a.model:
         t0 = time.monotonic()
-        probs = teacher_probs(model_path(name), faces)
+        probs = teacher_probs(model_file(name), faces)
         members.append(probs)
         print(
             json.dumps(

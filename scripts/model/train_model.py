@@ -9,13 +9,13 @@ would.
 
     TF_ENABLE_ONEDNN_OPTS=1 nice -n 5 .venv-tf/bin/python scripts/model/train_model.py --run v6 \
         --width 2.5 --stem 16 --stem-stride 2 --batch 128 --lr 3e-3 --epochs 40 \
-        --erase-prob 0.15 --dropout 0.1 --class-weight-power 0.4 --threads 2  # MODEL_CARD_v6.md
+        --erase-prob 0.15 --dropout 0.1 --class-weight-power 0.4 --threads 2  # see retired v6 card
     .venv-tf/bin/python scripts/model/train_model.py --run v6 --export  # emotion_v6_int8.tflite
     .venv/bin/python scripts/model/eval_emotion_model.py --run v6  # int8 metrics + sidecar
 
 The default model, v10, is the same network at `--size 64`, distilled from v8, v7, v6, v3 and
 v2 and finished with `--average 46`; its sidecar comes from `eval_emotion_model.py --run v10
---single`, as it runs without flip averaging (MODEL_CARD_v10.md).
+--single`, as it runs without flip averaging (models/retired/MODEL_CARD_v10.md).
 
 A finishing step: `--average FIRST_EPOCH` (with `--keep-checkpoints 0` while training) takes the
 mean of the late epochs' weights and re-estimates the batch-norm statistics on clean training

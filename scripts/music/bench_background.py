@@ -27,9 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-from moodpi.lab.musicgen import generate_flat_library
+from moodpi.lab.launch import daemon_env, run_command
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from musicgen import generate_flat_library  # noqa: E402
+
 CONFIG = """\
 state_dir = "{state}"
 [camera]
@@ -58,15 +61,10 @@ def build_library(root: Path, tracks: int) -> None:
 
 
 def run_phase(work: Path, seconds: float, until_analysed: int | None) -> dict[str, object]:
-    env = dict(
-        os.environ,
-        SDL_AUDIODRIVER="disk",
-        SDL_DISKAUDIOFILE="/dev/null",
-        RUNTIME_DIRECTORY=str(work / "run"),
-    )
+    env = daemon_env(audio_file=os.devnull, runtime_dir=work / "run", keep_settings=True)
     (work / "run").mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moodpi", "run", "--config", str(work / "config.toml")],
+        run_command(config=work / "config.toml"),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -238,9 +238,9 @@ def test_music_speaks_of_the_plane_not_of_artist_folders(tmp_path: Path) -> None
     """An `Artist/Album/NN Track` library: no artist is a category; nothing placed yet is a
     warning that says what happens meanwhile; once analysed, it is fine; a root that is gone
     is a failure that names it."""
-    from moodpi.lab.musicgen import write_clip
     from moodpi.music.analysis import analyser
     from moodpi.music.library.library import library_from_config
+    from musicgen import write_clip
 
     root = tmp_path / "music"
     for n, artist in enumerate(("Adele", "Bach", "Coltrane")):

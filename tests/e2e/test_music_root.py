@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from moodpi.lab.musicgen import write_clip
+from musicgen import write_clip
 from tests.e2e.test_daemon_mqtt import BASE, DEVICE, start_daemon, stop_daemon
 from tests.support.broker import Broker, Observer
 from tests.support.pace import seconds

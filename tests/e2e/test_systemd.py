@@ -169,7 +169,8 @@ MDWE_PROBE = textwrap.dedent(
     from moodpi.perception.classify.emotion import EmotionClassifier
     models = sys.argv[1]
     face = cv2.imread(sys.argv[2], cv2.IMREAD_GRAYSCALE)
-    probs = EmotionClassifier.from_file(os.path.join(models, "emotion_int8.tflite")).classify(face)
+    model = os.path.join(models, "retired", "emotion_int8.tflite")
+    probs = EmotionClassifier.from_file(model).classify(face)
     from moodpi.perception.tflite import load_interpreter
     detector = load_interpreter(os.path.join(models, "face_detection_short_range.tflite"))
     detector.invoke()
@@ -186,8 +187,8 @@ MDWE_PROBE = textwrap.dedent(
 def test_inference_stack_runs_without_writable_executable_memory(tmp_path: Path) -> None:
     """What MemoryDenyWriteExecute=yes enforces, applied with the kernel's own PR_SET_MDWE."""
     models = REPO / "models"
-    if not (models / "emotion_int8.tflite").is_file():
-        pytest.skip("models/emotion_int8.tflite not built yet")
+    if not (models / "retired" / "emotion_int8.tflite").is_file():
+        pytest.skip("models/retired/emotion_int8.tflite not built yet")
     face = sorted((REPO / "tests" / "fixtures" / "faces").glob("happy_*.png"))[0]
     script = tmp_path / "probe.py"
     script.write_text(MDWE_PROBE)

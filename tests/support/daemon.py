@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from moodpi.lab import launch
 from tests.support.pace import seconds
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def daemon_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MOODPI__", "NOTIFY_SOCKET", "WATCHDOG_"))
-    }
-    env.update(
-        SDL_AUDIODRIVER="disk",
-        SDL_DISKAUDIOFILE=str(tmp_path / "audio.raw"),
-        SDL_VIDEODRIVER="dummy",
-        PYTHONUNBUFFERED="1",
-        MOODPI__STATE_DIR=str(tmp_path / "state"),
+    """No MOODPI__ settings but `extra`'s, the disk driver writing to tmp_path/audio.raw, the
+    journal in tmp_path/state (lab/launch.py)."""
+    return launch.daemon_env(
+        audio_file=tmp_path / "audio.raw", state_dir=tmp_path / "state", extra=extra
     )
-    env.update(extra)
-    return env
 
 
 def daemon_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "moodpi", *args]
+    return launch.daemon_command(*args)
 
 
 def run_daemon(

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mood-grid",
         metavar="REPLAY_DIR",
         nargs="+",
-        help="choose the mood settings: a grid scored on these labelled replays (lab/moodgrid.py)",
+        help="choose the mood settings: a grid scored on these labelled replays (lab/mood/grid.py)",
     )
     bench.add_argument(
         "--held-out",
@@ -122,10 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--distance",
         action="store_true",
-        help="faces found and read at 1-4 m on real photos, old and new pipeline (lab/distance.py)",
+        help="faces found and read at 1-4 m among clutter, old and new pipeline (lab/distance.py)",
     )
     bench.add_argument("--photos", help="--distance: a folder with labels.csv (file,emotion)")
     bench.add_argument("--count", type=int, default=120, help="--distance: photos per distance")
+    bench.add_argument(
+        "--clutter", type=int, default=8, help="--distance: items of clutter in each scene"
+    )
     bench.add_argument("--out", default="bench/distance.json", help="--distance: JSON (and .png)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -12,6 +12,7 @@ Top-level imports stay in the standard library: the child's cold start must pay 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 DISTINCT_FRAMES_MAX = 120  # frames sent to the child; longer runs cycle through them
 HOLD_FRAMES = 20  # generated frames: a person stays 2 s (at 10 fps) in one place, as people do
-ROOM_DISTANCES_M = (1.0, 4.0)  # the generated replay's people sit this far from the camera
 CHILD_TIMEOUT_S = 600.0
 RESULT_KEYS = (
     "detect_ms",
@@ -54,11 +54,11 @@ def cli_bench(args: argparse.Namespace) -> int:
 
         return cli_distance(args)
     if getattr(args, "mood_grid", None):
-        from moodpi.lab.moodgrid import cli_mood_grid
+        from moodpi.lab.mood.grid import cli_mood_grid
 
         return cli_mood_grid(args)
     if getattr(args, "mood", None):
-        from moodpi.lab.moodbench import cli_mood_bench
+        from moodpi.lab.mood.bench import cli_mood_bench
 
         return int(cli_mood_bench(args) or 0)
     if args.frames < 1:
@@ -92,7 +92,9 @@ def _source_frames(
     count = min(n_frames + 1, DISTINCT_FRAMES_MAX)  # +1: the cold-start frame
     if source is None:
         size = (camera.width, camera.height)
-        frames = generated_frames(-(-count // HOLD_FRAMES), size=size)
+        from moodpi.lab.replaygen import room_frames
+
+        frames = [_encode(f) for f in room_frames(-(-count // HOLD_FRAMES), size=size)]
         described = (
             f"generated {size[0]}x{size[1]}, {len(frames)} people at 1-4 m, "
             f"{HOLD_FRAMES} frames each"
@@ -111,43 +113,6 @@ def _encode(image: Any) -> bytes:
     if not ok:
         raise ValueError("cannot JPEG-encode a frame")
     return buf.tobytes()
-
-
-def bench_faces_dir() -> Path:
-    """The faces the generated replay is made of: the repository's fixtures or bundled ones."""
-    from moodpi.config import REPO_ROOT, default_models_dir
-
-    for folder in (REPO_ROOT / "tests" / "fixtures" / "faces", default_models_dir() / "faces"):
-        if any(folder.glob("*.png")):
-            return folder
-    raise FileNotFoundError("no faces to compose a benchmark replay from; use --source replay:PATH")
-
-
-def generated_frames(count: int, seed: int = 0, size: tuple[int, int] = (1280, 720)) -> list[bytes]:
-    """`count` frames, each with one real FER-2013 face at a varied place and at 1-4 m."""
-    import numpy as np
-
-    from moodpi.lab.replaygen import compose_frame, load_fixture_faces, make_background
-    from moodpi.perception.detect.geometry import face_width_px
-
-    faces = [f for group in load_fixture_faces(bench_faces_dir()).values() for f in group]
-    rng = np.random.default_rng(seed)
-    room = make_background(size, rng)
-    w, h = size
-    out = []
-    for i in range(count):
-        face_px = round(face_width_px(float(rng.uniform(*ROOM_DISTANCES_M)), w))
-        center = (int(w * rng.uniform(0.35, 0.65)), int(h * rng.uniform(0.4, 0.5)))
-        frame = compose_frame(
-            faces[i % len(faces)],
-            size=size,
-            face_px=face_px,
-            center=center,
-            rng=rng,
-            background=room,
-        )
-        out.append(_encode(frame))
-    return out
 
 
 def replay_frames(path: Path, count: int, camera: CameraConfig | None = None) -> list[bytes]:
@@ -187,18 +152,33 @@ def _pack(frames: Sequence[bytes]) -> bytes:
 
 
 def run_child(
-    encoded: Sequence[bytes], *, frames: int, config_path: str | None, hold: int = 1
+    encoded: Sequence[bytes],
+    *,
+    frames: int,
+    config_path: str | None,
+    hold: int = 1,
+    cpu: int | None = None,
+    build: str | None = None,
+    samples: bool = False,
 ) -> dict[str, Any]:
     """Run the measured process; returns its result with first_classification_s from spawn.
-    Each encoded frame is shown `hold` times in a row (a still scene for a while)."""
+
+    Each encoded frame is shown `hold` times in a row (a still scene for a while), frames 1 to
+    `frames` of that sequence are timed after frame 0. `cpu`: the core (default: the last one
+    allowed); `build`: "module:function" that makes the pipeline from the config (default
+    build_perception); `samples`: also every frame's times and the emotion of its first face
+    (`tops`, None where none was read).
+    """
     command = [sys.executable, "-m", "moodpi.lab.bench", "--child", "--frames", str(frames)]
     command += ["--hold", str(hold)]
     if config_path:
         command += ["--config", config_path]
-    env = dict(os.environ)
-    # The child must find the package the parent runs, installed or from a checkout.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    command += ["--cpu", str(cpu)] if cpu is not None else []
+    command += ["--build", build] if build else []
+    command += ["--samples"] if samples else []
+    from moodpi.lab.launch import with_package_path
+
+    env = with_package_path(dict(os.environ))  # the package the parent runs, installed or not
     spawned = time.time()
     proc = subprocess.run(
         command, input=_pack(encoded), capture_output=True, timeout=CHILD_TIMEOUT_S, env=env
@@ -234,11 +214,10 @@ def format_report(r: dict[str, Any]) -> str:
 # Child: the measured perception process
 
 
-def _pin_to_one_core() -> None:
+def _pin_to_one_core(cpu: int | None) -> None:
     """One core, as on a busy Pi: pinned before any library starts a thread (they inherit it)."""
     if hasattr(os, "sched_getaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[-1]})
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1] if cpu is None else cpu})
 
 
 def _unpack(data: bytes) -> Iterator[bytes]:
@@ -266,8 +245,11 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, required=True)
     parser.add_argument("--hold", type=int, default=1)
     parser.add_argument("--config")
+    parser.add_argument("--cpu", type=int)
+    parser.add_argument("--build", help="module:function(config) -> the pipeline to time")
+    parser.add_argument("--samples", action="store_true")
     args = parser.parse_args(argv)
-    _pin_to_one_core()
+    _pin_to_one_core(args.cpu)
     encoded = list(_unpack(sys.stdin.buffer.read()))
 
     import resource
@@ -281,7 +263,11 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     from moodpi.types import Frame
 
     cv2.setNumThreads(1)
-    perception = build_perception(config_mod.load(args.config))
+    build = build_perception
+    if args.build:
+        module, _, name = args.build.partition(":")
+        build = getattr(importlib.import_module(module), name)
+    perception = build(config_mod.load(args.config))
 
     def decode(i: int) -> np.ndarray:
         k = (i // max(1, args.hold)) % len(encoded)
@@ -292,7 +278,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
 
     perception.observe(Frame(decode(0), 0.0, 0))
     first_classified_at = time.time()
-    detect, classify, whole = [], [], []
+    detect, classify, whole, tops = [], [], [], []
     for i in range(1, args.frames + 1):
         image = decode(i)
         t0 = time.perf_counter()
@@ -301,6 +287,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         detect.append(perception.last_detect_ms)
         if seen.face_present:
             classify.append(perception.last_classify_ms)
+        tops.append(seen.predictions[0].emotion if seen.predictions else None)
     result = {
         "detect_ms": _percentiles(detect),
         "classify_ms": _percentiles(classify),
@@ -313,6 +300,16 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         "frames_with_face": len(classify),
         "distinct_frames": len(encoded),
     }
+    if args.samples:
+        result["tops"] = tops
+        result["samples_ms"] = {
+            name: [round(x, 3) for x in values]
+            for name, values in (
+                ("detect_ms", detect),
+                ("classify_ms", classify),
+                ("frame_ms", whole),
+            )
+        }
     print(json.dumps(result))
     return 0
 

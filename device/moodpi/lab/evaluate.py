@@ -2,7 +2,7 @@
 
 Readers: Kaggle's `fer2013.csv` (emotion,pixels,Usage), an image folder (`<root>/<label>/*.png`
 or `<root>/<split>/<label>/...`), and the `.npz` arrays of ../shared/data/fer2013. Bad rows and
-unreadable images are skipped and counted, never fatal. The metrics are in moodpi.metrics.
+unreadable images are skipped and counted, never fatal. The metrics: lab/metrics.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from moodpi.config import Config
 from moodpi.lab.metrics import (
     accuracy,
     confusion_matrix,
@@ -32,9 +33,7 @@ from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
 
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_NOINPUT = 66
+EX_USAGE, EX_DATAERR, EX_NOINPUT = 64, 65, 66
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 # Split folder names of the common image-folder distribution (train/, test/) per Kaggle Usage.
 SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -264,12 +263,17 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_file(name: str, config: Config | None = None) -> Path:
+    """A model named on a command line: a file, or a name in the models dir (`retired/...`)."""
+    return Path(name) if Path(name).is_file() else (config or Config()).model_path(name)
+
+
 def evaluate_model(config: Any, name: str, flip: bool, dataset: Dataset) -> dict[str, Any] | int:
     """One model (a path, or a name in the models dir) on the dataset; an exit status on failure."""
     from moodpi.perception.classify.emotion import EmotionClassifier
     from moodpi.perception.tflite import runtime
 
-    model = Path(name) if Path(name).is_file() else config.model_path(name)
+    model = model_file(name, config)
     try:
         classifier = EmotionClassifier.from_file(
             model, flip_average=flip, num_threads=config.emotion.num_threads

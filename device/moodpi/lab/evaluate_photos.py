@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import sys
@@ -33,8 +34,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from moodpi.lab.distance import is_validation_person, person_of
 from moodpi.lab.metrics import (
+    class_scores,
     confusion_matrix,
     expected_calibration_error,
     headline_scores,
@@ -50,6 +51,19 @@ SPLITS = ("val", "train", "all")
 READINGS = ("pipeline", "whole")
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1")
 RESAMPLES = 1000
+VAL_PERCENT = 25  # the validation side of scripts/model/prep_real_faces.py's split
+
+
+def person_of(file_name: str) -> str:
+    """`Abdel_Nasser_Assidi_0002.jpg` -> `Abdel_Nasser_Assidi`; `Dileep_107.jpg` -> `Dileep`."""
+    stem = Path(file_name).stem
+    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+
+
+def is_validation_person(person: str) -> bool:
+    """sha256's first 8 bytes mod 100 below VAL_PERCENT: by the name alone, as training splits."""
+    digest = hashlib.sha256(person.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < VAL_PERCENT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,8 +195,11 @@ def paired_difference(
         spread = [headline_scores(y[d], b[d], n) - headline_scores(y[d], a[d], n) for d in draws]
         bounds = interval95(np.asarray(spread))
         out[reading] = {
-            name: [round(float(delta[k]), 4), round(float(bounds[0, k]), 4),
-                   round(float(bounds[1, k]), 4)]
+            name: [
+                round(float(delta[k]), 4),
+                round(float(bounds[0, k]), 4),
+                round(float(bounds[1, k]), 4),
+            ]
             for k, name in enumerate(HEADLINE)
         }
     return out
@@ -201,19 +218,12 @@ def _report(
     found = np.ones(len(y), bool) if found is None else found
     pred = np.argmax(probs, axis=1)
     confusion = confusion_matrix(y[found], pred[found], n)
-    missed = np.bincount(y[~found], minlength=n)
-    support = confusion.sum(axis=1) + missed
-    tp = np.diag(confusion).astype(np.float64)
-    predicted = confusion.sum(axis=0)
-    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
-    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros(n), where=both > 0)
+    _, recall, f1, support = class_scores(confusion, np.bincount(y[~found], minlength=n))
     present = support > 0
     report = {
         "faces": len(y),
         "no_face": int((~found).sum()),
-        "accuracy": round(float(tp.sum() / len(y)), 4),
+        "accuracy": round(float(np.trace(confusion) / len(y)), 4),
         "balanced_accuracy": round(float(recall[present].mean()), 4),
         "macro_f1": round(float(f1[present].mean()), 4),
         "ece": round(expected_calibration_error(probs[found], y[found]), 4) if found.any() else 0.0,

@@ -25,19 +25,31 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return matrix
 
 
-def per_class_metrics(confusion: np.ndarray) -> list[dict[str, float]]:
-    """Precision, recall, F1 and support per class; 0 where undefined (nothing predicted/true)."""
+def class_scores(
+    confusion: np.ndarray, missed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, F1, support) per class; 0 where undefined (nothing predicted/true).
+
+    `missed`: per class, the true items nothing was predicted for (a photo without a face): they
+    count in the class's support, so against its recall, and in no precision.
+    """
     tp = np.diag(confusion).astype(np.float64)
-    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    support = confusion.sum(axis=1) + (0 if missed is None else np.asarray(missed))
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denominator = precision + recall
     f1 = np.divide(
         2 * precision * recall, denominator, out=np.zeros_like(tp), where=denominator > 0
     )
+    return precision, recall, f1, support
+
+
+def per_class_metrics(confusion: np.ndarray) -> list[dict[str, float]]:
+    """Precision, recall, F1 and support per class; 0 where undefined (nothing predicted/true)."""
     return [
         {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for p, r, f, s in zip(precision, recall, f1, support, strict=True)
+        for p, r, f, s in zip(*class_scores(confusion), strict=True)
     ]
 
 
@@ -109,16 +121,13 @@ def headline_scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> n
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if not y_true.size:
         return np.zeros(3)
-    support = np.bincount(y_true, minlength=n_classes)
-    hit = y_pred == y_true
-    tp = np.bincount(y_true[hit], minlength=n_classes).astype(np.float64)
-    predicted = np.bincount(y_pred[y_pred >= 0], minlength=n_classes)
-    recall = np.divide(tp, support, out=np.zeros(n_classes), where=support > 0)
-    precision = np.divide(tp, predicted, out=np.zeros(n_classes), where=predicted > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros(n_classes), where=both > 0)
+    found = y_pred >= 0
+    confusion = confusion_matrix(y_true[found], y_pred[found], n_classes)
+    _, recall, f1, support = class_scores(
+        confusion, np.bincount(y_true[~found], minlength=n_classes)
+    )
     present = support > 0
-    return np.array([hit.mean(), recall[present].mean(), f1[present].mean()])
+    return np.array([(y_pred == y_true).mean(), recall[present].mean(), f1[present].mean()])
 
 
 def person_resamples(

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 90
 FACE_HOLD_S = (1.0, 2.0)  # each face of a segment is shown this long (uniform)
+ROOM_DISTANCES_M = (1.0, 4.0)  # room_frames' people sit this far from the camera
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,8 +255,42 @@ def _room_pose(
     return px, (cx, cy)
 
 
+def room_frames(count: int, seed: int = 0, size: tuple[int, int] = (1280, 720)) -> list[np.ndarray]:
+    """`count` frames of one room, each with one real FER-2013 face (the fixtures) at a varied
+    place and at 1-4 m: what `moodpi bench` times when no replay is given."""
+    faces = [f for group in load_fixture_faces(fixture_faces_dir()).values() for f in group]
+    rng = np.random.default_rng(seed)
+    room = make_background(size, rng)
+    w, h = size
+    out = []
+    for i in range(count):
+        face_px = round(face_width_px(float(rng.uniform(*ROOM_DISTANCES_M)), w))
+        center = (int(w * rng.uniform(0.35, 0.65)), int(h * rng.uniform(0.4, 0.5)))
+        out.append(
+            compose_frame(
+                faces[i % len(faces)],
+                size=size,
+                face_px=face_px,
+                center=center,
+                rng=rng,
+                background=room,
+            )
+        )
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Face sources
+
+
+def fixture_faces_dir() -> Path:
+    """The repository's fixture faces (tests/fixtures/faces), or faces/ in the models dir."""
+    from moodpi.config import REPO_ROOT, default_models_dir
+
+    for folder in (REPO_ROOT / "tests" / "fixtures" / "faces", default_models_dir() / "faces"):
+        if any(folder.glob("*.png")):
+            return folder
+    raise FileNotFoundError("no fixture faces to compose frames from; use --source replay:PATH")
 
 
 def load_faces_npz(

@@ -203,11 +203,11 @@ def test_on_a_flat_analysed_library_json_lists_what_the_daemon_would_play(
     import random
 
     from moodpi.events import TrackEnded, TrackInfo
-    from moodpi.lab.musicgen import generate_flat_library
     from moodpi.music.analysis import analyser
     from moodpi.music.director import MusicDirector
     from moodpi.music.library.library import library_from_config
     from moodpi.music.policy import EMOTION_POINTS, NEAREST
+    from musicgen import generate_flat_library
 
     root = tmp_path / "music-flat"
     generate_flat_library(root, seconds=2.0, seed=0)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from moodpi.cli.library import cli_library
-from moodpi.lab.musicgen import generate_library, write_clip
 from moodpi.music.analysis import features
+from musicgen import generate_library, write_clip
 
 
 def test_cli_scan_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

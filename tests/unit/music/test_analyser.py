@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from moodpi.lab.musicgen import write_clip
 from moodpi.music.analysis import analyser
 from moodpi.music.library import db as library_db
 from moodpi.music.library.library import Library
+from musicgen import write_clip
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moodpi.lab.musicgen import MAJOR, MINOR, Style, _write_wav, render
 from moodpi.music.analysis import features
+from musicgen import MAJOR, MINOR, Style, _write_wav, render
 
 RATE = features.RATE_HZ
 

@@ -12,10 +12,10 @@ import pytest
 from mutagen.id3 import TIT2, TPE1
 from mutagen.wave import WAVE
 
-from moodpi.lab.musicgen import CATEGORIES, FLAT_STYLES, generate_flat_library, write_clip
 from moodpi.music.library import library as music
 from moodpi.music.library.db import FileMeta
 from moodpi.music.library.library import Library
+from musicgen import CATEGORIES, FLAT_STYLES, generate_flat_library, write_clip
 
 CLIP_S = 1.0  # small_library's clips (tests/conftest.py)
 

@@ -20,13 +20,13 @@ import pytest
 
 from moodpi import config as config_mod
 from moodpi.events import PlayerEvent, payload_fields
-from moodpi.lab.musicgen import write_clip
 from moodpi.music.actions import apply
 from moodpi.music.director import MusicDirector
 from moodpi.music.library.library import Library
 from moodpi.music.player import PygamePlayer, make_player
 from moodpi.music.track import Track
 from moodpi.types import MoodChange
+from musicgen import write_clip
 
 RATE_HZ = 44100
 BYTES_PER_S = RATE_HZ * 2 * 2  # stereo, 16-bit

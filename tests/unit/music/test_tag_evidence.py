@@ -7,8 +7,8 @@ from pathlib import Path
 from mutagen.id3 import TBPM, TCON, TKEY, TMOO
 from mutagen.wave import WAVE
 
-from moodpi.lab.musicgen import write_clip
 from moodpi.music.analysis.tag_evidence import map_genres, parse_key, read_tags
+from musicgen import write_clip
 
 
 def test_key_tags_in_every_spelling() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from moodpi.lab.musicgen import write_clip
+from musicgen import write_clip
 
 
 @pytest.mark.slow

@@ -86,7 +86,7 @@ def test_boxes_are_clipped_to_the_frame_and_small_ones_dropped() -> None:
 def test_the_runner_checks_the_model_and_its_input_size(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         BlazeFaceRunner.load(tmp_path / "nope.tflite", min_score=0.6)
-    emotion_model = REPO / "models" / "emotion_int8.tflite"
+    emotion_model = REPO / "models" / "retired" / "emotion_int8.tflite"
     if emotion_model.is_file():
         with pytest.raises(ValueError, match="expected a float32 input"):
             BlazeFaceRunner.load(emotion_model, min_score=0.6)

@@ -26,8 +26,8 @@ from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[3]
 MODELS = REPO / "models"
-INT8 = MODELS / "emotion_int8.tflite"
-FLOAT32 = MODELS / "emotion_float32.tflite"
+INT8 = MODELS / "retired" / "emotion_int8.tflite"
+FLOAT32 = MODELS / "retired" / "emotion_float32.tflite"
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 

@@ -87,7 +87,7 @@ def test_min_size_filters_faces(all_faces: list[np.ndarray]) -> None:
 def test_blazeface_rejects_a_missing_or_wrong_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         WholeFrameDetector(tmp_path / "nope.tflite").open()
-    emotion_model = REPO / "models" / "emotion_int8.tflite"
+    emotion_model = REPO / "models" / "retired" / "emotion_int8.tflite"
     if emotion_model.is_file():
         with pytest.raises(ValueError, match="expected a float32 input"):
             WholeFrameDetector(emotion_model).open()

@@ -2,7 +2,7 @@
 
 The model is data: `va_model.json` beside this file holds, for each variant ("audio"; "genre":
 audio plus the genre tags), the feature names, their means and spread on the calibration set,
-and one logistic regression per axis, fitted by `python -m moodpi.lab.music_calibrate` on the
+and one logistic regression per axis, fitted by `scripts/music/calibrate.py` on the
 music-mood-dev clips (research use only; the clips never ship, these numbers do, with their
 source named in the file). Each axis is 2 p - 1 of its regression, in -1..1.
 

@@ -18,10 +18,11 @@ from moodpi.lab.replaygen import (
     load_fixture_faces,
     make_background,
     make_labelled_replay,
+    room_frames,
 )
 from moodpi.types import EMOTIONS
+from tests.support.daemon import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 FACES_DIR = REPO / "tests" / "fixtures" / "faces"
 
 
@@ -144,3 +145,12 @@ def test_shots_cycle_through_different_faces_for_1_to_2_s() -> None:
     shown = [int(face[0, 0]) for face, _ in shots]
     assert len(set(shown[:4])) == 4, "the first four shots show four different faces"
     assert all(a != b for a, b in itertools.pairwise(shown))
+
+
+def test_room_frames_are_one_room_with_a_face_each_and_repeat_with_the_seed() -> None:
+    """What `moodpi bench` times when no replay is given."""
+    frames = room_frames(3, seed=1, size=(320, 240))
+    assert [(f.shape, f.dtype) for f in frames] == [((240, 320), np.uint8)] * 3
+    again = room_frames(3, seed=1, size=(320, 240))
+    assert all(np.array_equal(a, b) for a, b in zip(frames, again, strict=True))
+    assert not np.array_equal(frames[0], room_frames(1, seed=2, size=(320, 240))[0])

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from moodpi.lab.distance import is_validation_person, person_of
-from moodpi.lab.evaluate_photos import PhotoReadings, _report, load_photos, paired_difference
-from moodpi.lab.metrics import headline_scores, interval95, person_resamples
+from moodpi.lab.evaluate_photos import (
+    PhotoReadings,
+    _report,
+    is_validation_person,
+    load_photos,
+    paired_difference,
+    person_of,
+)
+from tests.support.daemon import REPO
 from tests.support.pace import seconds
 
-REPO = Path(__file__).resolve().parents[1].parent
 PHOTOS = REPO / "tests" / "fixtures" / "photos"
 
 
@@ -45,41 +50,6 @@ def test_no_face_counts_against_its_class() -> None:
     assert r["no_face"] == 1 and r["accuracy"] == 0.75
     assert r["recall"]["happy"] == 1.0 and r["recall"]["neutral"] == 0.5
     assert r["support"]["neutral"] == 2 and r["balanced_accuracy"] == 0.75
-
-
-def test_headline_scores_count_a_miss_as_wrong_and_average_present_classes() -> None:
-    y = np.array([3, 3, 6, 6, 0])
-    pred = np.array([3, 6, 6, -1, 0])  # -1: no face found
-    acc, balanced, f1 = headline_scores(y, pred, 7)
-    assert acc == 0.6
-    assert balanced == (0.5 + 0.5 + 1.0) / 3  # happy, neutral, angry; absent classes left out
-    # happy: P 1, R .5; neutral: P .5, R .5; angry: P 1, R 1
-    assert abs(f1 - (2 / 3 + 0.5 + 1.0) / 3) < 1e-12
-
-
-def test_person_resamples_draw_whole_persons_and_repeat_with_the_seed() -> None:
-    persons = np.array(["a", "a", "a", "b", "c", "c"])
-    draws = person_resamples(persons, resamples=200)
-    for draw in draws:
-        names, counts = np.unique(persons[draw], return_counts=True)
-        # each drawn person brings all of its photos, as often as it was drawn
-        per_person = {"a": 3, "b": 1, "c": 2}
-        assert all(c % per_person[n] == 0 for n, c in zip(names, counts, strict=True))
-        assert sum(c // per_person[n] for n, c in zip(names, counts, strict=True)) == 3
-    again = person_resamples(persons, resamples=200)
-    assert all(np.array_equal(x, z) for x, z in zip(draws, again, strict=True))
-    assert len({tuple(d) for d in draws}) > 5  # not one draw repeated
-
-
-def test_one_person_carrying_the_score_gives_a_wide_interval() -> None:
-    # 50 photos each of two persons: one read right every time, the other never. Resampling
-    # photos would give a tight interval around 0.5; resampling persons shows it could be 0 or 1.
-    persons = np.array(["right"] * 50 + ["wrong"] * 50)
-    y = np.full(100, 3)
-    pred = np.array([3] * 50 + [6] * 50)
-    scores = [headline_scores(y[d], pred[d], 7) for d in person_resamples(persons, 400)]
-    low, high = interval95(np.asarray(scores))
-    assert low[0] == 0.0 and high[0] == 1.0
 
 
 def _readings(model: str, pred: np.ndarray, y: np.ndarray, persons: np.ndarray) -> PhotoReadings:
@@ -116,13 +86,19 @@ def test_evaluate_photos_end_to_end_and_on_the_whole_photo(tmp_path: Path) -> No
     with (folder / "labels.csv").open("a") as f:
         f.write("images/broken.jpg,happy\nimages/x.jpg,contempt\n,\n")  # unreadable, unknown, empty
     proc = moodpi(
-        "evaluate", "--photos", str(folder), "--split", "all", "--json",
-        "--compare", "emotion_v10_int8.tflite",
+        "evaluate",
+        "--photos",
+        str(folder),
+        "--split",
+        "all",
+        "--json",
+        "--compare",
+        "retired/emotion_v10_int8.tflite",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     both = json.loads(proc.stdout)
     report, other = both["models"]
-    assert report["persons"] == 10 and other["model"] == "emotion_v10_int8.tflite"
+    assert report["persons"] == 10 and other["model"] == "retired/emotion_v10_int8.tflite"
     assert report["photos"] == 10 and report["unreadable"] == 1
     for reading in ("pipeline", "whole"):
         r = report[reading]

@@ -1,33 +1,14 @@
-"""Scoring of the mood bench on hand-made event lists; the CLI's handling of bad replays."""
+"""lab/mood/score.py: published moods scored on hand-made event lists; truth files checked."""
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from moodpi.lab.moodbench import (
-    cli_mood_bench,
-    daemon_command,
-    load_truth,
-    longest_in,
-    pool,
-    score,
-)
-
-TRUTH = {
-    "fps": 10.0,
-    "segments": [
-        {"emotion": "happy", "start_s": 0.0, "end_s": 10.0},
-        {"emotion": None, "start_s": 10.0, "end_s": 16.0},
-        {"emotion": "sad", "start_s": 16.0, "end_s": 26.0},
-        {"emotion": "angry", "start_s": 26.0, "end_s": 34.0},
-    ],
-}
+from moodpi.lab.mood.score import load_truth, longest_in, pool, score
+from tests.support.truth import TRUTH, write_truth
 
 
 def events(*items: tuple[float, str, Any]) -> list[dict[str, Any]]:
@@ -155,12 +136,6 @@ def test_longest_in_counts_the_mood_carried_in() -> None:
     assert longest_in(timeline, 2.0, 5.0) == "happy"
 
 
-def write_truth(folder: Path, truth: Any) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
-    return folder
-
-
 @pytest.mark.parametrize(
     "bad",
     [
@@ -174,67 +149,3 @@ def write_truth(folder: Path, truth: Any) -> Path:
 def test_load_truth_rejects_bad_files(tmp_path: Path, bad: Any) -> None:
     with pytest.raises(ValueError, match=r"truth\.json"):
         load_truth(write_truth(tmp_path, bad) / "truth.json")
-
-
-def test_cli_refuses_a_missing_or_empty_replay(tmp_path: Path) -> None:
-    def run(folder: Path) -> int:
-        return cli_mood_bench(argparse.Namespace(mood=str(folder), json=True, config=None))
-
-    assert run(tmp_path / "nothing") == 66
-    assert run(write_truth(tmp_path / "bad", {"fps": "ten"})) == 65
-    assert run(write_truth(tmp_path / "empty", TRUTH)) == 66  # truth but no frames
-
-
-def test_daemon_command() -> None:
-    command = daemon_command(Path("/r/frames"), 10.0, Path("/tmp/e.jsonl"), "/etc/moodpi.toml")
-    assert command[1:] == [
-        "-m", "moodpi", "run", "--source", "replay:/r/frames", "--fps", "10",
-        "--events-jsonl", "/tmp/e.jsonl", "--no-audio", "--config", "/etc/moodpi.toml",
-    ]  # fmt: skip
-
-
-@pytest.mark.slow
-def test_bench_runs_the_real_daemon(
-    e2e_replay: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    """The real daemon on the shared 16 s replay (happy, empty room, surprise) gets scored."""
-    monkeypatch.setenv("SDL_AUDIODRIVER", "disk")
-    monkeypatch.setenv("SDL_DISKAUDIOFILE", str(tmp_path / "audio.raw"))
-    assert cli_mood_bench(argparse.Namespace(mood=str(e2e_replay), json=True, config=None)) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert (result["segments"], result["face_segments"], result["true_changes"]) == (3, 2, 2)
-    assert result["frames"] == 160 and result["fps"] == 10.0
-    assert result["published_changes"] >= 1
-    assert set(result["pass"]) == {"flicker", "agreement", "median_delay_s"}
-
-    # The same replay twice, pooled: every count doubles, the ratios stay.
-    twice = argparse.Namespace(mood=[str(e2e_replay)] * 2, json=True, config=None)
-    assert cli_mood_bench(twice) == 0
-    pooled = json.loads(capsys.readouterr().out)
-    assert len(pooled["replays"]) == 2 and pooled["frames"] == 320
-    assert pooled["true_changes"] == 4
-    assert pooled["published_changes"] == 2 * result["published_changes"]
-    assert pooled["flicker"] == result["flicker"]
-
-
-def test_make_replay_plans_calm_but_varied_segments() -> None:
-    import importlib.util
-
-    import numpy as np
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "make_replay.py"
-    spec = importlib.util.spec_from_file_location("make_replay", script)
-    assert spec is not None and spec.loader is not None
-    make_replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_replay)
-    emotions = ["happy", "surprise", "neutral", "sad", "angry"]
-    for seed in range(20):
-        rng = np.random.default_rng(seed)
-        plan = make_replay.plan_segments(emotions, 20, rng, min_s=5.0, max_s=15.0)
-        faces = [e for e, _ in plan if e is not None]
-        assert len(plan) == 20 and plan[0][0] is not None
-        assert all(5.0 <= d <= 15.0 and round(d, 1) == d for _, d in plan)
-        assert 1 <= sum(e is None for e, _ in plan) <= 4  # a few empty rooms
-        assert all(a != b for a, b in itertools.pairwise(faces))  # every one a change
-        assert all(a[0] is not None or b[0] is not None for a, b in itertools.pairwise(plan))
-        assert set(faces) == set(emotions) and max(map(faces.count, emotions)) <= 5

@@ -6,6 +6,9 @@ sad, soft major pads for calming, a detuned tritone drone for disgust, a trembli
 fear. Clips are 16-bit mono WAV at 22.05 kHz (small; the mixer resamples), written with the stdlib
 `wave` module. Generation is deterministic for a given seed and idempotent: files already there
 are kept.
+
+Used by make_demo.py, soak.py, music/bench_background.py, music/scores.py and the tests (pytest
+has scripts/ on its path); not part of the installed package.
 """
 
 from __future__ import annotations
@@ -67,12 +70,10 @@ CATEGORIES: tuple[str, ...] = tuple(STYLES)
 # mood each track serves (`moodpi library show --config demo/config.toml`).
 FLAT_STYLES: tuple[Style, ...] = (
     Style(150, MINOR, 48, (0, 3, 4, 4), "arp", harmonics=2, drums=1.0, level_db=-20),  # bright
-    Style(150, MINOR, 40, (0, 4, 5, 3), "pluck", harmonics=4, beat=True, drums=0.5,
-          level_db=-20),
+    Style(150, MINOR, 40, (0, 4, 5, 3), "pluck", harmonics=4, beat=True, drums=0.5, level_db=-20),
     Style(150, MAJOR, 48, (0, 3, 0, 4), "pad", harmonics=8, drums=1.0, level_db=-14),  # tense
     Style(126, MINOR, 55, (0, 1, 0, 4), "arp", harmonics=8, drums=0.5, level_db=-9),
-    Style(150, MINOR, 48, (0, 1, 0, 4), "cluster", harmonics=1, beat=True, drums=0.5,
-          level_db=-9),
+    Style(150, MINOR, 48, (0, 1, 0, 4), "cluster", harmonics=1, beat=True, drums=0.5, level_db=-9),
     Style(56, MAJOR, 55, (0, 4, 5, 3), "cluster", harmonics=8, drums=0.5, level_db=-9),  # low
     Style(126, MINOR, 48, (0, 5, 3, 4), "arp", harmonics=4, beat=True, drums=1.0, level_db=-20),
     Style(150, MINOR, 62, (0, 3, 0, 4), "drone", harmonics=2, drums=0.5, level_db=-9),
@@ -308,8 +309,8 @@ def _write_wav(path: Path, samples: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m moodpi.musicgen DIR`: write the demo library (for `make demo`)."""
-    parser = argparse.ArgumentParser(prog="python -m moodpi.musicgen", description=main.__doc__)
+    """`scripts/musicgen.py DIR`: write the demo library (make_demo.py writes the flat one)."""
+    parser = argparse.ArgumentParser(prog="scripts/musicgen.py", description=main.__doc__)
     parser.add_argument("root", type=Path, help="folder to fill (a sub-folder per category)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,12 +1,13 @@
 """Key, mode and tempo of the analysis, scored on music whose key and tempo are known.
 
-`python -m moodpi.lab.music_scores [--chorales N] [--synth N]`:
+`.venv/bin/python scripts/music/scores.py [--chorales N] [--synth N]`:
 - chorales: Bach chorales from music21's corpus, each given a tempo (60-150 BPM, cycled), written
   as MIDI and rendered to audio by fluidsynth with the General MIDI soundfont (Debian's
   `fluidsynth` and `fluid-soundfont-gm`; skipped with a line when absent). The true mode: the
   key signature's major or relative minor, whichever tonic the final bass note is (chorales
   ending elsewhere, modal ones, are left out);
-- synth: moodpi's own synthesised progressions (lab.musicgen) in known keys, modes and tempi.
+- synth: moodpi's own synthesised progressions (scripts/musicgen.py) in known keys, modes and
+  tempi.
 Tempo counts as right within 4 % of the truth or of its double or half. bench/music-scores.txt
 holds its output.
 """
@@ -24,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from moodpi.lab.musicgen import MAJOR, MINOR, Style, _write_wav, render
 from moodpi.music.analysis.features import KEYS, describe_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: musicgen
+from musicgen import MAJOR, MINOR, Style, _write_wav, render
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TEMPI_BPM = (60, 72, 84, 96, 108, 120, 132, 150)
@@ -129,14 +132,14 @@ def score(cases: Iterator[Case], label: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moodpi.lab.music_scores",
+    parser = argparse.ArgumentParser(prog="scripts/music/scores.py",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("--chorales", type=int, default=40, help="how many Bach chorales")
     parser.add_argument("--synth", type=int, default=24, help="how many synthesised pieces")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         score(chorale_cases(args.chorales, Path(tmp)), "Bach chorales (music21, fluidsynth)")
-        score(synth_cases(args.synth, Path(tmp)), "synthesised progressions (lab.musicgen)")
+        score(synth_cases(args.synth, Path(tmp)), "synthesised progressions (musicgen)")
     return 0
 
 

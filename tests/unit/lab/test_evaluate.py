@@ -1,9 +1,8 @@
-"""`moodpi evaluate`: readers agree with each other, metrics agree with hand computation."""
+"""`moodpi evaluate`: the readers agree with each other; the command on FER-2013 faces."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,23 +11,13 @@ import pytest
 from moodpi.cli.main import main
 from moodpi.config import from_dict
 from moodpi.lab.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
-from moodpi.lab.metrics import (
-    accuracy,
-    confusion_matrix,
-    expected_calibration_error,
-    fit_temperature,
-    macro_f1,
-    negative_log_likelihood,
-    per_class_metrics,
-    temper,
-)
 from moodpi.perception.classify.emotion import EmotionClassifier
+from tests.support.daemon import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO / "tests" / "fixtures" / "eval"
 CSV = EVAL / "fer2013.csv"
 FOLDER = EVAL / "folder"
-INT8 = REPO / "models" / "emotion_int8.tflite"
+INT8 = REPO / "models" / "retired" / "emotion_int8.tflite"
 SAME_KEYS = ("accuracy", "macro_f1", "per_class", "confusion", "n", "ece15")
 
 
@@ -141,7 +130,7 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
             "--dataset",
             str(FOLDER),
             "--model",
-            "emotion_float32.tflite",
+            "retired/emotion_float32.tflite",
             "--flip",
             "--limit",
             "3",
@@ -154,11 +143,11 @@ def test_cli_text_with_model_flip_and_limit(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["evaluate", "--dataset", str(CSV), "--model", "emotion_v2_int8.tflite"]
-    assert main([*args, "--compare", "emotion_int8.tflite", "--json"]) == 0
+    args = ["evaluate", "--dataset", str(CSV), "--model", "retired/emotion_v2_int8.tflite"]
+    assert main([*args, "--compare", "retired/emotion_int8.tflite", "--json"]) == 0
     both = json.loads(capsys.readouterr().out)["models"]
-    models = ["emotion_v2_int8.tflite", "emotion_int8.tflite"]
-    assert [Path(r["model"]).name for r in both] == models
+    models = ["retired/emotion_v2_int8.tflite", "retired/emotion_int8.tflite"]
+    assert [r["model"][-len(m) :] for r, m in zip(both, models, strict=True)] == models
     assert both[0]["n"] == both[1]["n"] == 14
     assert all(r["ms_per_face"] > 0 for r in both)  # timed around the real classify calls
     for report, model in zip(both, models, strict=True):
@@ -166,7 +155,7 @@ def test_cli_compares_models_on_the_same_faces(capsys: pytest.CaptureFixture[str
         alone = json.loads(capsys.readouterr().out)
         assert {k: alone[k] for k in SAME_KEYS} == {k: report[k] for k in SAME_KEYS}
 
-    assert main([*args, "--compare", "emotion_int8.tflite"]) == 0
+    assert main([*args, "--compare", "retired/emotion_int8.tflite"]) == 0
     text = capsys.readouterr().out.splitlines()
     assert text[1].split() == ["emotion_v2_int8", "emotion_int8"]
     accuracy = text[2].split()
@@ -185,56 +174,3 @@ def test_cli_missing_or_empty_dataset_exits_66(tmp_path: Path) -> None:
     assert main(["evaluate", "--dataset", str(tmp_path)]) == EX_NOINPUT  # no label folders
     (tmp_path / "x.csv").write_text("emotion,pixels,Usage\n")
     assert main(["evaluate", "--dataset", str(tmp_path / "x.csv")]) == EX_NOINPUT
-
-
-# ---------------------------------------------------------------------------------------------
-# Metrics on hand-computed cases
-
-
-def test_confusion_accuracy_precision_recall_f1() -> None:
-    y_true = np.array([0, 0, 1, 1, 2])
-    y_pred = np.array([0, 1, 1, 1, 0])
-    confusion = confusion_matrix(y_true, y_pred, 3)
-    assert confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    assert accuracy(y_true, y_pred) == pytest.approx(0.6)
-    per_class = per_class_metrics(confusion)
-    assert [m["precision"] for m in per_class] == pytest.approx([1 / 2, 2 / 3, 0.0])
-    assert [m["recall"] for m in per_class] == pytest.approx([1 / 2, 1.0, 0.0])
-    assert [m["f1"] for m in per_class] == pytest.approx([0.5, 0.8, 0.0])
-    assert [m["support"] for m in per_class] == [2, 2, 1]
-    assert macro_f1(confusion) == pytest.approx(1.3 / 3)
-
-
-def test_macro_f1_ignores_classes_absent_from_the_truth() -> None:
-    confusion = confusion_matrix(np.array([0, 0, 1]), np.array([0, 0, 1]), 7)
-    assert macro_f1(confusion) == pytest.approx(1.0)
-
-
-def test_expected_calibration_error() -> None:
-    # confidence 0.9 right and 0.6 wrong, in different bins: (|1 - 0.9| + |0 - 0.6|) / 2
-    probs = np.array([[0.9, 0.1], [0.4, 0.6]])
-    assert expected_calibration_error(probs, np.array([0, 0]), 15) == pytest.approx(0.35)
-    # four faces at 0.75 confidence, three right: perfectly calibrated
-    probs = np.tile([0.75, 0.25], (4, 1))
-    assert expected_calibration_error(probs, np.array([0, 0, 0, 1]), 15) == pytest.approx(0.0)
-
-
-def test_negative_log_likelihood() -> None:
-    probs = np.array([[0.5, 0.5], [0.0, 1.0]])
-    assert negative_log_likelihood(probs, np.array([0, 0]), 1e-4) == pytest.approx(
-        (math.log(2) + math.log(1e4)) / 2
-    )
-
-
-def test_fit_temperature_recovers_overconfidence() -> None:
-    rng = np.random.default_rng(5)
-    logits = rng.normal(0, 3, size=(4000, 7))
-    true_p = np.exp(logits / 2.0)
-    true_p /= true_p.sum(axis=1, keepdims=True)
-    labels = np.array([rng.choice(7, p=p) for p in true_p])
-    model_p = np.exp(logits)
-    model_p /= model_p.sum(axis=1, keepdims=True)  # twice as sharp as the truth
-    t = fit_temperature(model_p, labels, 1e-9)
-    assert 1.8 < t < 2.2
-    after = expected_calibration_error(temper(model_p, t, 1e-9), labels)
-    assert after < expected_calibration_error(model_p, labels) / 2

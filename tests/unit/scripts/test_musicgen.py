@@ -1,4 +1,5 @@
-"""The demo music generator: every mapped category, idempotent, styles sound like their names."""
+"""scripts/musicgen.py, the demo music: every mapped category, idempotent, styles sound like
+their names."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.lab.musicgen import CATEGORIES, STYLES, generate_library, write_clip
+from musicgen import CATEGORIES, STYLES, generate_library, write_clip
 
 CLIP_S = 1.0  # small_library's clips (tests/conftest.py)
 

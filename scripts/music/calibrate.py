@@ -1,6 +1,6 @@
 """Calibrate and score the valence-arousal model on the music-mood-dev clips.
 
-`python -m moodpi.lab.music_calibrate [--data DIR] [--write]` describes each of the 240 clips
+`.venv/bin/python scripts/music/calibrate.py [--data DIR] [--write]` describes each of the 240 clips
 (cached in build/, never in git: the clips are research use only), then scores two variants,
 audio alone and audio plus genre tags, cross-validated by artist: no artist is ever on both
 sides of a split, over several random splits, with the regularisation chosen inside each
@@ -28,7 +28,7 @@ from moodpi.music.analysis.features import describe_file
 from moodpi.music.analysis.placement import MODEL_PATH
 from moodpi.music.analysis.tag_evidence import GENRE_ALIASES
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "music-mood-dev"
 CACHE = REPO / "build" / "music-dev-features.json"
 LAMBDAS = (3.0, 10.0, 30.0, 100.0, 300.0)
@@ -171,7 +171,7 @@ def fit_variant(clips: Clips, x: Array, names: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moodpi.lab.music_calibrate",
+    parser = argparse.ArgumentParser(prog="scripts/music/calibrate.py",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, default=5, help="random artist splits to average")
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         spec = {
             "model": MODEL_NAME, "source": SOURCE, "genres": genres,
-            "fitted_by": "python -m moodpi.lab.music_calibrate --write",
+            "fitted_by": "scripts/music/calibrate.py --write",
             "cross_validated_by_artist": figures,
             "variants": {
                 "audio": fit_variant(clips, clips.x, clips.features),
