@@ -268,7 +268,7 @@ class Daemon:
                 gone = f"camera gone for more than {self.config.camera.lost_deadline_s:.0f} s"
                 log.error("%s: exiting for a restart", gone)
                 return Stop(f"{gone}: {self._capture.last_error}", EX_UNAVAILABLE)
-            self.music.tick(self._clock_t)
+            self.music.tick(self._clock_t, self.mood.pending)
             self._periodic()
         return Stop(self._stop_reason or "asked to stop", 0)
 

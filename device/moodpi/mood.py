@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from moodpi.config import MoodConfig
-from moodpi.types import EMOTIONS, MoodChange, Observation, Prediction, PresenceChange
+from moodpi.types import EMOTIONS, Emotion, MoodChange, Observation, Prediction, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class MoodTracker:
         self._face_clock_s = 0.0  # advances only on frames with a face
         self._last_t: float | None = None  # time of the previous observation, face or not
         self._last_face_t: float | None = None
-        self._candidate: str | None = None
+        self._candidate: Emotion | None = None
         self._candidate_since_s = 0.0  # on the face clock
         self._current: MoodChange | None = None
         self._last_change_t: float | None = None
@@ -65,6 +65,12 @@ class MoodTracker:
     def current(self) -> MoodChange | None:
         """The mood in force, or None before the first one and after presence turned off."""
         return self._current
+
+    @property
+    def pending(self) -> Emotion | None:
+        """The mood that qualifies and waits out its dwell or the minimum interval: about to be
+        published unless the faces change their mind; None when nothing is about to change."""
+        return self._candidate
 
     @property
     def present(self) -> bool:

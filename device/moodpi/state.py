@@ -32,13 +32,15 @@ class NowPlaying:
 @dataclass(frozen=True)
 class LibraryState:
     """The music library and its analysis: `analysed` of `tracks` placed on the valence-arousal
-    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA."""
+    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA;
+    `problem`: why there is nothing to play (music.root missing or empty), None when fine."""
 
     tracks: int
     analysed: int
     failed: int
     running: bool
     eta_s: float | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,32 @@ def test_doctor_says_its_checks_and_no_library_chatter_without_v(tmp_path: Path)
     assert [line[:14] for line in quiet.stdout.splitlines()] == [
         line[:14] for line in chatty.stdout.splitlines()
     ]
+
+
+def test_music_speaks_of_the_plane_not_of_artist_folders(tmp_path: Path) -> None:
+    """An `Artist/Album/NN Track` library: no artist is a category; nothing placed yet is a
+    warning that says what happens meanwhile; once analysed, it is fine; a root that is gone
+    is a failure that names it."""
+    from moodpi.music.analysis import analyser
+    from moodpi.music.library.library import library_from_config
+    from musicgen import write_clip
+
+    root = tmp_path / "music"
+    for n, artist in enumerate(("Adele", "Bach", "Coltrane")):
+        write_clip(root / artist / "Album" / f"0{n} Track.wav", "calming", seconds=1.0)
+    config = _config(tmp_path, root)
+    check = check_music(config)
+    assert check.level == "warn", check.line()
+    assert "3 tracks, 0 placed on the valence-arousal plane" in check.detail
+    assert "category folders: none" in check.detail and "none placed yet" in check.detail
+    assert "adele" not in check.detail.lower()
+
+    library_from_config(config).scan()  # as the daemon does, then its analyser
+    assert analyser.run(config.state_path / "library.sqlite3").analysed == 3
+    check = check_music(config)
+    assert check.level == "ok" and "3 tracks, 3 placed" in check.detail, check.line()
+    assert "no tracks for" not in check.detail
+
+    gone = _config(tmp_path, tmp_path / "not-mounted")
+    check = check_music(gone)
+    assert check.level == "fail" and "does not exist" in check.detail, check.line()

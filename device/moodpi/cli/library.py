@@ -21,12 +21,8 @@ from typing import Any
 from moodpi.config import MusicConfig
 from moodpi.music.library import db as library_db
 from moodpi.music.library.db import Analysis
-from moodpi.music.library.library import (
-    Library,
-    ScanReport,
-    empty_mapped_categories,
-    library_from_config,
-)
+from moodpi.music.library.health import empty_mapped_categories, library_problem
+from moodpi.music.library.library import Library, ScanReport, library_from_config
 from moodpi.music.policy import targets
 from moodpi.types import EMOTIONS
 
@@ -56,6 +52,8 @@ def _scan(library: Library, args: argparse.Namespace) -> int:
     report = library.scan()
     if not args.json:
         _print_scan(report)
+        if problem := library_problem(library, report.tracks):
+            print(problem, file=sys.stderr)
     done = None
     if not getattr(args, "no_analysis", False) and library.cache_path is not None:
         from moodpi.music.analysis import analyser  # scipy and soundfile: only when analysing
@@ -70,18 +68,33 @@ def _scan(library: Library, args: argparse.Namespace) -> int:
         print("another analyser is working on this library; `moodpi status` shows its progress")
     elif done is not None and (done.analysed or done.failed):
         print(f"analysed {done.analysed} tracks ({done.failed} could not be decoded),"
-              f" {done.cpu_s_per_track:.2f} s CPU per track")  # fmt: skip
+              f" {done.cpu_s_per_track:.2f} s CPU per track; {placed_count(library)} of"
+              f" {report.tracks} placed on the valence-arousal plane")  # fmt: skip
     return 0
+
+
+def placed_count(library: Library) -> int:
+    """The placed tracks after an analysis run (it wrote them to the cache, not to `library`)."""
+    library.load()
+    return len(library.placed_tracks())
 
 
 def _print_scan(report: ScanReport) -> None:
     print(
-        f"{report.tracks} tracks in {len(report.categories)} categories"
+        f"{report.tracks} tracks, {report.placed} placed on the valence-arousal plane"
         f" (read {report.read}, cached {report.cached}, unreadable {report.unreadable},"
         f" removed {report.removed}, missing {report.missing}) in {report.elapsed_s:.2f} s"
     )
-    for category, count in report.categories.items():
-        print(f"  {category:<16} {count:>5}")
+    print(category_folders(report.categories))
+
+
+def category_folders(categories: dict[str, int]) -> str:
+    """'category folders: sad 3, calming 2', or that there are none (the usual case)."""
+    if not categories:
+        return "no category folders or playlists: the analysis places every track"
+    return "category folders and playlists (played ahead of the analysis): " + ", ".join(
+        f"{c} {n}" for c, n in categories.items()
+    )
 
 
 def _analysis(library: Library) -> dict[str, Analysis]:
@@ -126,6 +139,7 @@ def _print_show(library: Library, empty: list[str]) -> None:
     rows = track_rows(library)
     placed = sum(r["valence"] is not None for r in rows)
     print(f"{len(rows)} tracks, {placed} placed on the valence-arousal plane")
+    print(category_folders(library.categories()))
     print(f"{'valence':>8} {'arousal':>8} {'bpm':>6} {'key':>8} {'conf':>5}  category / title")
     for r in rows:
         v, a = r["valence"], r["arousal"]
@@ -136,7 +150,10 @@ def _print_show(library: Library, empty: list[str]) -> None:
         by = f" - {r['artist']}" if r["artist"] else ""
         note = f"  ({r['error']})" if r["error"] else ""
         print(f"{where} {bpm} {key:>8} {r['confidence']:5.2f}  {label}{r['title']}{by}{note}")
-    if empty:
+    if rows and not placed:
+        print("none placed yet: `moodpi library scan` (or the daemon) analyses them;"
+              " until then they play shuffled")  # fmt: skip
+    if empty and library.categories():
         print(f"no tracks for mapped categories (they fall back): {', '.join(empty)}")
 
 

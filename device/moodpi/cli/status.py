@@ -105,11 +105,15 @@ def mqtt_summary(value: Any) -> str:
 
 
 def library_summary(value: Mapping[str, Any]) -> str:
-    """'analysed 812 of 5,000 (running, ETA 14m 20s)' from the snapshot's library field."""
+    """'812 of 5,000 tracks placed on the valence-arousal plane (running, ETA 14m 20s)' from the
+    snapshot's library field; its problem (a music folder missing or empty) first."""
+    problem = value.get("problem")
+    if isinstance(problem, str) and problem:
+        return f"PROBLEM: {problem}"
     tracks, analysed = field_number(value.get("tracks")), field_number(value.get("analysed"))
     if tracks is None or analysed is None:
         return "-"
-    text = f"analysed {int(analysed):,} of {int(tracks):,}"
+    text = f"{int(analysed):,} of {int(tracks):,} tracks placed on the valence-arousal plane"
     failed = field_number(value.get("failed"))
     notes = [f"{int(failed):,} undecodable"] if failed else []
     if value.get("running"):

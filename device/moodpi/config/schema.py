@@ -241,11 +241,19 @@ class MoodConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     root: Annotated[
         Text,
-        doc("music folder; a sub-folder named as a category is that category; empty: off", path=""),
+        doc(
+            "music folder, any layout (flat, Artist/Album/...); a sub-folder named after a category"
+            " the policies use (sad, calming, ...) is that category; empty: off",
+            path="",
+        ),
     ] = ""
     playlists: Annotated[
         Text,
-        doc("folder of <category>.m3u playlists, used instead of sub-folders when set", path=""),
+        doc(
+            "folder of .m3u playlists, used instead of music.root when set; a playlist named"
+            " after a category (calming.m3u) is that category",
+            path="",
+        ),
     ] = ""
     policy: Annotated[Policy, doc("mood → music policy")] = "mirror"
     iso_steps: Annotated[
@@ -261,6 +269,15 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
         Literal["fade", "finish"], doc("on a mood change: fade across, or finish the current track")
     ] = "fade"
     fade_ms: Annotated[int, doc("fade length in milliseconds", 0, 30000)] = 2000
+    grace_s: Annotated[
+        float,
+        doc(
+            "a track that ends while a new mood is about to be published waits this long at"
+            " most, so the next one is picked by the new mood; 0: pick at once",
+            0.0,
+            30.0,
+        ),
+    ] = 2.0
     volume: Annotated[float, doc("initial volume", 0.0, 1.0)] = 0.8
     pause_after_absent_s: Annotated[
         float, doc("fade out and pause when nobody was seen this long", 0.0, 86400.0)

@@ -87,6 +87,18 @@ def test_check_and_run_name_every_error_at_once(tmp_path: Path, command: str) ->
     assert not (tmp_path / "state").exists()  # nothing started
 
 
+def test_config_check_warns_on_a_music_root_that_is_not_there_and_passes(tmp_path: Path) -> None:
+    unmounted = tmp_path / "usb-disk" / "music"
+    config = tmp_path / "music.toml"
+    config.write_text(f'[music]\nroot = "{unmounted}"\n')
+    result = _moodpi("config", "check", str(config))
+    assert result.returncode == 0, result.stderr  # a disk may be mounted after boot
+    assert f"warn: music.root: {unmounted} does not exist" in result.stdout
+    assert f"ok: {config} is valid" in result.stdout
+    unmounted.mkdir(parents=True)
+    assert "warn:" not in _moodpi("config", "check", str(config)).stdout
+
+
 def test_config_check_reports_a_bad_environment_override(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text("")

@@ -149,3 +149,33 @@ def test_plot_command_writes_an_svg_with_each_track_named_on_hover(tmp_path: Pat
         capture_output=True, text=True, timeout=120, env=child_env(), check=False,
     )  # fmt: skip
     assert bad.returncode == 64 and not (tmp_path / "x.gif").exists()
+
+
+def test_an_artist_tree_is_music_on_the_plane_not_categories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Artist/Album/NN Track`: `scan` counts tracks and placements and lists no artist as a
+    category; `show` tags no track with its artist folder; only `calming/` is a category."""
+    root = tmp_path / "music"
+    for n, artist in enumerate(("Adele", "Bach", "Coltrane")):
+        write_clip(root / artist / "25" / f"0{n} Song.wav", "happy", seconds=2.0, variant=n)
+    write_clip(root / "calming" / "mine.wav", "calming", seconds=2.0)
+    cfg = tmp_path / "moodpi.toml"
+    cfg.write_text(f'state_dir = "{tmp_path / "state"}"\n[music]\nroot = "music"\n')
+
+    scan = argparse.Namespace(action="scan", json=False, config=str(cfg), no_analysis=False)
+    assert cli_library(scan) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("4 tracks, 0 placed on the valence-arousal plane"), text
+    assert "category folders and playlists (played ahead of the analysis): calming 1" in text
+    assert "4 of 4 placed on the valence-arousal plane" in text
+    assert not any(name in text.lower() for name in ("adele", "bach", "coltrane"))
+
+    assert cli_library(argparse.Namespace(action="show", json=False, config=str(cfg))) == 0
+    text = capsys.readouterr().out
+    assert "4 tracks, 4 placed" in text and "[calming] mine" in text
+    assert "[adele]" not in text.lower() and "00 Song" in text
+
+    assert cli_library(argparse.Namespace(action="show", json=True, config=str(cfg))) == 0
+    rows = {Path(r["path"]).name: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["mine.wav"]["category"] == "calming" and rows["00 Song.wav"]["category"] is None

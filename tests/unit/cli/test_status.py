@@ -100,11 +100,16 @@ def test_status_shows_analysis_progress() -> None:
     from moodpi.cli.status import library_summary
 
     running = {"tracks": 5000, "analysed": 812, "failed": 3, "running": True, "eta_s": 860.0}
-    assert library_summary(running) == "analysed 812 of 5,000 (3 undecodable; running, ETA 14m 20s)"
+    assert library_summary(running) == (
+        "812 of 5,000 tracks placed on the valence-arousal plane"
+        " (3 undecodable; running, ETA 14m 20s)"
+    )
     assert library_summary({"tracks": 10, "analysed": 10, "failed": 0, "running": False}) == (
-        "analysed 10 of 10"
+        "10 of 10 tracks placed on the valence-arousal plane"
     )
     assert library_summary({"tracks": "x"}) == "-"
+    gone = {"tracks": 10, "analysed": 10, "problem": "music.root /m does not exist"}
+    assert library_summary(gone) == "PROBLEM: music.root /m does not exist"
 
 
 def test_status_after_the_daemon_exited_says_stopped_and_why(tmp_path: Path) -> None:
