@@ -230,7 +230,7 @@ def test_camera_that_fails_and_sends_garbage_is_retried_with_backoff_and_resumes
 
         wait_for(resumed, 30.0, "frames after the camera recovered")
         diagnostics = daemon.diagnostics()
-        last = daemon._last_obs
+        last = daemon._seen.last[1] if daemon._seen.last else None
     finally:
         daemon.stop_event.set()
         runner.join(timeout=10)

@@ -14,56 +14,32 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from moodpi import __version__
-from moodpi.config import EX_CONFIG, Config, ConfigError
+from moodpi.app.camera import Camera
+from moodpi.app.exits import EX_SOFTWARE, EX_UNAVAILABLE, SetupError, ending
+from moodpi.app.frames import FrameLog
+from moodpi.config import Config
 from moodpi.events import Event, EventHub, JsonlSink, MoodEvent, PresenceEvent
 from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.jukebox import MusicStage, NoMusic, music_stage
-from moodpi.perception.annotate import drawn
-from moodpi.perception.capture import CaptureThread
-from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
-from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot, Stop
-from moodpi.system.board import cpu_temperature_c, throttled_flags
+from moodpi.perception.sources import FrameSource, open_source
+from moodpi.state import Diagnostics, MoodState, RunState, Snapshot, Stop
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy
-from moodpi.system.snapshot_socket import SnapshotServer, SnapshotUnavailable, snapshot_socket_path
+from moodpi.system.snapshot_socket import SnapshotServer, snapshot_socket_path
 from moodpi.system.status import StatusFile, status_document, status_line, status_path
-from moodpi.types import EMOTIONS, Frame, MoodChange, Observation, PresenceChange
+from moodpi.types import EMOTIONS, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)
 
-EX_SOFTWARE = 1  # an unexpected error: systemd restarts the daemon (rate-limited by the unit)
-EX_UNAVAILABLE = 69  # sysexits.h: the camera has been gone past its deadline; systemd restarts us
 STATUS_PERIOD_S = 1.0
 FRAME_WAIT_S = 0.2
-
-
-class SetupError(Exception):
-    """The installation cannot work as configured (a missing or unusable model): restarting the
-    daemon will not help, so it exits EX_CONFIG, which the unit does not restart."""
-
-
-def ending(exc: BaseException) -> Stop:
-    """Why an error ended a run (logged here, once) and the exit status it asks for: its type
-    decides, never where it came from. Only errors of setup are final (78); a camera gone past
-    its deadline asks for a restart (69); anything else is a bug or a passing fault, and exit 1
-    lets systemd restart the daemon."""
-    if isinstance(exc, (ConfigError, SetupError)):
-        log.error("cannot start: %s", exc)
-        return Stop(f"cannot start: {exc}", EX_CONFIG)
-    if isinstance(exc, CameraError):
-        log.error("cannot open the camera: %s", exc)
-        return Stop(f"cannot open the camera: {exc}", EX_UNAVAILABLE)
-    log.critical("unexpected error, exiting for a restart", exc_info=exc)
-    return Stop(f"crashed: {type(exc).__name__}: {exc}", EX_SOFTWARE)
 
 
 class Daemon:
@@ -79,10 +55,6 @@ class Daemon:
         source_factory: Callable[[], FrameSource] | None = None,
     ) -> None:
         self.config = config
-        # Tests inject a misbehaving camera here; the daemon otherwise picks from camera.source.
-        self._source_factory = source_factory or (
-            lambda: open_source(config.camera.source, config.camera)
-        )
         self.stop_event = threading.Event()
         self._stop_reason = ""  # who asked the run to end (request_stop), for the last status
         self._notifier = Notifier()
@@ -95,26 +67,27 @@ class Daemon:
         self._audio = audio
         self.music: MusicStage = NoMusic(config.music)  # the music step puts the chosen one here
         self._perception: Perception | None = None  # loaded by a start step: it reads model files
-        self._capture: CaptureThread | None = None
         self._detection = True
-        self._t0: float | None = None
-        self._clock_t = 0.0  # frame-clock seconds since the first frame
-        self._frames = 0
-        self._frames_bad = 0
-        self._frame_walls: deque[float] = deque(maxlen=50)
-        self._last_frame_wall = 0.0
+        self._seen = FrameLog(config.camera.hfov_deg)
         self._last_status = 0.0
         self._ready = False
         self._started = False
         self._started_wall = time.monotonic()
         self._started_at = time.time()
-        self._last_obs: Observation | None = None
-        self._last_frame: Frame | None = None  # for `moodpi snapshot`, in memory only
-        self._snapshots = SnapshotServer(snapshot_socket_path(config.state_path), self._snapshot)
+        self._snapshots = SnapshotServer(
+            snapshot_socket_path(config.state_path),
+            lambda kind: self._seen.annotated(kind, self.camera.capture is not None),
+        )
         self._mood_since: Event | None = None  # the last mood event
         self.privacy = Privacy(config.privacy)  # camera-in-use light, quiet hours
-        self._face_count = FaceCounter()
-        self._reach = Reach(config.camera.hfov_deg)
+        # Tests inject a misbehaving camera here; the daemon otherwise picks from camera.source.
+        self.camera = Camera(
+            config.camera,
+            source_factory or (lambda: open_source(config.camera.source, config.camera)),
+            self.stop_event,
+            on_open=self.privacy.light.opened,
+            on_close=self.privacy.light.closed,
+        )
 
     @property
     def perception(self) -> Perception:
@@ -143,7 +116,7 @@ class Daemon:
             end = ending(exc)
         finally:
             self._status_file.write_last(self.snapshot, end, self._started_at)
-            log.info("stopped after %d frames: %s", self._frames, end.reason)
+            log.info("stopped after %d frames: %s", self._seen.frames, end.reason)
         return end.exit_status
 
     def request_stop(self, reason: str) -> None:
@@ -197,7 +170,7 @@ class Daemon:
             self.config,
             self.hub,
             audio=self._audio,
-            clock=lambda: self._clock_t,
+            clock=lambda: self._seen.clock_t,
             stop_event=self.stop_event,
         )
         self.music.start()
@@ -207,40 +180,17 @@ class Daemon:
 
     def _start_camera(self) -> None:
         self._sync_camera()
-        if self._capture is None:  # quiet hours: nothing to wait for before systemd's READY=1
+        if self.camera.capture is None:  # quiet hours: nothing to wait for before READY=1
             self._ready = True
             self._notifier.ready("paused: quiet hours")
 
     def _sync_camera(self) -> None:
         """Open the camera exactly while detection is on and quiet hours do not hold it."""
-        wanted = self._detection and not self.privacy.quiet_now()
-        if wanted and self._capture is None:
-            self._open_camera()
-        elif not wanted and self._capture is not None:
-            self._close_camera()  # privacy: the camera is released, not just ignored
-
-    def _open_camera(self) -> None:
-        source = self._source_factory()
-        lossless = source.is_replay and not self.config.camera.realtime
-        # A gap of a few frame periods is normal at low fps; only longer silences count as failures.
-        frame_timeout_s = max(self.config.camera.timeout_s, 3.0 / self.config.camera.fps)
-        self._capture = CaptureThread(
-            source,
-            lossless=lossless,
-            stop_event=self.stop_event,
-            frame_timeout_s=frame_timeout_s,
-            on_open=self.privacy.light.opened,  # the LED follows the device
-            on_close=self.privacy.light.closed,
-        )
-        self._capture.start()
+        self.camera.sync(self._detection and not self.privacy.quiet_now())
 
     def _close_camera(self) -> None:
-        if self._capture is not None:
-            self._capture.stop()
-            # Kept past the release: a replay's bad frames still count in the final status.
-            self._frames_bad += int(self._capture.stats().get("frames_bad", 0))
-            self._capture = None
-            self._last_frame = None  # released means released: no old frame to hand out
+        self.camera.sync(False)
+        self._seen.last = None  # released means released: no old frame to hand out
 
     # ----------------------------------------------------------------------------- main loop
 
@@ -249,47 +199,41 @@ class Daemon:
             self._drain_commands()
             self._snapshots.poll()
             self.music.poll()
-            frame = self._capture.get(FRAME_WAIT_S) if self._capture else None
+            capture = self.camera.capture
+            frame = capture.get(FRAME_WAIT_S) if capture else None
             if frame is not None:
                 self._process(frame)
-            elif self._capture is None:
+            elif capture is None:
                 self.stop_event.wait(FRAME_WAIT_S)  # detection off: camera released, idle
-            elif self._capture.ended:
-                if self._capture.fatal_error is not None:
-                    log.error("replay failed: %s", self._capture.fatal_error)
-                    return Stop(f"replay failed: {self._capture.fatal_error}", EX_UNAVAILABLE)
+            elif capture.ended:
+                if capture.fatal_error is not None:
+                    log.error("replay failed: %s", capture.fatal_error)
+                    return Stop(f"replay failed: {capture.fatal_error}", EX_UNAVAILABLE)
                 log.info("replay ended")
                 return Stop("replay ended", 0)
-            elif self._capture.failing_since is not None and not self._ready:
+            elif capture.failing_since is not None and not self._ready:
                 self._ready = True  # degraded: MQTT, music and status work; the camera is retried
-                log.warning("ready without a camera: %s", self._capture.last_error)
+                log.warning("ready without a camera: %s", capture.last_error)
                 self._notifier.ready("degraded: no camera")
-            elif self._camera_lost_too_long():
+            elif self.camera.lost_for_longer_than(self.config.camera.lost_deadline_s):
                 gone = f"camera gone for more than {self.config.camera.lost_deadline_s:.0f} s"
                 log.error("%s: exiting for a restart", gone)
-                return Stop(f"{gone}: {self._capture.last_error}", EX_UNAVAILABLE)
-            self.music.tick(self._clock_t, self.mood.pending)
+                return Stop(f"{gone}: {capture.last_error}", EX_UNAVAILABLE)
+            self.music.tick(self._seen.clock_t, self.mood.pending)
             self._periodic()
         return Stop(self._stop_reason or "asked to stop", 0)
 
     def _process(self, frame: Any) -> None:
-        if self._t0 is None:
-            self._t0 = frame.t
-        self._clock_t = frame.t - self._t0
+        t = self._seen.clock(frame.t)
         try:
             seen = self.perception.observe(frame)
         except ValueError as exc:
-            self._frames_bad += 1
+            self._seen.frames_bad += 1
             log.debug("frame %d skipped: %s", frame.index, exc)
             return
-        obs = dataclasses.replace(seen, t=self._clock_t)
-        self._last_obs, self._last_frame = obs, frame
-        self._frames += 1
+        obs = dataclasses.replace(seen, t=t)
         now = time.monotonic()
-        self._frame_walls.append(now)
-        self._last_frame_wall = now
-        self._face_count.add(obs.faces_seen, now)
-        self._reach.add_faces(list(obs.faces), frame.image.shape[1], now)
+        self._seen.add(frame, obs, now)
         for change in self.mood.update(obs):
             self._on_change(change)
         if not self._ready:
@@ -306,22 +250,6 @@ class Daemon:
             self.hub.emit(PresenceEvent(present=change.present), change.t)
             self.music.on_presence(change)
         self.uplink.publish_state(self.snapshot())
-
-    def _camera_lost_too_long(self) -> bool:
-        return (
-            self._capture is not None
-            and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
-        )
-
-    def _snapshot(self, kind: str) -> tuple[dict[str, Any], bytes]:
-        """The newest frame, annotated, for the snapshot socket (main loop)."""
-        frame, obs = self._last_frame, self._last_obs
-        if self._capture is None:
-            raise SnapshotUnavailable("the camera is released (detection off or quiet hours)", True)
-        if frame is None or obs is None:
-            raise SnapshotUnavailable("no frame yet: the camera has not delivered one")
-        shows, image = drawn(frame.image, obs, self.config.camera.hfov_deg, kind)
-        return {**shows, "age_s": round(time.monotonic() - self._last_frame_wall, 2)}, image
 
     # ----------------------------------------------------------------------------- commands
 
@@ -363,17 +291,12 @@ class Daemon:
 
     def _pipeline_alive(self, now: float) -> bool:
         """Ping the watchdog while frames flow, or during a known outage within its deadline."""
-        if self._capture is None:
+        capture = self.camera.capture
+        if capture is None:
             return True
-        if self._capture.failing_since is not None:
+        if capture.failing_since is not None:
             return True
-        return now - self._last_frame_wall < max(2 * self.config.camera.timeout_s, 2.0)
-
-    def fps(self) -> float:
-        walls = self._frame_walls
-        if len(walls) < 2 or walls[-1] == walls[0]:
-            return 0.0
-        return (len(walls) - 1) / (walls[-1] - walls[0])
+        return now - self._seen.last_wall < max(2 * self.config.camera.timeout_s, 2.0)
 
     def snapshot(self) -> Snapshot:
         """What the daemon knows now: every reporter (MQTT, status file, systemd) reads this."""
@@ -393,7 +316,7 @@ class Daemon:
             mood=mood,
             probabilities=probabilities,
             presence=self.mood.present,
-            faces=self._face_count.count(time.monotonic()),
+            faces=self._seen.faces.count(time.monotonic()),
             detection=self._detection,
             music=self.music.state(),
             diagnostics=self.diagnostics(),
@@ -402,25 +325,13 @@ class Daemon:
             camera_in_use=self.privacy.camera_in_use,
             led=self.privacy.led_state(),
             quiet_hours=self.privacy.quiet_state(),
-            sight=self._reach.sight(time.monotonic()),
+            sight=self._seen.reach.sight(time.monotonic()),
         )
 
     def diagnostics(self) -> Diagnostics:
-        capture = self._capture.stats() if self._capture else {}
         timings = self._perception.timings() if self._perception is not None else {}
-        return Diagnostics(
-            version=__version__,
-            fps=round(self.fps(), 2),
-            frames=self._frames,
-            frames_bad=self._frames_bad + capture.get("frames_bad", 0),
-            frames_dropped=capture.get("frames_dropped", 0),
-            camera_reconnects=capture.get("reconnects", 0),
-            uptime_s=round(time.monotonic() - self._started_wall, 1),
-            cpu_temp_c=cpu_temperature_c(),
-            throttled=throttled_flags(),
-            detect_ms=timings.get("detect_ms", 0.0),
-            classify_ms=timings.get("classify_ms", 0.0),
-        )
+        uptime_s = time.monotonic() - self._started_wall
+        return self._seen.diagnostics(self.camera.stats(), timings, uptime_s)
 
     def _write_status(self, snapshot: Snapshot | None = None) -> None:
         self._status_file.write(status_document(snapshot or self.snapshot()))
@@ -428,7 +339,8 @@ class Daemon:
     def _run_state(self) -> RunState:
         if not self._detection or self.privacy.quiet_now():
             return "paused"
-        if self._capture is not None and self._capture.failing_since is not None:
+        capture = self.camera.capture
+        if capture is not None and capture.failing_since is not None:
             return "degraded"
         return "running"
 
