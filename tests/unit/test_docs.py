@@ -82,3 +82,22 @@ def test_every_entity_id_the_docs_name_is_one_discovery_makes() -> None:
     }
     assert len(named) > 20
     assert not {(doc, i) for doc, i in named if i not in known}
+
+
+def test_every_module_is_on_the_map() -> None:
+    """Each folder of the package has its row in docs/architecture.md's table, and the row names
+    every module in it: a module added, moved or renamed without the map fails here."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    folders = text.split("## Folders", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([^`]+)` \| (.*)$", folders, re.MULTILINE))
+    package = REPO / "device" / "moodpi"
+    missing = []
+    for folder in sorted({p.parent for p in package.rglob("*.py") if "__pycache__" not in p.parts}):
+        room = "." if folder == package else f"{folder.relative_to(package).as_posix()}/"
+        modules = sorted(p.name for p in folder.glob("*.py") if p.name != "__init__.py")
+        row = rows.get(room)
+        if row is None:
+            missing.append(f"no row for {room}")
+            continue
+        missing += [f"{room}{m}" for m in modules if f"`{m}`" not in row]
+    assert not missing, missing
