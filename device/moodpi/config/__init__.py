@@ -4,18 +4,23 @@
 naming the dotted key, ever escapes either.
 """
 
+from moodpi.config.base import (
+    ENV_PREFIX,
+    EX_CONFIG,
+    REPO_ROOT,
+    ConfigError,
+    default_models_dir,
+    default_state_dir,
+    doc,
+)
 from moodpi.config.files import check_files
 from moodpi.config.loading import as_dict, from_dict, iter_fields, load
 from moodpi.config.schema import (
-    ENV_PREFIX,
-    EX_CONFIG,
     MIRROR_MAP,
-    REPO_ROOT,
     UPLIFT_MAP,
     AudioConfig,
     CameraConfig,
     Config,
-    ConfigError,
     EmotionConfig,
     FacesConfig,
     HistoryConfig,
@@ -23,9 +28,6 @@ from moodpi.config.schema import (
     MqttConfig,
     MusicConfig,
     PrivacyConfig,
-    default_models_dir,
-    default_state_dir,
-    doc,
 )
 
 __all__ = [

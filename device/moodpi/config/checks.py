@@ -12,7 +12,8 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from moodpi.config.schema import Config, ConfigError
+from moodpi.config.base import ConfigError
+from moodpi.config.schema import Config
 
 MAX_HOST_CHARS = 253  # DNS
 MAX_TOPIC_PREFIX_CHARS = 200  # far below MQTT's 65535 bytes, with room for the suffixes

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from moodpi.config.schema import Config, ConfigError
+from moodpi.config.base import ConfigError
+from moodpi.config.schema import Config
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a megabyte is already absurd
 MAX_SECRET_BYTES = 4096  # a password file

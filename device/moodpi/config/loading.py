@@ -23,6 +23,7 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 
+from moodpi.config.base import CATEGORY_PATTERN, ENV_PREFIX, MAX_TEXT_CHARS, ConfigError
 from moodpi.config.checks import check_values
 from moodpi.config.files import (
     MAX_CONFIG_BYTES,
@@ -30,7 +31,7 @@ from moodpi.config.files import (
     file_problems,
     read_text_limited,
 )
-from moodpi.config.schema import CATEGORY_PATTERN, ENV_PREFIX, MAX_TEXT_CHARS, Config, ConfigError
+from moodpi.config.schema import Config
 from moodpi.types import EMOTIONS
 
 MAX_DEPTH = 8  # tables in tables; the schema needs 3 (music.uplift_map.sad)
