@@ -61,17 +61,17 @@ build/replay-mood-%/truth.json: $(REPLAY_INPUTS) | $(STAMP)
 	$(PY) scripts/make_replay.py --segments 20 --fps 10 --seed $* --out build/replay-mood-$* --force
 
 # The mood tracker's settings: a grid chosen on other seeds' replays and checked on the
-# mood-bench ones (lab/moodgrid.py): bench/mood_grid.json.
+# mood-bench ones (lab/mood/grid.py): bench/mood_grid.json.
 GRID_SEEDS ?= $(shell seq 60 75)
 GRID_REPLAYS := $(addprefix build/replay-mood-,$(GRID_SEEDS))
 
 mood-grid: $(STAMP) $(addsuffix /truth.json,$(GRID_REPLAYS) $(MOOD_REPLAYS))
 	$(PY) -m moodpi bench --mood-grid $(GRID_REPLAYS) --held-out $(MOOD_REPLAYS) --json > bench/mood_grid.json
-	$(PY) -c 'import json; from moodpi.lab.moodgrid import report; print(report(json.load(open("bench/mood_grid.json"))))'
+	$(PY) -c 'import json; from moodpi.lab.mood.grid import report; print(report(json.load(open("bench/mood_grid.json"))))'
 
 mood-bench: $(STAMP) $(addsuffix /truth.json,$(MOOD_REPLAYS))
 	$(PY) -m moodpi bench --mood $(MOOD_REPLAYS) --json > bench/mood.json
-	$(PY) -c 'import json; from moodpi.lab.moodbench import report; print(report(json.load(open("bench/mood.json"))))'
+	$(PY) -c 'import json; from moodpi.lab.mood.bench import report; print(report(json.load(open("bench/mood.json"))))'
 
 # Issue 18's attack on the real daemon (real Mosquitto with TLS and passwords, kill -9, lost and
 # corrupt journals, full state dir, hostile configs, 10 MB payloads, a flapping broker, a stolen

@@ -49,10 +49,6 @@ STATE_DIR=/var/lib/moodpi
 UNIT_DIR=/etc/systemd/system
 BIN_LINK=/usr/local/bin/moodpi
 SERVICE_USER=moodpi
-# Music categories: the values of music.mirror_map and music.uplift_map in moodpi/config.py
-# (tests/test_install.py keeps this list in step).
-CATEGORIES=(angry disgust fear happy sad surprise neutral
-  calming relaxing comforting gentle exciting upbeat ambient)
 
 say() { printf 'moodpi-install: %s\n' "$*"; }
 die() {
@@ -258,12 +254,10 @@ install_files() {
   make_dir 0755 root:root "$CONF_DIR"
   install_config
   make_dir 0750 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
-  # setgid + group-writable: admins in group moodpi can copy music in over SSH (scp).
+  # setgid + group-writable: admins in group moodpi can copy music in over SSH (scp). Any layout
+  # (flat, Artist/Album/...): the analysis places every track, so no category folders are made;
+  # a folder named after a category (sad/, calming/) is the admin's own explicit choice.
   make_dir 2775 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/music"
-  local category
-  for category in "${CATEGORIES[@]}"; do
-    make_dir 2775 "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR/music/$category"
-  done
 
   system_dir "$UNIT_DIR"
   if [[ $PREFIX == /opt/moodpi ]]; then
@@ -422,7 +416,7 @@ main() {
   install_venv
   smoke_test
   enable_service
-  say "done. Config: $CONF_DIR/config.toml; music: $STATE_DIR/music/<category>/"
+  say "done. Config: $CONF_DIR/config.toml; music (any layout): $STATE_DIR/music/"
 }
 
 main "$@"

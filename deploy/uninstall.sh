@@ -81,6 +81,8 @@ stop_service() {
   if systemctl cat moodpi.service >/dev/null 2>&1; then
     say "stopping and disabling moodpi.service"
     run systemctl disable --now moodpi.service
+    # RuntimeDirectoryPreserve=yes keeps /run/moodpi (the last status) after a stop: remove it.
+    run systemctl clean --what=runtime moodpi.service || true
   fi
 }
 

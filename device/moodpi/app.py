@@ -25,16 +25,18 @@ from moodpi.link.commands import Command
 from moodpi.link.uplink import Uplink
 from moodpi.mood import MoodTracker
 from moodpi.music.jukebox import MusicStage, NoMusic, music_stage
+from moodpi.perception.annotate import drawn
 from moodpi.perception.capture import CaptureThread
 from moodpi.perception.detect.geometry import Reach
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.perception.sources import CameraError, FrameSource, open_source
-from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot
+from moodpi.state import Diagnostics, FaceCounter, MoodState, RunState, Snapshot, Stop
 from moodpi.system.board import cpu_temperature_c, throttled_flags
 from moodpi.system.notify import Notifier
 from moodpi.system.privacy import Privacy
+from moodpi.system.snapshot_socket import SnapshotServer, SnapshotUnavailable, snapshot_socket_path
 from moodpi.system.status import StatusFile, status_document, status_line, status_path
-from moodpi.types import EMOTIONS, MoodChange, Observation, PresenceChange
+from moodpi.types import EMOTIONS, Frame, MoodChange, Observation, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,19 @@ class SetupError(Exception):
     daemon will not help, so it exits EX_CONFIG, which the unit does not restart."""
 
 
-def exit_status(exc: BaseException) -> int:
-    """The exit status for an error that ended a run: its type decides, never where it came from.
-
-    Only errors of setup are final (78); a camera gone past its deadline asks for a restart (69);
-    anything else is a bug or a passing fault, and exit 1 lets systemd restart the daemon.
-    """
+def ending(exc: BaseException) -> Stop:
+    """Why an error ended a run (logged here, once) and the exit status it asks for: its type
+    decides, never where it came from. Only errors of setup are final (78); a camera gone past
+    its deadline asks for a restart (69); anything else is a bug or a passing fault, and exit 1
+    lets systemd restart the daemon."""
     if isinstance(exc, (ConfigError, SetupError)):
         log.error("cannot start: %s", exc)
-        return EX_CONFIG
+        return Stop(f"cannot start: {exc}", EX_CONFIG)
     if isinstance(exc, CameraError):
         log.error("cannot open the camera: %s", exc)
-        return EX_UNAVAILABLE
+        return Stop(f"cannot open the camera: {exc}", EX_UNAVAILABLE)
     log.critical("unexpected error, exiting for a restart", exc_info=exc)
-    return EX_SOFTWARE
+    return Stop(f"crashed: {type(exc).__name__}: {exc}", EX_SOFTWARE)
 
 
 class Daemon:
@@ -83,6 +84,7 @@ class Daemon:
             lambda: open_source(config.camera.source, config.camera)
         )
         self.stop_event = threading.Event()
+        self._stop_reason = ""  # who asked the run to end (request_stop), for the last status
         self._notifier = Notifier()
         self._status_file = StatusFile(status_path(config.state_path))
         self._commands: queue.Queue[Command] = queue.Queue(maxsize=64)
@@ -107,6 +109,8 @@ class Daemon:
         self._started_wall = time.monotonic()
         self._started_at = time.time()
         self._last_obs: Observation | None = None
+        self._last_frame: Frame | None = None  # for `moodpi snapshot`, in memory only
+        self._snapshots = SnapshotServer(snapshot_socket_path(config.state_path), self._snapshot)
         self._mood_since: Event | None = None  # the last mood event
         self.privacy = Privacy(config.privacy)  # camera-in-use light, quiet hours
         self._face_count = FaceCounter()
@@ -121,7 +125,9 @@ class Daemon:
     # ----------------------------------------------------------------------------- lifecycle
 
     def run(self) -> int:
-        """Start, loop until stopped or a fatal condition, stop; the exit status for the unit."""
+        """Start, loop until stopped or a fatal condition, stop; the exit status for the unit.
+        Whatever ended the run, its last status document says `stopped` and why."""
+        end = Stop("interrupted", EX_SOFTWARE)
         try:
             with contextlib.ExitStack() as running:
                 running.callback(self.stop_event.set)  # the last thing, a failed start included
@@ -132,22 +138,29 @@ class Daemon:
                     running.callback(self._stop_quietly, name, stop)
                 running.callback(self._begin_stop)  # the first thing done when the run ends
                 self._started = True
-                return self._loop()
+                end = self._loop()
         except Exception as exc:
-            return exit_status(exc)
+            end = ending(exc)
         finally:
-            log.info("stopped after %d frames", self._frames)
+            self._status_file.write_last(self.snapshot, end, self._started_at)
+            log.info("stopped after %d frames: %s", self._frames, end.reason)
+        return end.exit_status
+
+    def request_stop(self, reason: str) -> None:
+        """End the run (a signal handler's way); the first reason given is the one reported."""
+        self._stop_reason = self._stop_reason or reason
+        self.stop_event.set()
 
     def _steps(self) -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         """(name, start, stop) in start order; a run stops them in reverse."""
         return [
             ("systemd notifier", self._notifier.open, self._notifier.close),
-            ("final status", _nothing, self._write_status),
             ("uplink", self.uplink.start, self.uplink.stop),
             ("event sinks", self._open_sinks, self._close_sinks),
             ("models", self._load_models, _nothing),
             ("music", self._start_music, self._stop_music),
             ("status led", self.privacy.start, self.privacy.stop),
+            ("snapshot socket", self._snapshots.start, self._snapshots.stop),
             ("camera", self._start_camera, self._close_camera),
         ]
 
@@ -227,12 +240,14 @@ class Daemon:
             # Kept past the release: a replay's bad frames still count in the final status.
             self._frames_bad += int(self._capture.stats().get("frames_bad", 0))
             self._capture = None
+            self._last_frame = None  # released means released: no old frame to hand out
 
     # ----------------------------------------------------------------------------- main loop
 
-    def _loop(self) -> int:
+    def _loop(self) -> Stop:
         while not self.stop_event.is_set():
             self._drain_commands()
+            self._snapshots.poll()
             self.music.poll()
             frame = self._capture.get(FRAME_WAIT_S) if self._capture else None
             if frame is not None:
@@ -242,22 +257,20 @@ class Daemon:
             elif self._capture.ended:
                 if self._capture.fatal_error is not None:
                     log.error("replay failed: %s", self._capture.fatal_error)
-                    return EX_UNAVAILABLE
+                    return Stop(f"replay failed: {self._capture.fatal_error}", EX_UNAVAILABLE)
                 log.info("replay ended")
-                return 0
+                return Stop("replay ended", 0)
             elif self._capture.failing_since is not None and not self._ready:
                 self._ready = True  # degraded: MQTT, music and status work; the camera is retried
                 log.warning("ready without a camera: %s", self._capture.last_error)
                 self._notifier.ready("degraded: no camera")
             elif self._camera_lost_too_long():
-                log.error(
-                    "camera gone for more than %.0f s: exiting for a restart",
-                    self.config.camera.lost_deadline_s,
-                )
-                return EX_UNAVAILABLE
-            self.music.tick(self._clock_t)
+                gone = f"camera gone for more than {self.config.camera.lost_deadline_s:.0f} s"
+                log.error("%s: exiting for a restart", gone)
+                return Stop(f"{gone}: {self._capture.last_error}", EX_UNAVAILABLE)
+            self.music.tick(self._clock_t, self.mood.pending)
             self._periodic()
-        return 0
+        return Stop(self._stop_reason or "asked to stop", 0)
 
     def _process(self, frame: Any) -> None:
         if self._t0 is None:
@@ -270,7 +283,7 @@ class Daemon:
             log.debug("frame %d skipped: %s", frame.index, exc)
             return
         obs = dataclasses.replace(seen, t=self._clock_t)
-        self._last_obs = obs
+        self._last_obs, self._last_frame = obs, frame
         self._frames += 1
         now = time.monotonic()
         self._frame_walls.append(now)
@@ -299,6 +312,16 @@ class Daemon:
             self._capture is not None
             and self._capture.failing_for_s() > self.config.camera.lost_deadline_s
         )
+
+    def _snapshot(self, kind: str) -> tuple[dict[str, Any], bytes]:
+        """The newest frame, annotated, for the snapshot socket (main loop)."""
+        frame, obs = self._last_frame, self._last_obs
+        if self._capture is None:
+            raise SnapshotUnavailable("the camera is released (detection off or quiet hours)", True)
+        if frame is None or obs is None:
+            raise SnapshotUnavailable("no frame yet: the camera has not delivered one")
+        shows, image = drawn(frame.image, obs, self.config.camera.hfov_deg, kind)
+        return {**shows, "age_s": round(time.monotonic() - self._last_frame_wall, 2)}, image
 
     # ----------------------------------------------------------------------------- commands
 

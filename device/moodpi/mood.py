@@ -25,7 +25,7 @@ How a mood is published:
    weighted by face area.
 
 The defaults (moodpi.config.schema, MoodConfig) come from a grid scored like `make mood-bench`
-for flicker, agreement and delay together (`make mood-grid`, lab/moodgrid.py, bench/mood_grid.json;
+for flicker, agreement and delay together (`make mood-grid`, lab/mood/grid.py, bench/mood_grid.json;
 the first run of it is told in models/retired/MODEL_CARD_v2.md).
 
 Predictions whose probabilities are not a finite vector of len(EMOTIONS) are ignored (one bad
@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from moodpi.config import MoodConfig
-from moodpi.types import EMOTIONS, MoodChange, Observation, Prediction, PresenceChange
+from moodpi.types import EMOTIONS, Emotion, MoodChange, Observation, Prediction, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class MoodTracker:
         self._face_clock_s = 0.0  # advances only on frames with a face
         self._last_t: float | None = None  # time of the previous observation, face or not
         self._last_face_t: float | None = None
-        self._candidate: str | None = None
+        self._candidate: Emotion | None = None
         self._candidate_since_s = 0.0  # on the face clock
         self._current: MoodChange | None = None
         self._last_change_t: float | None = None
@@ -65,6 +65,12 @@ class MoodTracker:
     def current(self) -> MoodChange | None:
         """The mood in force, or None before the first one and after presence turned off."""
         return self._current
+
+    @property
+    def pending(self) -> Emotion | None:
+        """The mood that qualifies and waits out its dwell or the minimum interval: about to be
+        published unless the faces change their mind; None when nothing is about to change."""
+        return self._candidate
 
     @property
     def present(self) -> bool:

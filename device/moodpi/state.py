@@ -15,8 +15,9 @@ from typing import Literal
 from moodpi.events import Event
 from moodpi.types import Policy
 
-# running | degraded (no camera, retried) | paused (detection off: camera released)
-RunState = Literal["running", "degraded", "paused"]
+# running | degraded (no camera, retried) | paused (detection off: camera released) | stopped
+# (the last document a run writes, with its `Stop`)
+RunState = Literal["running", "degraded", "paused", "stopped"]
 # stopped | playing | pausing | paused | fading | switching (moodpi.music.player), or off
 PlayerState = str
 
@@ -31,13 +32,15 @@ class NowPlaying:
 @dataclass(frozen=True)
 class LibraryState:
     """The music library and its analysis: `analysed` of `tracks` placed on the valence-arousal
-    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA."""
+    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA;
+    `problem`: why there is nothing to play (music.root missing or empty), None when fine."""
 
     tracks: int
     analysed: int
     failed: int
     running: bool
     eta_s: float | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """Why a run ended, written into the last status document on the way out: `reason` in a
+    person's words ("received SIGTERM", "camera gone for more than 60 s: ..."), `exit_status`
+    as the unit sees it (0, 1 crash, 69 camera, 78 setup)."""
+
+    reason: str
+    exit_status: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     run_state: RunState
     started_at: float  # wall clock, seconds since the epoch
@@ -116,6 +129,7 @@ class Snapshot:
     led: str = "none"  # the status LED (privacy.led), with why it is disabled if it is
     quiet_hours: QuietHours = field(default_factory=QuietHours)
     sight: Sight | None = None  # None: no face found lately
+    stop: Stop | None = None  # set only in the last document of a run (run_state "stopped")
 
 
 class FaceCounter:

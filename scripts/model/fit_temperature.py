@@ -15,7 +15,11 @@ thresholds read those confidences. This script fits the temperature where the ca
 It prints ECE and NLL on calib, the validation photos and PublicTest at PublicTest's
 temperature, at calib's and at a joint fit (mean of the two domains' NLLs: the camera's faces
 and FER-2013's), and with `--write` puts the joint temperature into the sidecar (`temperature`,
-with the whole fit under `metrics.temperature_fit`). Runs in the runtime venv:
+with the whole fit under `metrics.temperature_fit`). With `--votes DIR` (FER+, issue 28: for
+models taught by the votes) PublicTest's NLL is the cross-entropy against each face's vote
+distribution over the seven classes (faces whose votes are mostly unknown, not-a-face or
+contempt left out, as in training) and its ECE is scored against the clear majority: the
+temperature is fitted against what ten people saw. Runs in the runtime venv:
 
     .venv/bin/python scripts/model/fit_temperature.py emotion_v13_int8.tflite --calib-percent 10
 """
@@ -43,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("model", help="model file name in models/")
     p.add_argument("--real-photos", type=Path, default=SHARED / "lfw-expressions")
     p.add_argument("--public-test", type=Path, default=SHARED / "fer2013" / "public_test.npz")
+    p.add_argument(
+        "--votes", type=Path, help="FER+ votes folder (public_test.npz): fit PublicTest on them"
+    )
     p.add_argument("--val-percent", type=int, default=25)
     p.add_argument(
         "--calib-percent",
@@ -111,11 +118,32 @@ def public_test_logits(model: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.log(np.maximum(probs, 1e-12)), labels
 
 
+# FER+ vote columns (neutral, happiness, surprise, sadness, anger, disgust, fear) in FER order
+FERPLUS_TO_FER = (6, 3, 5, 4, 0, 1, 2)
+
+
+def vote_targets(votes_dir: Path, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keep mask, (N, 7) vote distributions) of PublicTest from FER+, as train_model.py builds
+    them: single votes dropped, faces mostly unknown / not-a-face / contempt left out."""
+    with np.load(votes_dir / "public_test.npz") as z:
+        votes, matched = z["votes"], z["matched"]
+    if len(votes) != len(labels):
+        raise SystemExit(f"{votes_dir}: {len(votes)} rows of votes for {len(labels)} faces")
+    v = np.where(votes >= 2, votes, 0).astype(np.float64)
+    seven = np.zeros((len(v), 7))
+    seven[:, list(FERPLUS_TO_FER)] = v[:, :7]
+    keep = matched & (seven.sum(axis=1) * 2 > v.sum(axis=1)) & (v.sum(axis=1) > 0)
+    return keep, seven / np.maximum(seven.sum(axis=1, keepdims=True), 1e-9)
+
+
 def nll(z: np.ndarray, y: np.ndarray, t: float) -> float:
+    """Mean negative log-likelihood of labels (N,) or cross-entropy against distributions (N, 7)."""
     x = z / t
     x = x - x.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(x).sum(axis=1))
-    return float((lse - x[np.arange(len(y)), y]).mean())
+    log_p = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    if y.ndim == 2:
+        return float(-(y * log_p).sum(axis=1).mean())
+    return float(-log_p[np.arange(len(y)), y].mean())
 
 
 def fit(domains: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -131,6 +159,9 @@ def fit(domains: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def ece(z: np.ndarray, y: np.ndarray, t: float, bins: int = 15) -> float:
     from moodpi.lab.metrics import expected_calibration_error
 
+    if y.ndim == 2:  # vote distributions: calibration against the clear majority
+        clear = y.max(axis=1) > 0.5
+        z, y = z[clear], y[clear].argmax(axis=1)
     x = z / t
     p = np.exp(x - x.max(axis=1, keepdims=True))
     return float(expected_calibration_error(p / p.sum(axis=1, keepdims=True), y, bins))
@@ -143,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     sides = split_photos(a)
     data = {name: pipeline_logits(a.model, photos) for name, photos in sides.items()}
     data["public_test"] = public_test_logits(a.model, a.public_test)
+    if a.votes:
+        z, labels = data["public_test"]
+        keep, targets = vote_targets(a.votes, labels)
+        data["public_test"] = (z[keep], targets[keep])
     temps = {
         "public_test": float(sidecar["metrics"].get("temperature_single", sidecar["temperature"])),
         "calib": fit([data["calib"]]),

@@ -140,6 +140,26 @@ def test_sigterm_stops_cleanly_within_5_s(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    # The last status says it stopped, and why; `moodpi status` says so instead of "running".
+    last = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert last["state"] == "stopped"
+    assert last["stop"] == {"reason": "received SIGTERM", "exit_status": 0}
+    status = moodpi_status(tmp_path, config)
+    assert status.returncode == 3  # LSB "not running"
+    assert "ago: received SIGTERM (exit 0)" in status.stdout.splitlines()[0]
+    assert "state:          stopped" in status.stdout
+
+
+def moodpi_status(tmp_path: Path, config: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`moodpi status` as a person types it, in the daemon's environment (its state dir)."""
+    return subprocess.run(
+        daemon_command("status", "--config", str(config)),
+        env=daemon_env(tmp_path, **env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+    )
 
 
 def _wait_for(predicate, timeout_s: float) -> None:

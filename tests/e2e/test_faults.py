@@ -268,6 +268,22 @@ def test_camera_gone_past_the_deadline_exits_69(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     assert "camera gone for more than 1 s" in result.stderr
     assert result.stderr.count("failing:") == 1  # retries are not logged at warning level
+    # Its last status says why it stopped, and `moodpi status` says it instead of "running".
+    last = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert last["state"] == "stopped" and last["stop"]["exit_status"] == 69
+    assert last["stop"]["reason"].startswith("camera gone for more than 1 s: ")
+    assert "moodpi-no-such-camera" in last["stop"]["reason"]  # the camera's own error
+    status = subprocess.run(
+        daemon_command("status"),
+        env=daemon_env(tmp_path),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+    )
+    assert status.returncode == 3, status.stdout + status.stderr
+    head = status.stdout.splitlines()[0]
+    assert "camera gone for more than 1 s" in head and head.endswith("(exit 69)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "moodpi.service"
 EXEC_START = "/opt/moodpi/venv/bin/moodpi"
-MAX_EXPOSURE = 2.0
+MAX_EXPOSURE = 1.5  # systemd-analyze's 'OK' band; the snapshot socket added nothing to it
 
 analyze = shutil.which("systemd-analyze") or (
     "/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None
@@ -99,7 +99,7 @@ def test_verify_catches_a_typo(tmp_path: Path) -> None:
 
 
 @needs_analyze
-def test_security_exposure_is_at_most_2(tmp_path: Path) -> None:
+def test_security_exposure_is_at_most_1_5(tmp_path: Path) -> None:
     assert analyze is not None
     unit = tmp_path / "moodpi.service"
     unit.write_text(UNIT.read_text())
@@ -144,6 +144,8 @@ def test_unit_has_the_service_contract() -> None:
     assert service["User"] == ["moodpi"]
     assert service["SupplementaryGroups"] == ["video audio"]
     assert service["StateDirectory"] == ["moodpi"] and service["RuntimeDirectory"] == ["moodpi"]
+    # the last status (stopped, and why) outlives the process for `moodpi status`
+    assert service["RuntimeDirectoryPreserve"] == ["yes"]
     assert service["ConfigurationDirectory"] == ["moodpi"]
     assert service["DevicePolicy"] == ["closed"]
     allowed = {value.split()[0] for value in service["DeviceAllow"]}

@@ -3,6 +3,7 @@ a stalled camera stops the watchdog pings, so systemd restarts the daemon."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.app import EX_SOFTWARE, EX_UNAVAILABLE, Daemon, SetupError, exit_status
+from moodpi.app import EX_SOFTWARE, EX_UNAVAILABLE, Daemon, SetupError, ending
 from moodpi.config import EX_CONFIG, ConfigError
 from moodpi.perception.sources import CameraError, FrameSource
 from moodpi.perception.sources.replay import ReplaySource
@@ -30,7 +31,9 @@ from moodpi.types import Frame
     ],
 )
 def test_exit_status_follows_the_type_of_the_error(error: Exception, status: int) -> None:
-    assert exit_status(error) == status
+    end = ending(error)
+    assert end.exit_status == status
+    assert str(error) in end.reason  # the reason the last status gives names the error
 
 
 def _daemon(tmp_path: Path, replay: Path, **kwargs: object) -> Daemon:
@@ -61,6 +64,12 @@ def test_a_value_error_during_the_run_exits_1_so_systemd_restarts(
     assert daemon.run() == EX_SOFTWARE
     assert len(calls) == 5
     assert daemon.stop_event.is_set()
+    last = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert last["state"] == "stopped"  # the crash is the last word, not a stale "running"
+    assert last["stop"] == {
+        "reason": "crashed: ValueError: a bug in the fifth frame",
+        "exit_status": 1,
+    }
 
 
 def test_a_missing_model_is_a_setup_error(tmp_path: Path, e2e_replay: Path) -> None:
@@ -80,8 +89,12 @@ def test_a_camera_that_cannot_open_exits_69_and_stops_what_started(
     daemon = _daemon(tmp_path, e2e_replay, source_factory=no_camera)
     assert daemon.run() == EX_UNAVAILABLE
     assert daemon.stop_event.is_set()
-    status = (tmp_path / "state" / "status.json").read_text()
-    assert '"frames":0' in status  # the final status was still written, on the way out
+    status = json.loads((tmp_path / "state" / "status.json").read_text())
+    assert (
+        status["diagnostics"]["frames"] == 0
+    )  # the final status was still written, on the way out
+    assert status["state"] == "stopped"
+    assert status["stop"] == {"reason": "cannot open the camera: no camera here", "exit_status": 69}
 
 
 class StallingReplay(ReplaySource):

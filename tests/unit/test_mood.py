@@ -408,3 +408,25 @@ def test_5_and_30_fps_agree_within_a_frame(
     assert len(slow) == len(plan)
     for s, f in zip(slow, fast, strict=True):
         assert abs(s.t - f.t) <= coarse_s + 1e-6
+
+
+def test_pending_is_the_mood_about_to_be_published() -> None:
+    """(t, faces) → pending: the candidate that waits out its dwell or the minimum interval (what
+    the music director's grace period listens to); None once published or when it stops leading."""
+    tracker = MoodTracker(DEFAULT)
+    table: list[tuple[float, str | None, str | None]] = [
+        (0.0, "happy", "happy"),  # qualifies at once, dwells 1 s
+        (0.5, "happy", "happy"),
+        (1.0, "happy", None),  # published
+        (1.5, "sad", None),  # smoothing: not leading yet
+        (2.5, "sad", "sad"),
+        (3.6, "sad", "sad"),  # dwelt 1.1 s, but the minimum interval (3 s after 1.0) holds it
+        (4.0, "sad", None),  # published
+        (4.5, "happy", None),
+        (5.5, "happy", "happy"),
+        (5.6, None, "happy"),  # nobody seen for a moment: still about to come
+        (10.6, None, None),  # presence off: a clean slate
+    ]
+    for t, face, expected in table:
+        tracker.update(obs(t, (onehot(face), BIG)) if face else obs(t))
+        assert tracker.pending == expected, f"at t={t}"

@@ -26,8 +26,9 @@ import msgspec
 import numpy as np
 
 from moodpi import config as config_mod
+from moodpi.music.director import preview
 from moodpi.music.library.library import Library, library_from_config
-from moodpi.music.policy import TrackPicker, plan
+from moodpi.music.policy import plan
 from moodpi.perception.pipeline import Perception, build_perception
 from moodpi.types import (
     EMOTIONS,
@@ -52,17 +53,18 @@ class UnreadableImage(Exception):
 
 @dataclass(frozen=True)
 class Music:
-    """What would play: a policy's plan for the top face's emotion and the tracks drawn."""
+    """What would play: a policy's plan for the top face's emotion and the tracks the daemon's
+    own director would start (music.director.preview: folders, then the valence-arousal plane)."""
 
     library: Library
     policy: Policy
     music_config: config_mod.MusicConfig
 
     def answer(self, emotion: str) -> dict[str, Any]:
-        categories = plan(self.policy, _emotion(emotion), self.music_config)
-        steps = list(categories) + [categories[-1]] * max(0, MUSIC_TRACKS - len(categories))
-        picker = TrackPicker(self.library, rng=random.Random(0))  # the same photo, the same songs
-        tracks = [track for track in map(picker.pick, steps[:MUSIC_TRACKS]) if track is not None]
+        mood = _emotion(emotion)
+        categories = plan(self.policy, mood, self.music_config)
+        rng = random.Random(0)  # the same photo, the same songs
+        tracks = preview(self.music_config, self.library, self.policy, mood, MUSIC_TRACKS, rng)
         return {
             "policy": self.policy,
             "emotion": emotion,
@@ -228,14 +230,14 @@ def classify(
 
 
 def music_for(config: config_mod.Config) -> Music | None:
-    """The library as the daemon serves it first (its scan cache), else scanned here without
-    writing anything; None without a music library."""
+    """The library as the daemon serves it first (its scan cache and analysis), else scanned
+    here without writing anything; None without a music library."""
     music = config.music
     if not (music.root or music.playlists):
         return None
     library = library_from_config(config)
     if library.load() == 0:
-        library = Library(library.root, library.playlists_dir, cache_path=None)
+        library = library.read_only()
         library.scan()
     return Music(library, current_policy(config), music)
 

@@ -77,10 +77,10 @@ def config_file(args: argparse.Namespace) -> Path | None:
 
 
 def _check(path: Path | None) -> int:
-    """The same validation as `moodpi run`: the values, then every file the config names."""
+    """The same validation as `moodpi run`: the values and every file the config names, every
+    problem at once."""
     try:
-        config = cfg.load(path)
-        cfg.check_files(config)
+        config = cfg.load(path, files=True)
     except cfg.ConfigError as exc:
         print(f"moodpi: {path or 'built-in defaults'}: {exc}", file=sys.stderr)
         return cfg.EX_CONFIG
@@ -96,7 +96,12 @@ def missing_paths(config: cfg.Config) -> Iterator[str]:
     that must be there are errors of cfg.check_files)."""
     folders = {"music.root": config.music.root, "music.playlists": config.music.playlists}
     for key, value in folders.items():
-        if value and not Path(value).is_dir():
+        if value and not Path(value).exists():
+            yield (
+                f"{key}: {value} does not exist (a disk not mounted yet?): the daemon plays"
+                " nothing and reports the problem until it appears"
+            )
+        elif value and not Path(value).is_dir():
             yield f"{key}: {value} is not a folder"
 
 

@@ -2,6 +2,11 @@
 
 Handlers are imported lazily so that `moodpi status` does not pay for OpenCV and TFLite.
 Each handler takes the parsed namespace and returns an exit status.
+
+A command a person types is quiet: moodpi logs warnings and errors only, and what ALSA, LiteRT,
+OpenCV and libcamera write to standard error themselves is dropped (moodpi.system.quiet); -v
+shows it all. The daemon (`run`) logs at its configured level, library chatter included, and
+the lab's long runs (`bench`, `evaluate`) log their progress.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from pathlib import Path
 
 from moodpi import __version__
 from moodpi.config import EX_CONFIG, ConfigError
+from moodpi.system.quiet import set_quiet
 
 EX_USAGE = 64
 DEVICE_CONFIG = Path("/etc/moodpi/config.toml")
+DAEMON = "run"
+LOGS_PROGRESS = ("run", "bench", "evaluate")
 
 
 def _handler(target: str) -> Callable[[argparse.Namespace], int]:
@@ -31,21 +39,69 @@ def _handler(target: str) -> Callable[[argparse.Namespace], int]:
     return call
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: its options go before, between or after its positionals.
+
+    Plain argparse fills every positional at the first run of them, so `library plot --config F
+    out.png` left `out.png` unrecognised; intermixed parsing takes the options out first.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # Python 3.11's intermixed parsing calls this twice itself
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def _common(suppress: bool) -> CommandParser:
+    """-v and --config, taken before the command or after it (the command's copy leaves the
+    value alone unless it is given there)."""
+    common = CommandParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="debug logging, and the chatter of the libraries beneath (ALSA, TFLite, OpenCV)",
+    )
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS if suppress else None,
+        help="TOML config (default: built-in defaults)",
+    )
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moodpi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="moodpi", description=__doc__.splitlines()[0], parents=[_common(suppress=False)]
+    )
     parser.add_argument("--version", action="version", version=f"moodpi {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=CommandParser,
+    )
+    common = _common(suppress=True)
 
     def command(name: str, target: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         p.set_defaults(func=_handler(target))
         return p
 
     run = command(
         "run", "cli.run:cli_run", "run the daemon: camera → faces → emotion → mood → music → MQTT"
     )
-    _add_config(run)
     run.add_argument(
         "--source", help="auto | picamera2 | v4l2:DEV | replay:PATH (overrides camera.source)"
     )
@@ -60,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = command(
         "evaluate", "lab.evaluate:cli_evaluate", "accuracy of the emotion model on FER-2013 data"
     )
-    _add_config(evaluate)
     evaluate.add_argument(
         "--dataset", help="fer2013.csv, an image folder, a .npz, or FER+'s folder (label.csv)"
     )
@@ -95,14 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         "cli.classify:cli_classify",
         "emotions of the faces in photos, through the daemon's pipeline (docs/classify.md)",
     )
-    _add_config(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, ... files")
     classify.add_argument("--json", action="store_true", help="one JSON object per image per line")
 
     bench = command(
         "bench", "lab.bench:cli_bench", "per-stage latency, throughput, memory and cold start"
     )
-    _add_config(bench)
     bench.add_argument(
         "--source", help="replay:PATH; default: frames of the capture size, faces at 1-4 m"
     )
@@ -117,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mood-grid",
         metavar="REPLAY_DIR",
         nargs="+",
-        help="choose the mood settings: a grid scored on these labelled replays (lab/moodgrid.py)",
+        help="choose the mood settings: a grid scored on these labelled replays (lab/mood/grid.py)",
     )
     bench.add_argument(
         "--held-out",
@@ -128,10 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--distance",
         action="store_true",
-        help="faces found and read at 1-4 m on real photos, old and new pipeline (lab/distance.py)",
+        help="faces found and read at 1-4 m among clutter, old and new pipeline (lab/distance.py)",
     )
     bench.add_argument("--photos", help="--distance: a folder with labels.csv (file,emotion)")
     bench.add_argument("--count", type=int, default=120, help="--distance: photos per distance")
+    bench.add_argument(
+        "--clutter", type=int, default=8, help="--distance: items of clutter in each scene"
+    )
     bench.add_argument("--out", default="bench/distance.json", help="--distance: JSON (and .png)")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -140,23 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "file", nargs="?", help="config file (default: --config or built-in defaults)"
     )
-    _add_config(config)
 
     library = command(
         "library", "cli.library:cli_library", "scan and analyse, show or plot the music library"
     )
     library.add_argument("action", choices=("scan", "show", "plot"))
-    library.add_argument("file", nargs="?", help="plot: the PNG to write (default library.png)")
+    library.add_argument(
+        "file",
+        nargs="?",
+        help="plot: the image to write: .png (default library.png), .pdf, or .svg (names on hover)",
+    )
     library.add_argument("--json", action="store_true", help="show: one JSON object per track")
     library.add_argument(
         "--no-analysis", action="store_true", help="scan: read files only, place nothing"
     )
-    _add_config(library)
 
     history = command(
         "history", "cli.history:cli_history", "time in each mood per day, most played tracks"
     )
-    _add_config(history)
     history.add_argument("--since", help="ISO date or a number of days (e.g. 7)")
     history.add_argument("--json", action="store_true")
 
@@ -164,47 +221,36 @@ def build_parser() -> argparse.ArgumentParser:
     mqtt.add_argument(
         "action", choices=("cleanup",), help="cleanup: remove retained discovery configs"
     )
-    _add_config(mqtt)
 
-    doctor = command(
+    command(
         "doctor",
         "cli.doctor.report:cli_doctor",
         "check camera, models, audio, library, broker, disk",
     )
-    _add_config(doctor)
 
     status = command("status", "cli.status:cli_status", "what the running daemon sees now")
-    _add_config(status)
     status.add_argument("--json", action="store_true")
 
-    tail = command("tail", "cli.tail:cli_tail", "live view of probabilities, mood and events")
-    _add_config(tail)
+    command("tail", "cli.tail:cli_tail", "live view of probabilities, mood and events")
 
     snapshot = command(
         "snapshot",
         "cli.camera_shot:cli_snapshot",
         "write one annotated frame to FILE (camera placement)",
     )
-    _add_config(snapshot)
     snapshot.add_argument("file", help="output image (.jpg or .png)")
     snapshot.add_argument("--source", help="camera source (overrides camera.source)")
     return parser
-
-
-def _add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-c", "--config", metavar="FILE", help="TOML config (default: built-in defaults)"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", "unset") is None and DEVICE_CONFIG.is_file():
         args.config = str(DEVICE_CONFIG)  # on a device, every command reads the installed config
+    set_quiet(args.command != DAEMON and not args.verbose)
+    level = logging.INFO if args.command in LOGS_PROGRESS else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format=_log_format(),
-        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else level, format=_log_format(), stream=sys.stderr
     )
     try:
         return int(args.func(args))

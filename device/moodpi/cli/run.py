@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -18,13 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def cli_run(args: argparse.Namespace) -> int:
-    config = apply_cli_overrides(config_mod.load(args.config), args)
-    config_mod.check_files(config)  # the same checks as `moodpi config check`
+    # The same checks as `moodpi config check`, every problem at once.
+    config = apply_cli_overrides(config_mod.load(args.config, files=True), args)
     apply_log_level(config.log_level, verbose=args.verbose)
     from moodpi import app  # OpenCV and TFLite load only for a config that passed (exit 78 fast)
 
     daemon = app.Daemon(config, events_jsonl=args.events_jsonl, audio=not args.no_audio)
-    _install_signal_handlers(daemon.stop_event)
+    _install_signal_handlers(daemon.request_stop)
     return daemon.run()
 
 
@@ -46,10 +46,11 @@ def apply_cli_overrides(config: Config, args: argparse.Namespace) -> Config:
     return msgspec.structs.replace(config, camera=config_mod.from_dict({"camera": merged}).camera)
 
 
-def _install_signal_handlers(stop_event: threading.Event) -> None:
+def _install_signal_handlers(request_stop: Callable[[str], None]) -> None:
     def handle(signum: int, _frame: object) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop_event.set()
+        name = signal.Signals(signum).name
+        log.info("received %s, stopping", name)
+        request_stop(f"received {name}")  # the reason the last status gives
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)

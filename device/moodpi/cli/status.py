@@ -105,11 +105,15 @@ def mqtt_summary(value: Any) -> str:
 
 
 def library_summary(value: Mapping[str, Any]) -> str:
-    """'analysed 812 of 5,000 (running, ETA 14m 20s)' from the snapshot's library field."""
+    """'812 of 5,000 tracks placed on the valence-arousal plane (running, ETA 14m 20s)' from the
+    snapshot's library field; its problem (a music folder missing or empty) first."""
+    problem = value.get("problem")
+    if isinstance(problem, str) and problem:
+        return f"PROBLEM: {problem}"
     tracks, analysed = field_number(value.get("tracks")), field_number(value.get("analysed"))
     if tracks is None or analysed is None:
         return "-"
-    text = f"analysed {int(analysed):,} of {int(tracks):,}"
+    text = f"{int(analysed):,} of {int(tracks):,} tracks placed on the valence-arousal plane"
     failed = field_number(value.get("failed"))
     notes = [f"{int(failed):,} undecodable"] if failed else []
     if value.get("running"):
@@ -155,14 +159,18 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
         f"updated {reading.age_s or 0:.1f} s ago)",
         "stale": f"moodpi: STALE: no update for {duration(reading.age_s)} ({reading.error}; "
         "see journalctl -u moodpi)",
-        "stopped": f"moodpi: not running ({reading.error}); last status from "
-        f"{duration(reading.age_s)} ago:",
+        "stopped": f"moodpi: stopped {duration(reading.age_s)} ago: {reading.error}\n"
+        + ("" if _clean_stop(status) else f"{_SEE_LOGS}\n")
+        + "last status:",
     }.get(reading.state, f"moodpi: {reading.state}")
     emotion, confidence, since = mood_of(status)
     conf = f" ({confidence:.2f})" if confidence is not None else ""
     fps = field_number(status.get("fps"))
+    state = str(status.get("state", "-"))
+    if reading.state == "stopped" and state != "stopped":  # killed: its last word was running
+        state = f"stopped (last written: {state})"
     fields = {
-        "state": str(status.get("state", "-")),
+        "state": state,
         "mood": f"{emotion}{conf}" + (f" since {local_time(since)}" if since else ""),
         "presence": presence(status),
         "detection": "on" if status.get("detection", True) else "off (camera released)",
@@ -190,11 +198,16 @@ def render_status(reading: StatusReading, unicode: bool = True) -> str:
     return "\n".join(lines)
 
 
+_SEE_LOGS = "  see: systemctl status moodpi; journalctl -u moodpi -n 50"
+
+
 def _not_running(reading: StatusReading) -> str:
-    return (
-        f"moodpi: not running: {reading.error}\n"
-        "  see: systemctl status moodpi; journalctl -u moodpi -n 50"
-    )
+    return f"moodpi: not running: {reading.error}\n{_SEE_LOGS}"
+
+
+def _clean_stop(status: Mapping[str, Any]) -> bool:
+    """Stopped as asked (a SIGTERM, a replay's end): no logs to read."""
+    return field_dict(status.get("stop")).get("exit_status") == 0
 
 
 # Exit statuses of `moodpi status`, as systemctl's: 3 is the LSB "program is not running".

@@ -3,13 +3,14 @@
 Applied to every Config built (file, environment, `from_dict`), so that what reaches paho or a
 camera factory is sane: a host is a bare name or address (no port, no blanks), a topic prefix
 holds no wildcard and stays short, a camera source has a known scheme. Each problem is a
-ConfigError naming the key.
+ConfigError naming the key; `check_values` returns them all.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 
 from moodpi.config.schema import Config, ConfigError
 
@@ -21,14 +22,19 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def check_values(config: Config) -> None:
+def check_values(config: Config) -> list[ConfigError]:
+    """Every problem of the config's values that its types and bounds cannot say."""
+    return [ConfigError(key, problem) for key, problem in _problems(config)]
+
+
+def _problems(config: Config) -> Iterator[tuple[str, str]]:
     mqtt = config.mqtt
-    if mqtt.host:
-        _check_host(mqtt.host)
+    if mqtt.host and (problem := host_problem(mqtt.host)):
+        yield "mqtt.host", problem
     if mqtt.base_topic and (problem := topic_prefix_problem(mqtt.base_topic)):
-        raise ConfigError("mqtt.base_topic", problem)
+        yield "mqtt.base_topic", problem
     if problem := topic_prefix_problem(mqtt.discovery_prefix):
-        raise ConfigError("mqtt.discovery_prefix", problem)
+        yield "mqtt.discovery_prefix", problem
     short = {
         "mqtt.client_id": mqtt.client_id,
         "mqtt.username": mqtt.username,
@@ -37,32 +43,32 @@ def check_values(config: Config) -> None:
     }
     for key, value in short.items():
         if len(value) > MAX_ID_CHARS:
-            raise ConfigError(key, f"{len(value)} characters, over the limit of {MAX_ID_CHARS}")
-        if _CONTROL.search(value):
-            raise ConfigError(key, f"{_show(value)} contains a control character")
+            yield key, f"{len(value)} characters, over the limit of {MAX_ID_CHARS}"
+        elif _CONTROL.search(value):
+            yield key, f"{_show(value)} contains a control character"
     if problem := camera_source_problem(config.camera.source):
-        raise ConfigError("camera.source", problem)
+        yield "camera.source", problem
 
 
-def _check_host(host: str) -> None:
+def host_problem(host: str) -> str | None:
+    """Why `host` is no broker host name or address, or None."""
     if not host.strip():
-        raise ConfigError("mqtt.host", "blank: leave it empty to turn MQTT off")
+        return "blank: leave it empty to turn MQTT off"
     if len(host) > MAX_HOST_CHARS:
-        raise ConfigError("mqtt.host", f"{len(host)} characters, over {MAX_HOST_CHARS}")
+        return f"{len(host)} characters, over {MAX_HOST_CHARS}"
     if any(c.isspace() for c in host) or _CONTROL.search(host):
-        raise ConfigError("mqtt.host", f"{_show(host)} contains blanks or control characters")
+        return f"{_show(host)} contains blanks or control characters"
     if "://" in host or "/" in host:
-        raise ConfigError("mqtt.host", f"{_show(host)}: a host name or address, not a URL")
+        return f"{_show(host)}: a host name or address, not a URL"
     if ":" in host:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ConfigError(
-                "mqtt.host", f"{_show(host)}: no port here, set mqtt.port instead"
-            ) from None
-        return
+            return f"{_show(host)}: no port here, set mqtt.port instead"
+        return None
     if not _HOST_NAME.fullmatch(host):
-        raise ConfigError("mqtt.host", f"{_show(host)} is not a host name or IP address")
+        return f"{_show(host)} is not a host name or IP address"
+    return None
 
 
 def topic_prefix_problem(prefix: str) -> str | None:

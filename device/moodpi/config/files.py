@@ -4,7 +4,8 @@ Every file named by a user (the config itself, the password file, certificates, 
 frames) is opened without blocking, must be a regular file (a FIFO would hang a read, /dev/zero
 would fill the memory) and is read up to a size limit. `check_files(config)` is the one check of
 everything the config points at, shared by `moodpi config check` and `moodpi run`, so that what
-the one accepts the other runs; each problem is a ConfigError naming the key.
+the one accepts the other runs; each problem is a ConfigError naming the key, and
+`file_problems` lists them all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import os
 import ssl
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from moodpi.config.schema import Config, ConfigError
 
@@ -86,11 +89,30 @@ def read_text_limited(path: str | Path, limit_bytes: int) -> str:
 
 
 def check_files(config: Config) -> None:
-    """Raise a ConfigError naming the key of the first named file that cannot work."""
-    _check_state_dir(config)
-    _check_models(config)
+    """Raise one ConfigError naming every file the config names that cannot work."""
+    if problems := file_problems(config):
+        raise ConfigError.of(problems)
+
+
+def file_problems(config: Config) -> list[ConfigError]:
+    """Every named file that cannot work, each a ConfigError naming its key."""
+    problems: list[ConfigError] = []
+
+    def attempt(check: Callable[..., object], *args: Any) -> None:
+        try:
+            check(*args)
+        except ConfigError as exc:
+            problems.append(exc)
+
+    attempt(_check_state_dir, config)
+    for key, name in _models(config):
+        attempt(_check_model, config, key, name)
+    attempt(_check_cascade, config)
+    if config.mqtt.host and config.mqtt.password_file:
+        attempt(read_password_file, config.mqtt.password_file)
     if config.mqtt.host:
-        _check_mqtt_files(config)
+        attempt(_check_tls_files, config)
+    return problems
 
 
 def _check_state_dir(config: Config) -> None:
@@ -104,20 +126,26 @@ def _check_state_dir(config: Config) -> None:
             return
 
 
-def _check_models(config: Config) -> None:
+def _models(config: Config) -> list[tuple[str, str]]:
     models = [("emotion.model", config.emotion.model)]
     if config.faces.detector == "blazeface":
         models.append(("faces.model", config.faces.model))
-    for key, name in models:
-        path = config.model_path(name)
-        try:
-            header = read_limited(path, 8, head=True)
-            if path.stat().st_size > MAX_MODEL_BYTES:
-                raise UnreadableFile(f"{path} is over the limit of {MAX_MODEL_BYTES} bytes")
-        except (UnreadableFile, OSError) as exc:
-            raise ConfigError(key, f"model file: {exc}") from None
-        if header[4:8] != TFLITE_MAGIC:
-            raise ConfigError(key, f"{path} is not a TFLite model (no {TFLITE_MAGIC!r} header)")
+    return models
+
+
+def _check_model(config: Config, key: str, name: str) -> None:
+    path = config.model_path(name)
+    try:
+        header = read_limited(path, 8, head=True)
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise UnreadableFile(f"{path} is over the limit of {MAX_MODEL_BYTES} bytes")
+    except (UnreadableFile, OSError) as exc:
+        raise ConfigError(key, f"model file: {exc}") from None
+    if header[4:8] != TFLITE_MAGIC:
+        raise ConfigError(key, f"{path} is not a TFLite model (no {TFLITE_MAGIC!r} header)")
+
+
+def _check_cascade(config: Config) -> None:
     cascade = config.faces.haar_cascade
     if config.faces.detector == "haar" and cascade:
         try:
@@ -126,10 +154,8 @@ def _check_models(config: Config) -> None:
             raise ConfigError("faces.haar_cascade", str(exc)) from None
 
 
-def _check_mqtt_files(config: Config) -> None:
+def _check_tls_files(config: Config) -> None:
     mqtt = config.mqtt
-    if mqtt.password_file:
-        read_password_file(mqtt.password_file)
     if (mqtt.tls_cert or mqtt.tls_key) and not mqtt.tls_ca:
         key = "mqtt.tls_cert" if mqtt.tls_cert else "mqtt.tls_key"
         raise ConfigError(key, "client certificates need TLS: set mqtt.tls_ca too")

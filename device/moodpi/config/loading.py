@@ -1,9 +1,11 @@
 """Loading the configuration: the raw tree from TOML and the environment, validated by msgspec.
 
 Unknown keys, wrong types and values out of bounds are errors that name the dotted key and the
-bad value. Single keys may be overridden from the environment: `MOODPI__SECTION__KEY=value` (the
-value is read as a TOML literal when it parses as one, else as a string; text keys take it as it
-is), e.g. `MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
+bad value; every one of them is reported at once (each bad key is set aside and the rest is
+validated again), with the files the config names when `files=True`. Single keys may be
+overridden from the environment: `MOODPI__SECTION__KEY=value` (the value is read as a TOML
+literal when it parses as one, else as a string; text keys take it as it is), e.g.
+`MOODPI__MQTT__HOST=broker.lan` or `MOODPI__CAMERA__FPS=15`.
 """
 
 from __future__ import annotations
@@ -22,15 +24,28 @@ import msgspec
 import msgspec.inspect as mi
 
 from moodpi.config.checks import check_values
-from moodpi.config.files import MAX_CONFIG_BYTES, UnreadableFile, read_text_limited
+from moodpi.config.files import (
+    MAX_CONFIG_BYTES,
+    UnreadableFile,
+    file_problems,
+    read_text_limited,
+)
 from moodpi.config.schema import CATEGORY_PATTERN, ENV_PREFIX, MAX_TEXT_CHARS, Config, ConfigError
 from moodpi.types import EMOTIONS
 
 MAX_DEPTH = 8  # tables in tables; the schema needs 3 (music.uplift_map.sad)
+MAX_ERRORS = 50  # a file of a thousand bad keys is named by its first fifty
 
 
-def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read TOML (or nothing: defaults), apply environment overrides, validate into a Config."""
+def load(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    files: bool = False,
+) -> Config:
+    """Read TOML (or nothing: defaults), apply environment overrides, validate into a Config;
+    `files`: also check every file it names (config.check_files). One ConfigError names every
+    problem."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -42,15 +57,25 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                 continue
             if value and not Path(value[len(prefix) :]).is_absolute():
                 node[leaf] = prefix + str(path.resolve().parent / value[len(prefix) :])
-    _apply_env(data, os.environ if environ is None else environ)
-    return _build(data)
+    errors = _apply_env(data, os.environ if environ is None else environ)
+    config, more = _build(data)
+    errors += more
+    if files and config is not None:  # a key already wrong is not named twice
+        wrong = {key for error in errors for key, _ in error.problems}
+        errors += [e for e in file_problems(config) if e.key not in wrong]
+    if errors or config is None:
+        raise ConfigError.of(errors)
+    return config
 
 
 def from_dict(data: Mapping[str, Any]) -> Config:
     """Validate an in-memory tree (tests, fuzzing). Only ConfigError ever escapes."""
     if not isinstance(data, Mapping):
         raise ConfigError("<root>", f"expected a table, got {_show(data)}")
-    return _build({k: dict(v) if isinstance(v, dict) else v for k, v in data.items()})  # a copy
+    config, errors = _build({k: dict(v) if isinstance(v, dict) else v for k, v in data.items()})
+    if errors or config is None:
+        raise ConfigError.of(errors)
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -86,38 +111,68 @@ def _check_depth(data: dict[str, Any]) -> None:
                 stack.append((_join(key, name), value, depth + 1))
 
 
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> list[ConfigError]:
     """MOODPI__SECTION__KEY=value overrides one key; unknown names are errors, like in the file."""
+    errors: list[ConfigError] = []
     for name in sorted(environ):
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not name.startswith(ENV_PREFIX) or not parts:
             continue
         key, kind, node, raw = ".".join(parts), _type_at(parts), data, environ[name]
         if kind is None:
-            raise ConfigError(key, f"unknown key (from the environment variable {name})")
+            errors.append(ConfigError(key, f"unknown key (from the environment variable {name})"))
+            continue
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(key, f"environment variable {name} targets a non-table")
+                break
+        if not isinstance(node, dict):
+            errors.append(ConfigError(key, f"environment variable {name} targets a non-table"))
+            continue
         # Text (or a choice of words) is taken as it is: MOODPI__MQTT__HOST=10.0.0.2 is no number.
         if not isinstance(kind, mi.StrType | mi.LiteralType):
             with contextlib.suppress(tomllib.TOMLDecodeError, RecursionError):
                 raw = tomllib.loads(f"v = {raw}")["v"]
         node[parts[-1]] = raw
+    return errors
 
 
-def _build(data: dict[str, Any]) -> Config:
-    _check_depth(data)
+def _build(data: dict[str, Any]) -> tuple[Config | None, list[ConfigError]]:
+    """The Config and every problem of the tree: each bad key is taken out (its default stands
+    in) and the rest validated again, so one run names them all. None when the tree is beyond
+    that (not a table, too deep, too many errors)."""
+    try:
+        _check_depth(data)
+    except ConfigError as exc:
+        return None, [exc]
     for key, default, _meta in iter_fields():  # a partial map is merged over its default
         node, leaf = _table_of(data, key)
         if isinstance(default, dict) and node and isinstance(node.get(leaf), dict):
             node[leaf] = {**default, **node[leaf]}
-    try:
-        config = msgspec.convert(data, Config, strict=True)
-    except msgspec.ValidationError as exc:
-        raise _explain(str(exc), data) from None
-    check_values(config)
-    return config
+    errors: list[ConfigError] = []
+    while len(errors) < MAX_ERRORS:
+        try:
+            config = msgspec.convert(data, Config, strict=True)
+        except msgspec.ValidationError as exc:
+            found = _explain(str(exc), data)
+            errors += [error for error, _ in found]
+            if not all(_drop(data, where) for _, where in found):
+                return None, errors
+            continue
+        return config, errors + check_values(config)
+    return None, errors
+
+
+def _drop(data: dict[str, Any], where: list[Any]) -> bool:
+    """Take the raw value at `where` out of the tree (False: the root itself is wrong)."""
+    *tables, leaf = where or [None]
+    node: Any = data
+    for name in tables:
+        node = node.get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node:
+        return False
+    del node[leaf]
+    return True
 
 
 def _table_of(data: dict[str, Any], key: str) -> tuple[Any, str]:
@@ -129,28 +184,37 @@ def _table_of(data: dict[str, Any], key: str) -> tuple[Any, str]:
     return (node if isinstance(node, dict) else None), leaf
 
 
-def _explain(message: str, data: Any) -> ConfigError:
-    """Our words for msgspec's error: it says where (`... - at `$.camera.fps``), the raw value
-    there and the declared type say what."""
+def _explain(message: str, data: Any) -> list[tuple[ConfigError, list[Any]]]:
+    """Our words for msgspec's error, with the raw keys to take out: msgspec says where
+    (`... - at `$.camera.fps``), the raw value there and the declared type say what. A table's
+    unknown keys and a map's bad entries are named all at once."""
     where = re.search(r" - at `(?:key` in `)?\$([.\w\[\]]*)`\Z", message)
     names = re.findall(r"\.(\w+)", where[1]) if where else []
     key, kind = ".".join(names), _type_at(names)
     for name in names:
         data = data[name]
-    got = _show(data)
-    if isinstance(kind, mi.StructType) and isinstance(data, dict):  # a key that is not a field
+    found: list[tuple[ConfigError, list[Any]]] = []
+    if isinstance(kind, mi.StructType) and isinstance(data, dict):  # keys that are not fields
         known = sorted(f.name for f in kind.fields)
         for name in sorted((k for k in data if k not in known), key=str):
-            return ConfigError(_join(key, name), f"unknown key (known here: {', '.join(known)})")
-    if isinstance(kind, mi.DictType) and isinstance(data, dict):  # a bad entry of a map
+            problem = f"unknown key (known here: {', '.join(known)})"
+            found.append((ConfigError(_join(key, name), problem), [*names, name]))
+    if isinstance(kind, mi.DictType) and isinstance(data, dict):  # bad entries of a map
         for name, item in data.items():
             if name not in EMOTIONS:
-                return ConfigError(
-                    _join(key, name), f"not an emotion (one of {', '.join(EMOTIONS)})"
-                )
-            if not isinstance(item, str) or not re.search(CATEGORY_PATTERN, item):
-                return ConfigError(_join(key, name), f"expected a category name, got {_show(item)}")
-    problem = message[: where.start()] if where else message  # msgspec's words, if not ours
+                problem = f"not an emotion (one of {', '.join(EMOTIONS)})"
+            elif not isinstance(item, str) or not re.search(CATEGORY_PATTERN, item):
+                problem = f"expected a category name, got {_show(item)}"
+            else:
+                continue
+            found.append((ConfigError(_join(key, name), problem), [*names, name]))
+    return found or [(_explain_value(message[: where.start()] if where else message, key, kind,
+                                     data), names)]  # fmt: skip
+
+
+def _explain_value(problem: str, key: str, kind: mi.Type | None, data: Any) -> ConfigError:
+    """A value of the wrong type or out of bounds; `problem` is msgspec's own words."""
+    got = _show(data)
     if isinstance(kind, mi.StructType | mi.DictType):
         of = " of emotion = category" if isinstance(kind, mi.DictType) else ""
         problem = f"expected a table{of}, got {got}"

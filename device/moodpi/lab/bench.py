@@ -54,11 +54,11 @@ def cli_bench(args: argparse.Namespace) -> int:
 
         return cli_distance(args)
     if getattr(args, "mood_grid", None):
-        from moodpi.lab.moodgrid import cli_mood_grid
+        from moodpi.lab.mood.grid import cli_mood_grid
 
         return cli_mood_grid(args)
     if getattr(args, "mood", None):
-        from moodpi.lab.moodbench import cli_mood_bench
+        from moodpi.lab.mood.bench import cli_mood_bench
 
         return int(cli_mood_bench(args) or 0)
     if args.frames < 1:

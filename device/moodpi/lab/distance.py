@@ -1,153 +1,51 @@
-"""`moodpi bench --distance`: can the pipeline see and read faces across a room?
+"""`moodpi bench --distance`: can the pipeline see and read faces across a room, among clutter?
 
-Real photographs (lfw-expressions, the validation persons of the person-disjoint split that
-scripts/model/prep_real_faces.py uses, so a model trained on the other side is not flattered)
-are composed into camera frames the way a lens of `camera.hfov_deg` sees a person at distance d:
-the face box (0.15 m) is `W * 0.15 / (2 d tan(hfov / 2))` pixels wide in a frame W pixels wide.
-Each photo is blended into a room-like backdrop with a feathered edge (no square outline to
-help a detector); one scene in three holds a second person at another distance.
+Real photographs of the validation persons are composed into camera frames by lens geometry,
+with living-room clutter around them (lab/scene.py): logos, badges, lamps, cloth, shelves. One
+scene in three holds a second person at another distance.
 
-Two pipelines, side by side in one run, on the same photos and distances:
+Pipelines, side by side in one run, on the same photos, distances and clutter:
 * **old**: one whole-frame BlazeFace pass on a 640x480 frame (faces.reach_m = 0), as shipped
   before room-scale sight;
-* **new**: the configured pipeline (default: RoomDetector on 1280x720). A stream is shown the
-  scene for one sweep of frames, as a person who sits down for a few seconds; recall counts the
-  faces reported in the last frame. Frames to first detection are reported too.
+* **unverified**: the configured detector without the second look (faces.verify_model = "");
+* **new**: the configured pipeline (default: RoomDetector on 1280x720 with the face landmark
+  verifier). A stream is shown the scene for one sweep of frames, as a person who sits down for
+  a few seconds; recall counts the faces reported in the last frame. Frames to first detection
+  are reported too.
 
-Per distance: recall, false faces per frame, and the emotion accuracy of the largest face
-(the label of the photo against the prediction; `acc_found` only over scenes where it was
-found). Whole-frame cost (colour conversion + detection + classification) is timed on one core.
+Per distance: recall, false faces per frame of the stream (`false_per_frame`) and of the scene
+read as a still image (`still_false_per_frame`, as `moodpi classify` reads a photo), and the
+emotion accuracy of the largest face (the label of the photo against the prediction;
+`acc_found` only over scenes where it was found). Whole-frame cost (colour conversion +
+detection + verification + classification) is timed on one core.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
+import msgspec
 import numpy as np
 
 from moodpi import config as config_mod
 from moodpi.config import Config
-from moodpi.lab import evaluate_photos
-from moodpi.lab.evaluate_photos import LabelledPhoto
-from moodpi.lab.replaygen import make_background
-from moodpi.perception.detect.geometry import face_width_px
-from moodpi.perception.detect.whole_frame import WholeFrameDetector
+from moodpi.lab.scene import DISTANCES_M, Person, Photo, compose_scene, load_photos, matches, scenes
 from moodpi.perception.pipeline import Perception, build_perception
-from moodpi.types import EMOTIONS, Face, Frame, Observation
+from moodpi.types import Frame, Observation
 
 log = logging.getLogger(__name__)
 
-DISTANCES_M = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 OLD_SIZE = (640, 480)
+CLUTTER_ITEMS = 8
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[3].parent / "shared/data/lfw-expressions"
-
-
-@dataclasses.dataclass(frozen=True)
-class Photo:
-    image: np.ndarray  # (H, W) uint8
-    box: Face  # the face in the photo (short-range BlazeFace on the photo itself)
-    label: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Person:
-    photo: Photo
-    distance_m: float
-    box: tuple[float, float, float, float]  # x, y, w, h of the face in the frame
-
-
-def load_photos(folder: Path, count: int, config: Config) -> list[Photo]:
-    """News photos (350x350) of validation persons with a face the detector finds up close, in
-    an order that mixes persons and classes (by the hash of the file's name in labels.csv)."""
-    reference = WholeFrameDetector(config.model_path(config.faces.model))
-
-    def shuffled(photo: LabelledPhoto) -> bytes:
-        return hashlib.sha256(photo.path.relative_to(folder).as_posix().encode()).digest()
-
-    photos: list[Photo] = []
-    for labelled in sorted(evaluate_photos.load_photos(folder, "val"), key=shuffled):
-        if len(photos) >= count:
-            break
-        path = labelled.path
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
-        if image is None or image.shape != (350, 350):
-            continue  # film-frame crops fill the whole image: no room around the face
-        found = reference.detect(image)
-        if found:
-            photos.append(Photo(image, max(found, key=lambda b: b.area), EMOTIONS[labelled.label]))
-    return photos
-
-
-def compose_scene(
-    people: Sequence[tuple[Photo, float]],
-    size: tuple[int, int],
-    hfov_deg: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, list[Person]]:
-    """A (H, W) frame with each photo scaled so its face is as wide as at its distance."""
-    w, h = size
-    canvas = make_background(size, rng).astype(np.float32)
-    placed: list[Person] = []
-    slots = np.linspace(0.15, 0.85, len(people) + 2)[1:-1] if len(people) > 1 else [None]
-    for (photo, distance), slot in zip(people, slots, strict=True):
-        scale = face_width_px(distance, w, hfov_deg) / photo.box.w
-        side = max(4, round(photo.image.shape[1] * scale))
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        patch = cv2.resize(photo.image, (side, side), interpolation=interp).astype(np.float32)
-        centre_x = rng.uniform(0.1, 0.9) if slot is None else float(slot)
-        x0 = int(np.clip(centre_x * w - side / 2, 0, max(0, w - side)))
-        y0 = int(np.clip(rng.uniform(0.25, 0.6) * h - side / 2, 0, max(0, h - side)))
-        _blend(canvas, patch, x0, y0)
-        b = photo.box
-        placed.append(
-            Person(photo, distance, (x0 + b.x * scale, y0 + b.y * scale, b.w * scale, b.h * scale))
-        )
-    canvas += rng.normal(0.0, 2.0, canvas.shape).astype(np.float32)  # sensor noise
-    return np.clip(canvas, 0, 255).astype(np.uint8), placed
-
-
-def _blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
-    side = patch.shape[0]
-    mask = np.zeros((side, side), np.float32)
-    r = side / 2
-    cv2.ellipse(
-        mask, (round(r), round(r)), (round(0.48 * side), round(0.5 * side)), 0, 0, 360, 1.0, -1
-    )
-    alpha = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * side))  # feathered: no hard edge
-    h, w = canvas.shape
-    ph, pw = min(side, h - y0), min(side, w - x0)
-    region = canvas[y0 : y0 + ph, x0 : x0 + pw]
-    region += alpha[:ph, :pw] * (patch[:ph, :pw] - region)
-
-
-def matches(face: Face, box: tuple[float, float, float, float]) -> bool:
-    """The detection is this person's face: centres within half a face, sizes within 2x."""
-    x, y, w, h = box
-    dx = abs(face.x + face.w / 2 - (x + w / 2))
-    dy = abs(face.y + face.h / 2 - (y + h / 2))
-    return dx < w / 2 and dy < h / 2 and 0.5 < face.w / w < 2.0
-
-
-def scenes(photos: Sequence[Photo], seed: int) -> Iterator[list[tuple[Photo, float]]]:
-    """For each distance and photo one scene; every third one with a second person."""
-    rng = np.random.default_rng(seed)
-    for distance in DISTANCES_M:
-        for i, photo in enumerate(photos):
-            people = [(photo, distance)]
-            if i % 3 == 2:
-                other = photos[(i * 7 + 3) % len(photos)]
-                people.append((other, float(rng.choice(DISTANCES_M))))
-            yield people
 
 
 class Tally:
@@ -164,6 +62,8 @@ class Tally:
                 "largest_found": 0,
                 "correct": 0,
                 "first_frame_sum": 0,
+                "still_false": 0,
+                "stills": 0,
             }
             for d in DISTANCES_M
         }
@@ -175,14 +75,19 @@ class Tally:
             out[f"{d:g}"] = {
                 "recall": round(r["found"] / max(r["faces"], 1), 3),
                 "false_per_frame": round(r["false"] / max(r["frames"], 1), 4),
+                "still_false_per_frame": round(r["still_false"] / max(r["stills"], 1), 4),
                 "emotion_acc": round(r["correct"] / max(r["largest"], 1), 3),
                 "emotion_acc_found": round(r["correct"] / max(r["largest_found"], 1), 3),
                 "first_frame_mean": round(r["first_frame_sum"] / max(r["found"], 1), 1),
                 "faces": int(r["faces"]),
             }
         ms = np.asarray(self.frame_ms or [0.0])
+        total = {k: sum(r[k] for r in self.rows.values()) for k in ("false", "frames")}
+        stills = {k: sum(r[k] for r in self.rows.values()) for k in ("still_false", "stills")}
         return {
             "by_distance_m": out,
+            "false_per_frame": round(total["false"] / max(total["frames"], 1), 4),
+            "still_false_per_frame": round(stills["still_false"] / max(stills["stills"], 1), 4),
             "frame_ms_median": round(float(np.median(ms)), 3),
             "frame_ms_p90": round(float(np.percentile(ms, 90)), 3),
         }
@@ -195,15 +100,18 @@ def run_pipeline(
     photos: Sequence[Photo],
     hfov_deg: float,
     seed: int,
+    clutter: int = 0,
 ) -> Tally:
     tally = Tally()
     rng = np.random.default_rng(seed)
     for people in scenes(photos, seed):
-        grey, placed = compose_scene(people, size, hfov_deg, rng)
+        grey, placed = compose_scene(people, size, hfov_deg, rng, clutter)
         bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)  # a camera gives colour: convert each frame
-        reset = getattr(perception.detector, "reset", None)
-        if callable(reset):
-            reset()
+        still = perception.observe_still(Frame(image=bgr, t=0.0, index=0))
+        row = tally.rows[people[0][1]]
+        row["still_false"] += sum(not any(matches(f, p.box) for p in placed) for f in still.faces)
+        row["stills"] += 1
+        perception.detector.reset()
         first_seen: dict[int, int] = {}
         for i in range(frames_per_scene):
             t0 = time.perf_counter()
@@ -245,7 +153,9 @@ def _pin_to_one_core() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
 
 
-def distance_bench(config: Config, photos_dir: Path, count: int, seed: int = 7) -> dict[str, Any]:
+def distance_bench(
+    config: Config, photos_dir: Path, count: int, seed: int = 7, clutter: int = CLUTTER_ITEMS
+) -> dict[str, Any]:
     _pin_to_one_core()
     cv2.setNumThreads(1)
     photos = load_photos(photos_dir, count, config)
@@ -253,36 +163,45 @@ def distance_bench(config: Config, photos_dir: Path, count: int, seed: int = 7) 
         raise ValueError(f"no usable photos in {photos_dir}")
     hfov = config.camera.hfov_deg
     old_config = config_mod.from_dict(
-        {"faces": {"reach_m": 0}, "camera": {"width": OLD_SIZE[0], "height": OLD_SIZE[1]}}
+        {
+            "faces": {"reach_m": 0, "verify_model": ""},
+            "camera": {"width": OLD_SIZE[0], "height": OLD_SIZE[1]},
+        }
     )
-    old = build_perception(old_config)
-    new = build_perception(config)
-    new_size = (config.camera.width, config.camera.height)
-    sweep = getattr(new.detector, "sweep_frames", None)
-    frames = int(sweep(*new_size)) + 2 if callable(sweep) else 1
+    pipelines = {
+        "old": (build_perception(old_config), OLD_SIZE),
+        "unverified": (build_perception(_unverified(config)), _capture(config)),
+        "new": (build_perception(config), _capture(config)),
+    }
+    frames = pipelines["new"][0].detector.sweep_frames(*_capture(config)) + 2
     log.info(
-        "distance bench: %d photos, %d distances, %d frames per scene",
+        "distance bench: %d photos, %d distances, %d frames per scene, %d clutter items",
         len(photos),
         len(DISTANCES_M),
         frames,
+        clutter,
     )
-    result_old = run_pipeline(old, OLD_SIZE, 1, photos, hfov, seed)
-    result_new = run_pipeline(new, new_size, frames, photos, hfov, seed)
-    return {
-        "photos": len(photos),
-        "hfov_deg": hfov,
-        "old": {
-            "pipeline": "BlazeFace short-range, one whole-frame pass",
-            "capture": list(OLD_SIZE),
-            **result_old.summary(),
-        },
-        "new": {
-            "pipeline": type(new.detector).__name__,
-            "capture": list(new_size),
-            "frames_per_scene": frames,
-            **result_new.summary(),
-        },
-    }
+    result: dict[str, Any] = {"photos": len(photos), "hfov_deg": hfov, "clutter_items": clutter}
+    for name, (perception, size) in pipelines.items():
+        per_scene = 1 if name == "old" else frames
+        tally = run_pipeline(perception, size, per_scene, photos, hfov, seed, clutter)
+        result[name] = {
+            "pipeline": perception.detector.name,
+            "capture": list(size),
+            "frames_per_scene": per_scene,
+            **tally.summary(),
+        }
+    return result
+
+
+def _capture(config: Config) -> tuple[int, int]:
+    return (config.camera.width, config.camera.height)
+
+
+def _unverified(config: Config) -> Config:
+    return msgspec.structs.replace(
+        config, faces=msgspec.structs.replace(config.faces, verify_model="")
+    )
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -292,7 +211,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for name in ("old", "new"):
+    for name in ("old", "unverified", "new"):
+        if name not in result:
+            continue
         rows = result[name]["by_distance_m"]
         xs = [float(d) for d in rows]
         axes[0].plot(xs, [r["recall"] for r in rows.values()], "o-", label=name)
@@ -312,32 +233,36 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def format_table(result: dict[str, Any]) -> str:
+    names = [n for n in ("old", "unverified", "new") if n in result]
     lines = [
-        f"{'distance':>8} | {'old recall':>10} {'false/fr':>8} {'emotion':>7} | "
-        f"{'new recall':>10} {'false/fr':>8} {'emotion':>7} {'1st frame':>9}"
-    ]
-    old, new = result["old"]["by_distance_m"], result["new"]["by_distance_m"]
-    for d in old:
-        o, n = old[d], new[d]
-        lines.append(
-            f"{d + ' m':>8} | {o['recall']:>10.2f} {o['false_per_frame']:>8.3f} "
-            f"{o['emotion_acc']:>7.2f} | {n['recall']:>10.2f} "
-            f"{n['false_per_frame']:>8.3f} {n['emotion_acc']:>7.2f} "
-            f"{n['first_frame_mean']:>9.1f}"
+        f"{'distance':>8} | "
+        + " | ".join(
+            f"{n + ' recall':>17} {'false/fr':>8} {'still':>6} {'emotion':>7}" for n in names
         )
-    lines.append(
-        f"whole-frame cost on one core: old {result['old']['frame_ms_median']:.2f} ms "
-        f"median ({OLD_SIZE[0]}x{OLD_SIZE[1]}), new {result['new']['frame_ms_median']:.2f}"
-        f" ms median, p90 {result['new']['frame_ms_p90']:.2f} "
-        f"({result['new']['capture'][0]}x{result['new']['capture'][1]})"
-    )
+    ]
+    for d in result["new"]["by_distance_m"]:
+        cells = []
+        for n in names:
+            r = result[n]["by_distance_m"][d]
+            cells.append(
+                f"{r['recall']:>17.2f} {r['false_per_frame']:>8.3f} "
+                f"{r['still_false_per_frame']:>6.3f} {r['emotion_acc']:>7.2f}"
+            )
+        lines.append(f"{d + ' m':>8} | " + " | ".join(cells))
+    for n in names:
+        r = result[n]
+        lines.append(
+            f"{n}: {r['pipeline']}, {r['capture'][0]}x{r['capture'][1]}; false faces per frame "
+            f"{r['false_per_frame']:.4f} streaming, {r['still_false_per_frame']:.4f} stills; "
+            f"whole-frame cost {r['frame_ms_median']:.2f} ms median, p90 {r['frame_ms_p90']:.2f}"
+        )
     return "\n".join(lines)
 
 
 def cli_distance(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     photos = Path(args.photos) if args.photos else DEFAULT_PHOTOS
-    result = distance_bench(config, photos, args.count)
+    result = distance_bench(config, photos, args.count, clutter=args.clutter)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from moodpi.music.track import Track
+from moodpi.system.quiet import native_quiet
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class MixerBackend:
         self._pg = pygame
         # allowedchanges=0: the device gets exactly this format (SDL converts if it must), so the
         # disk driver's output in tests has a known layout.
-        pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
+        with native_quiet():  # ALSA's own lines on a box without a card
+            pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
         self._music = pygame.mixer.music
 
     def load(self, track: Track) -> None:

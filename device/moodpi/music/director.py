@@ -14,7 +14,14 @@ Transition rules (config `music`):
   whose first category is the one already playing keeps the track either way;
 - presence off for `pause_after_absent_s`: fade out and pause (the position is kept); presence
   back: resume with a fade-in, or start the new mood's music if the mood changed meanwhile;
-- track ended (or skipped): the next track of the plan, each step of an iso plan once.
+- track ended (or skipped): the next track of the plan, each step of an iso plan once;
+- the library back (`recovered`, component "music": a disk mounted late): silence ends;
+- grace: a track that ends naturally while the mood tracker is about to publish a new mood
+  (`tick`'s `pending`) leaves the music silent for at most `grace_s`, so the next track is
+  picked by the new mood rather than by the one that is just ending; a track that ends after a
+  change is always picked by the new mood (the change replans at once).
+
+`preview` is the daemon's own choice, for commands that ask what it would play (classify).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import random
 from pathlib import Path
 
 from moodpi.config import MusicConfig
-from moodpi.events import PlayerEvent, TrackEnded, TrackSkipped
+from moodpi.events import PlayerEvent, Recovered, TrackEnded, TrackSkipped
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.policy import Target, TrackPicker, targets
 from moodpi.music.track import Track, TrackSource
@@ -54,11 +61,14 @@ class MusicDirector:
         self._step = 0  # index in the plan of the next track to start
         self._absent_since: float | None = None
         self._replan_on_resume = False
+        self._pending: Emotion | None = None  # the mood about to be published (tick)
+        self._held_since: float | None = None  # a natural track end waiting for it
 
     # -- inputs -------------------------------------------------------------------------------
 
     def on_mood(self, change: MoodChange, now: float) -> list[Action]:
         self.emotion = change.emotion
+        self._pending = None
         self._replan()
         if self.paused:  # nobody to play to; resuming starts the new mood's music
             self._replan_on_resume = True
@@ -69,7 +79,7 @@ class MusicDirector:
         self.present = present
         if not present:
             self._absent_since = now
-            return self.tick(now)  # pause_after_absent_s may be 0
+            return self._pause_if_absent(now)  # pause_after_absent_s may be 0
         self._absent_since = None
         if not self.paused:
             return []
@@ -79,7 +89,18 @@ class MusicDirector:
             return self._play_next(fade_in_ms=self.config.fade_ms)
         return [Resume(self.config.fade_ms)]
 
-    def tick(self, now: float) -> list[Action]:
+    def tick(self, now: float, pending: Emotion | None = None) -> list[Action]:
+        """Time passes. `pending`: the mood the tracker is about to publish (its candidate),
+        None when nothing is about to change."""
+        self._pending = None if pending == self.emotion else pending
+        held = self._held_since
+        if held is not None and (self._pending is None or now - held >= self.config.grace_s):
+            self._held_since = None  # the change did not come: the mood in force picks
+            if not self.paused and self.current is None and self.emotion is not None:
+                return self._play_next()
+        return self._pause_if_absent(now)
+
+    def _pause_if_absent(self, now: float) -> list[Action]:
         if self.present or self.paused or self.current is None or self._absent_since is None:
             return []
         if now - self._absent_since < self.config.pause_after_absent_s:
@@ -88,12 +109,19 @@ class MusicDirector:
         log.info("nobody here for %.0f s: pausing the music", now - self._absent_since)
         return [Pause(self.config.fade_ms)]
 
-    def on_track_ended(self, now: float, path: Path | str | None = None) -> list[Action]:
-        """The current track is over. A `path` that is not the current track is stale: ignored."""
+    def on_track_ended(
+        self, now: float, path: Path | str | None = None, *, natural: bool = True
+    ) -> list[Action]:
+        """The current track is over (`natural`: it played to its end; else skipped). A `path`
+        that is not the current track is stale: ignored."""
         if path is not None and (self.current is None or Path(path) != self.current.path):
             return []
         self.current = None
         if self.paused or self.emotion is None:
+            return []
+        if natural and self._pending is not None and self.config.grace_s > 0:
+            self._held_since = now  # a new mood is about to come: let it pick (tick, on_mood)
+            log.info("track ended while the mood turns %s: waiting for it", self._pending)
             return []
         return self._play_next()
 
@@ -104,8 +132,17 @@ class MusicDirector:
         if isinstance(event, TrackSkipped):
             if event.track.path and event.reason != "user":
                 self.picker.exclude(event.track.path)
-            return self.on_track_ended(now, event.track.path)
+            return self.on_track_ended(now, event.track.path, natural=False)
+        if isinstance(event, Recovered) and event.component == "music":
+            return self.on_library_back(now)
         return []
+
+    def on_library_back(self, now: float) -> list[Action]:
+        """The library has music again (a disk mounted late): the mood in force is not kept
+        waiting for its next change in silence."""
+        if self.current is not None or self.paused or self.emotion is None:
+            return []
+        return self._play_next(fade_in_ms=self.config.fade_ms)
 
     def set_policy(self, name: str) -> list[Action]:
         """Switch policy at run time; applied like a mood change (fade or finish)."""
@@ -147,4 +184,27 @@ class MusicDirector:
             return []
         self._step += 1
         self.current = track
+        self._held_since = None
         return [Play(track, fade_in_ms, crossfade_ms)]
+
+
+def preview(
+    config: MusicConfig,
+    library: TrackSource,
+    policy: Policy,
+    emotion: Emotion,
+    count: int,
+    rng: random.Random | None = None,
+) -> list[Track]:
+    """The first `count` tracks the daemon would play after a change to `emotion`: a director of
+    its own, told of the mood and then of each track's natural end, as the daemon's is."""
+    director = MusicDirector(config, library, rng=rng, policy=policy)
+    actions = director.on_mood(MoodChange(emotion, 1.0, 0.0), 0.0)
+    tracks: list[Track] = []
+    while len(tracks) < count:
+        played = [action.track for action in actions if isinstance(action, Play)]
+        if not played:  # an empty library; the picker has said so
+            break
+        tracks.extend(played)
+        actions = director.on_track_ended(float(len(tracks)), played[-1].path)
+    return tracks[:count]

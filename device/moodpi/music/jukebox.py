@@ -24,7 +24,7 @@ from moodpi.music.library.library import library_from_config
 from moodpi.music.library.watcher import LibraryWatcher
 from moodpi.music.player import make_player
 from moodpi.state import MusicState, NowPlaying
-from moodpi.types import POLICIES, MoodChange, PresenceChange
+from moodpi.types import POLICIES, Emotion, MoodChange, PresenceChange
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class MusicStage(Protocol):
     def poll(self) -> None: ...
     def on_mood(self, change: MoodChange) -> None: ...
     def on_presence(self, change: PresenceChange) -> None: ...
-    def tick(self, now: float) -> None: ...
+    def tick(self, now: float, pending: Emotion | None = None) -> None: ...
     def command(self, name: str, value: Any) -> None: ...
     def state(self) -> MusicState: ...
 
@@ -55,6 +55,7 @@ def music_stage(
     """The jukebox where a library is configured, else the silent stage."""
     if not (config.music.root or config.music.playlists):
         return NoMusic(config.music)
+    audio = audio and config.audio.output != "none"  # a box without a speaker opens no card
     return Jukebox(config, hub, audio=audio, clock=clock, stop_event=stop_event)
 
 
@@ -79,7 +80,7 @@ class NoMusic:
     def on_presence(self, change: PresenceChange) -> None:
         pass
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float, pending: Emotion | None = None) -> None:
         pass
 
     def command(self, name: str, value: Any) -> None:
@@ -110,7 +111,7 @@ class Jukebox:
         self._events: queue.Queue[PlayerEvent] = queue.Queue(maxsize=256)
         self._volume = config.music.volume
         self.library = library_from_config(config)
-        self.watcher = LibraryWatcher(self.library, config.music, stop_event)
+        self.watcher = LibraryWatcher(self.library, config.music, stop_event, self._on_player_event)
         self.director = MusicDirector(config.music, self.library, rng=random.Random())
         self.player = make_player(config.music.volume, self._on_player_event, no_audio=not audio)
 
@@ -124,7 +125,7 @@ class Jukebox:
         self.poll()  # the last track_ended events
 
     def _on_player_event(self, event: PlayerEvent) -> None:
-        """Player thread: hand over, never block it."""
+        """Player (and library) thread: hand over, never block it."""
         try:
             self._events.put_nowait(event)
         except queue.Full:
@@ -148,8 +149,10 @@ class Jukebox:
     def on_presence(self, change: PresenceChange) -> None:
         apply(self.player, self.director.on_presence(change.present, change.t))
 
-    def tick(self, now: float) -> None:
-        apply(self.player, self.director.tick(now))
+    def tick(self, now: float, pending: Emotion | None = None) -> None:
+        """Time passes; `pending`: the mood the tracker is about to publish (the director's
+        grace period), None when nothing is about to change."""
+        apply(self.player, self.director.tick(now, pending))
 
     def command(self, name: str, value: Any) -> None:
         """Run-time control (MQTT): policy, volume (0-100), pause, resume, skip."""

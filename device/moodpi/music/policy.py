@@ -11,7 +11,11 @@ therapy: meet the mood, then lead it). `plan` is the same in category names only
 playlist of that name, from one shuffle bag per category (no repeat until it is exhausted).
 Only when there is none does it place the target on the plane and draw among the analysed
 tracks nearest to it (`NEAREST` of them, weighted by closeness and the analysis' confidence),
-never one of the last `RECENT` it played, so a small region still varies.
+never one of the last `RECENT` it played, so a small region still varies. A library nothing
+has placed yet plays the fallback categories, then its uncategorised music, shuffled.
+
+A category is only a name the policies use (`policy_categories`): a folder or playlist of
+another name (an artist, an album, a genre) is just music, placed by the analysis.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moodpi.config import MusicConfig
-from moodpi.music.track import Track, TrackSource
+from moodpi.music.track import UNSORTED, Track, TrackSource
 from moodpi.types import Emotion, Policy
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,13 @@ def _between(a: Point, b: Point, share: float) -> Point:
     return (round(a[0] + (b[0] - a[0]) * share, 4), round(a[1] + (b[1] - a[1]) * share, 4))
 
 
+def policy_categories(config: MusicConfig) -> frozenset[str]:
+    """The category names the policies ask for: the maps' values and the fallbacks. A folder or
+    playlist of one of these names is the user's explicit choice for it."""
+    named = set(config.mirror_map.values()) | set(config.uplift_map.values())
+    return frozenset(name.lower() for name in named | set(FALLBACK_CATEGORIES))
+
+
 def plan(policy: Policy, emotion: Emotion, config: MusicConfig) -> tuple[str, ...]:
     """Categories of the tracks to play after a mood change; the last one repeats from then on."""
     return tuple(t.category for t in targets(policy, emotion, config))
@@ -110,7 +121,7 @@ class TrackPicker:
         self._bags: dict[str, deque[Path]] = {}
         self._last: dict[str, Path] = {}
         self._excluded: set[Path] = set()
-        self._warned: set[str] = set()
+        self._warned: set[str | None] = set()
         self._recent: deque[Path] = deque(maxlen=RECENT)
 
     def pick(self, category: str) -> Track | None:
@@ -152,18 +163,20 @@ class TrackPicker:
         if self._playable(category):
             return category
         candidates = [c for c in self._fallbacks if self._playable(c)]
-        if not candidates:  # else the largest category, so the choice is stable
+        if not candidates:  # else the music in no category, else the largest category
             sizes = self._library.categories()
             playable = (c for c in sizes if self._playable(c))
-            candidates = sorted(playable, key=lambda c: (-sizes[c], c))
+            candidates = [UNSORTED] if self._playable(UNSORTED) else []
+            candidates += sorted(playable, key=lambda c: (-sizes[c], c))
         fallback = candidates[0] if candidates else None
         if fallback is None:
-            if "" not in self._warned:  # once, however many categories ask
-                self._warned.add("")
+            if None not in self._warned:  # once, however many categories ask
+                self._warned.add(None)
                 log.warning("the music library has no playable tracks: no music")
         elif category not in self._warned:
             self._warned.add(category)
-            log.warning("no tracks in category %r; playing %r instead", category, fallback)
+            instead = repr(fallback) if fallback else "the uncategorised music (shuffled)"
+            log.warning("no tracks in category %r; playing %s instead", category, instead)
         return fallback
 
     def exclude(self, path: Path | str) -> None:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+UNSORTED = ""  # the category of a track in no category folder or playlist: just music
+
 
 @dataclass(frozen=True)
 class Track:

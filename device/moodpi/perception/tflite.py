@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moodpi.system.quiet import native_quiet
+
 # (import path of the module holding Interpreter, distribution name for reports)
 _CANDIDATES: tuple[tuple[str, str], ...] = (
     ("ai_edge_litert.interpreter", "ai-edge-litert"),
@@ -74,8 +76,9 @@ def load_interpreter(model_path: str | Path, num_threads: int = 1) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        interpreter = runtime().interpreter_class(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with native_quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate", to fd 2
+            interpreter = runtime().interpreter_class(model_path=str(path), num_threads=num_threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ValueError(f"cannot load TFLite model {path}: {exc}") from exc
     return interpreter

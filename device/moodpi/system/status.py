@@ -10,6 +10,7 @@ same line read back from the file (status_reader.py, which reads documents of an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from moodpi.state import Snapshot
+from moodpi.state import Snapshot, Stop
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,17 @@ class StatusFile:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_name)
 
+    def write_last(self, snapshot: Callable[[], Snapshot], stop: Stop, started_at: float) -> None:
+        """The last document of a run: `stopped` and why, even when taking the snapshot is
+        what fails."""
+        try:
+            last = dataclasses.replace(snapshot(), run_state="stopped", stop=stop)
+        except Exception:
+            log.exception("cannot take the last snapshot")
+            self.write(stopped_document(stop, started_at))
+            return
+        self.write(status_document(last))
+
     def remove(self) -> None:
         """On a clean stop, so that `moodpi status` says 'not running' at once."""
         with contextlib.suppress(OSError):
@@ -99,8 +111,9 @@ def _plain(value: Any) -> Any:
 
 def status_document(snapshot: Snapshot, now_s: float | None = None) -> dict[str, Any]:
     """The status document (schema 1) for one snapshot of the daemon. `state`: running |
-    degraded (no camera) | paused (detection switched off: camera released); `probs`: smoothed,
-    by emotion name; `events`: the most recent events, oldest first."""
+    degraded (no camera) | paused (detection switched off: camera released) | stopped (the last
+    document of a run, `stop` saying why); `probs`: smoothed, by emotion name; `events`: the most
+    recent events, oldest first."""
     now_s = time.time() if now_s is None else now_s
     mood, music = snapshot.mood, snapshot.music
     return {
@@ -128,6 +141,18 @@ def status_document(snapshot: Snapshot, now_s: float | None = None) -> dict[str,
         "led": snapshot.led,
         "quiet_hours": asdict(snapshot.quiet_hours),
         "sight": asdict(snapshot.sight) if snapshot.sight else None,
+        "stop": asdict(snapshot.stop) if snapshot.stop else None,
+    }
+
+
+def stopped_document(stop: Stop, started_at: float) -> dict[str, Any]:
+    """The last document of a run whose state could not be read any more (the snapshot itself
+    failed): only that it stopped, and why."""
+    return {
+        "schema": STATUS_SCHEMA,
+        "state": "stopped",
+        "started_at": round(started_at, 3),
+        "stop": asdict(stop),
     }
 
 

@@ -60,17 +60,31 @@ def read_status(
         return StatusReading(path, "unreadable", error=f"{path} is not JSON: {exc}")
     if not isinstance(data, dict):
         return StatusReading(path, "unreadable", error=f"{path} does not hold a JSON object")
-    written = data.get("written_at")
-    # written_at is rounded to the millisecond, so a fresh file can look a hair in the future.
-    age_s = (
-        max(0.0, now_s - written) if isinstance(written, (int, float)) else _mtime_age(path, now_s)
-    )
+    age_s = _age(data.get("written_at"), path, now_s)
+    if data.get("state") == "stopped":  # the run's last document: it ended, and says why
+        return StatusReading(path, "stopped", age_s, data, error=stop_text(data))
     if age_s is not None and age_s <= stale_after_s:
         return StatusReading(path, "running", age_s, data)
     pid = data.get("pid")
     if isinstance(pid, int) and not _pid_alive(pid):
-        return StatusReading(path, "stopped", age_s, data, error=f"process {pid} is gone")
+        gone = f"process {pid} ended without saying why (killed?)"
+        return StatusReading(path, "stopped", age_s, data, error=gone)
     return StatusReading(path, "stale", age_s, data, error="the daemon stopped updating its status")
+
+
+def stop_text(status: Mapping[str, Any]) -> str:
+    """'received SIGTERM (exit 0)' from the last document of a run; any type, any version."""
+    stop = field_dict(status.get("stop"))
+    reason, code = stop.get("reason"), field_number(stop.get("exit_status"))
+    text = reason if isinstance(reason, str) and reason else "it did not say why"
+    return text + (f" (exit {int(code)})" if code is not None else "")
+
+
+def _age(written: Any, path: Path, now_s: float) -> float | None:
+    # written_at is rounded to the millisecond, so a fresh file can look a hair in the future.
+    if isinstance(written, (int, float)) and not isinstance(written, bool):
+        return max(0.0, now_s - written)
+    return _mtime_age(path, now_s)
 
 
 def _mtime_age(path: Path, now_s: float) -> float | None:

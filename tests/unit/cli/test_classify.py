@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from moodpi.lab.replaygen import compose_frame, face_box, load_fixture_faces
 from moodpi.music.library.library import Library
 from moodpi.music.track import Track
 from moodpi.perception.pipeline import build_perception
-from moodpi.types import EMOTIONS
+from moodpi.types import EMOTIONS, MoodChange
 from tests.conftest import FIXTURE_FACES
 from tests.support.environ import child_env
 from tests.support.pace import seconds
@@ -192,6 +193,58 @@ def test_the_command_line_with_a_music_folder(
     assert bad == {"image": str(photos["empty.png"]), "error": "empty file"}
     assert f"classify: {photos['empty.png']}: empty file" in result.stderr
     assert not (tmp_path / "state" / "library.sqlite3").exists()  # read-only: no cache written
+
+
+def test_on_a_flat_analysed_library_json_lists_what_the_daemon_would_play(
+    photos: dict[str, Path], tmp_path: Path
+) -> None:
+    """No category folders, every track placed (the demo's library): the tracks are those the
+    daemon's director starts for the mood and at each natural track end, near the mood's point."""
+    import random
+
+    from moodpi.events import TrackEnded, TrackInfo
+    from moodpi.music.analysis import analyser
+    from moodpi.music.director import MusicDirector
+    from moodpi.music.library.library import library_from_config
+    from moodpi.music.policy import EMOTION_POINTS, NEAREST
+    from musicgen import generate_flat_library
+
+    root = tmp_path / "music-flat"
+    generate_flat_library(root, seconds=2.0, seed=0)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'state_dir = "{tmp_path / "state"}"\n[music]\nroot = "{root}"\n')
+    config = config_mod.load(config_file)
+    library = library_from_config(config)
+    assert library.scan().categories == {}
+    assert analyser.run(library.cache_path).analysed == len(list(root.iterdir()))  # type: ignore[arg-type]
+
+    command = [sys.executable, "-m", "moodpi", "classify", "--config", str(config_file), "--json"]
+    result = subprocess.run(
+        [*command, str(photos["two.png"])],
+        capture_output=True, text=True, env=child_env(), timeout=seconds(60),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    music = json.loads(result.stdout)["music"]
+    assert music["emotion"] == "happy" and music["categories"] == ["happy"]
+    listed = [Path(t["path"]) for t in music["tracks"]]
+    assert len(listed) == 5 and all(t["category"] == "happy" for t in music["tracks"])
+
+    library.load()  # the daemon: its director, told of the mood, then of each natural end
+    director = MusicDirector(config.music, library, rng=random.Random(0))
+    plays = director.on_mood(MoodChange("happy", 0.9, 0.0), 0.0)
+    daemon: list[Path] = []
+    for t in range(5):
+        track = plays[0].track  # type: ignore[union-attr]
+        daemon.append(track.path)
+        info = TrackInfo(str(track.path), track.category, track.title, "", 2.0, audio=True)
+        plays = director.on_player_event(TrackEnded(info, "finished", 2.0), float(t + 1))
+    assert listed == daemon
+    point = EMOTION_POINTS["happy"]
+    by_distance = sorted(
+        library.placed_tracks(),
+        key=lambda t: math.dist((t.valence, t.arousal), point),  # type: ignore[arg-type]
+    )
+    assert listed[0] in {t.path for t in by_distance[:NEAREST]}
 
 
 def test_a_missing_model_exits_78_like_the_daemon(photos: dict[str, Path], tmp_path: Path) -> None:

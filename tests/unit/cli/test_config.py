@@ -59,6 +59,46 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
     assert f"ok: {good} is valid" in result.stdout
 
 
+SEVERAL_ERRORS = """\
+log_level = "loud"
+[camera]
+fps = 500
+colour = true
+[mqtt]
+host = "broker.lan:1883"
+[emotion]
+model = "missing.tflite"
+"""
+SEVERAL_KEYS = ("log_level", "camera.fps", "camera.colour", "mqtt.host", "emotion.model")
+
+
+@pytest.mark.parametrize("command", ["config check", "run"])
+def test_check_and_run_name_every_error_at_once(tmp_path: Path, command: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SEVERAL_ERRORS)
+    env = {**child_env(), "MOODPI__STATE_DIR": str(tmp_path / "state")}
+    result = _moodpi(*command.split(), "--config", str(bad), env=env)
+    assert result.returncode == 78, result.stderr
+    assert f"{len(SEVERAL_KEYS)} config errors:" in result.stderr
+    lines = result.stderr.splitlines()
+    for key in SEVERAL_KEYS:  # each on its own line, with its reason
+        assert any(line.startswith(f"  at '{key}': ") and len(line) > len(key) + 10
+                   for line in lines), key  # fmt: skip
+    assert not (tmp_path / "state").exists()  # nothing started
+
+
+def test_config_check_warns_on_a_music_root_that_is_not_there_and_passes(tmp_path: Path) -> None:
+    unmounted = tmp_path / "usb-disk" / "music"
+    config = tmp_path / "music.toml"
+    config.write_text(f'[music]\nroot = "{unmounted}"\n')
+    result = _moodpi("config", "check", str(config))
+    assert result.returncode == 0, result.stderr  # a disk may be mounted after boot
+    assert f"warn: music.root: {unmounted} does not exist" in result.stdout
+    assert f"ok: {config} is valid" in result.stdout
+    unmounted.mkdir(parents=True)
+    assert "warn:" not in _moodpi("config", "check", str(config)).stdout
+
+
 def test_config_check_reports_a_bad_environment_override(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text("")

@@ -48,7 +48,7 @@ def test_log_level_applies_to_moodpi_run(
     seen: list[int] = []
 
     class FakeDaemon:  # what the daemon's loggers would see, without starting one
-        stop_event = None
+        request_stop = None
 
         def __init__(self, config: cfg.Config, **_kwargs: Any) -> None:
             seen.append(logging.getLogger("moodpi.app").getEffectiveLevel())
@@ -57,7 +57,7 @@ def test_log_level_applies_to_moodpi_run(
             return 0
 
     monkeypatch.setattr(app_mod, "Daemon", FakeDaemon)
-    monkeypatch.setattr(cli_run_mod, "_install_signal_handlers", lambda _event: None)
+    monkeypatch.setattr(cli_run_mod, "_install_signal_handlers", lambda _stop: None)
     drop_overrides(monkeypatch)
     assert main([*flags, "run", "--config", str(path)]) == 0
     assert seen == [level]

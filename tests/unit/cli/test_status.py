@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,8 +100,36 @@ def test_status_shows_analysis_progress() -> None:
     from moodpi.cli.status import library_summary
 
     running = {"tracks": 5000, "analysed": 812, "failed": 3, "running": True, "eta_s": 860.0}
-    assert library_summary(running) == "analysed 812 of 5,000 (3 undecodable; running, ETA 14m 20s)"
+    assert library_summary(running) == (
+        "812 of 5,000 tracks placed on the valence-arousal plane"
+        " (3 undecodable; running, ETA 14m 20s)"
+    )
     assert library_summary({"tracks": 10, "analysed": 10, "failed": 0, "running": False}) == (
-        "analysed 10 of 10"
+        "10 of 10 tracks placed on the valence-arousal plane"
     )
     assert library_summary({"tracks": "x"}) == "-"
+    gone = {"tracks": 10, "analysed": 10, "problem": "music.root /m does not exist"}
+    assert library_summary(gone) == "PROBLEM: music.root /m does not exist"
+
+
+def test_status_after_the_daemon_exited_says_stopped_and_why(tmp_path: Path) -> None:
+    stop = {"reason": "received SIGTERM", "exit_status": 0}
+    text = render_status(read_back(tmp_path, written_status(state="stopped", stop=stop)))
+    head = text.splitlines()[0]
+    assert head.startswith("moodpi: stopped ") and head.endswith("ago: received SIGTERM (exit 0)")
+    assert "state:          stopped\n" in text
+    assert "running" not in text and "journalctl" not in text  # a clean stop: no logs to read
+    crash = {"reason": "crashed: TypeError: x", "exit_status": 1}
+    text = render_status(read_back(tmp_path, written_status(state="stopped", stop=crash)))
+    assert "ago: crashed: TypeError: x (exit 1)\n  see: systemctl status moodpi; journalctl" in text
+
+    # Killed without a word (kill -9, out of memory): its last document still says running.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    path = tmp_path / "status.json"
+    StatusFile(path, clock=lambda: time.time() - 60).write(written_status())
+    payload = json.loads(path.read_text())
+    path.write_text(json.dumps({**payload, "pid": int(dead.stdout)}))
+    text = render_status(read_status(path))
+    assert f"process {int(dead.stdout)} ended without saying why (killed?)" in text.splitlines()[0]
+    assert "state:          stopped (last written: running)" in text

@@ -50,6 +50,51 @@ def test_bad_values_name_the_key(data: dict[str, Any], key: str, words: list[str
         assert word in str(info.value)
 
 
+def test_every_bad_key_is_named_at_once() -> None:
+    data = {
+        "log_level": "loud",
+        "camera": {"fps": 500, "colour": True, "flavour": 1, "width": 640},
+        "mqtt": {"port": 0, "host": "broker.lan:1883", "base_topic": "a/#"},
+        "music": {"uplift_map": {"sad": 5, "happyy": "upbeat"}},
+        "nonsense": {},
+    }
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.from_dict(data)
+    keys = [key for key, _ in info.value.problems]
+    assert sorted(keys) == sorted([
+        "log_level", "camera.fps", "camera.colour", "camera.flavour", "mqtt.port", "mqtt.host",
+        "mqtt.base_topic", "music.uplift_map.sad", "music.uplift_map.happyy", "nonsense",
+    ])  # fmt: skip
+    assert info.value.key == keys[0]
+    text = str(info.value)
+    assert text.startswith("10 config errors:")
+    for key, reason in info.value.problems:  # one line each, with its reason
+        assert f"  at '{key}': {reason}" in text.splitlines()
+    assert "500 is above the maximum 60.0" in text and "no port here" in text
+    assert data["camera"] == {"fps": 500, "colour": True, "flavour": 1, "width": 640}  # untouched
+
+
+def test_environment_and_file_errors_are_named_with_the_values(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[camera]\nfps = 0\n[emotion]\nmodel = "missing.tflite"\n')
+    environ = {"MOODPI__CAMERA__NOPE": "1", "MOODPI__MQTT__PORT": "99999"}
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load(path, environ=environ)
+    assert {k for k, _ in info.value.problems} == {"camera.nope", "camera.fps", "mqtt.port"}
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load(path, environ=environ, files=True)
+    keys = {k for k, _ in info.value.problems}
+    assert keys == {"camera.nope", "camera.fps", "mqtt.port", "emotion.model"}
+    assert "missing.tflite does not exist" in str(info.value)
+
+
+def test_one_error_reads_as_before() -> None:
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.from_dict({"camera": {"fps": 500}})
+    assert str(info.value) == "config error at 'camera.fps': 500 is above the maximum 60.0"
+    assert info.value.problems == (("camera.fps", "500 is above the maximum 60.0"),)
+
+
 def test_valid_values_are_kept_and_coerced() -> None:
     config = cfg.from_dict(
         {"camera": {"fps": 15, "source": "v4l2:/dev/video2"}, "mood": {"threshold": 0.5}}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.events import TrackEnded, TrackInfo, TrackSkipped, TrackStarted
+from moodpi.events import Recovered, TrackEnded, TrackInfo, TrackSkipped, TrackStarted
 from moodpi.music.actions import Action, Pause, Play, Resume
 from moodpi.music.director import MusicDirector
 from moodpi.music.library.library import Library
@@ -35,9 +35,10 @@ def _director(library: Library | None = None, **music: Any) -> MusicDirector:
     return MusicDirector(config.music, library or _library(), rng=random.Random(0))
 
 
-# Inputs: ("mood", emotion) | ("presence", bool) | ("tick",) | ("end",) the current track ends
-# naturally | ("policy", name). Expected actions, short: "play sad 2000/0" (category, fade-in ms /
-# crossfade ms), "pause 2000", "resume 2000", or nothing.
+# Inputs: ("mood", emotion) | ("presence", bool) | ("tick",) or ("tick", pending): time passes
+# while the tracker is about to publish `pending` | ("end",) the current track ends naturally |
+# ("skip",) the user skips it | ("policy", name). Expected actions, short: "play sad 2000/0"
+# (category, fade-in ms / crossfade ms), "pause 2000", "resume 2000", or nothing.
 Step = tuple[float, tuple[Any, ...], list[str]]
 
 
@@ -48,10 +49,13 @@ def _feed(director: MusicDirector, t: float, event: tuple[Any, ...]) -> list[Act
     if kind == "presence":
         return director.on_presence(event[1], t)
     if kind == "tick":
-        return director.tick(t)
+        return director.tick(t, *event[1:])
     if kind == "end":
         assert director.current is not None
         return director.on_track_ended(t, director.current.path)
+    if kind == "skip":
+        assert director.current is not None
+        return director.on_player_event(_skipped(str(director.current.path), "user"), t)
     if kind == "policy":
         return director.set_policy(event[1])
     raise AssertionError(kind)
@@ -139,6 +143,73 @@ POLICY_SWITCH: list[Step] = [
     (9.0, ("end",), ["play sad 0/0"]),
     (11.0, ("end",), ["play calming 0/0"]),
 ]
+
+
+# The grace period (grace_s = 2): a natural end while a new mood is about to be published.
+GRACE_CHANGE_COMES: list[Step] = [  # the demo's own case: sad ends 0.1 s before neutral
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (35.5, ("tick", "neutral"), []),  # the faces turned neutral: the tracker's candidate
+    (36.4, ("end",), []),  # not a sad track by the mood that is going...
+    (36.4, ("tick", "neutral"), []),
+    (36.5, ("mood", "neutral"), ["play neutral 2000/0"]),  # ...the new mood's, fading in
+    (36.6, ("tick",), []),  # once
+    (48.5, ("end",), ["play neutral 0/0"]),  # nothing pending: at once
+]
+
+GRACE_RUNS_OUT: list[Step] = [
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (9.9, ("tick", "happy"), []),
+    (10.0, ("end",), []),
+    (11.9, ("tick", "happy"), []),
+    (12.0, ("tick", "happy"), ["play sad 0/0"]),  # grace_s over: the mood in force picks
+    (12.1, ("tick", "happy"), []),
+    (12.5, ("mood", "happy"), ["play happy 1000/1000"]),  # and a later change fades as ever
+]
+
+GRACE_CANDIDATE_GONE: list[Step] = [
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (9.9, ("tick", "happy"), []),
+    (10.0, ("end",), []),
+    (10.3, ("tick",), ["play sad 0/0"]),  # the faces changed their mind: no more waiting
+]
+
+GRACE_AFTER_A_CHANGE: list[Step] = [  # finish: the change replans, the next end follows it
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (9.9, ("tick", "neutral"), []),
+    (10.0, ("mood", "neutral"), []),  # the sad track plays to its end...
+    (10.1, ("tick",), []),
+    (10.2, ("end",), ["play neutral 0/0"]),  # ...0.2 s later: by the new mood, at once
+]
+
+GRACE_NOT_FOR_SKIPS: list[Step] = [
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (4.0, ("tick", "happy"), []),
+    (4.1, ("skip",), ["play sad 0/0"]),  # the user asked for another track now
+    (4.2, ("tick", "sad"), []),  # the mood in force is not a change
+    (9.0, ("end",), ["play sad 0/0"]),
+]
+
+GRACE_OFF: list[Step] = [
+    (0.0, ("mood", "sad"), ["play sad 2000/0"]),
+    (9.9, ("tick", "happy"), []),
+    (10.0, ("end",), ["play sad 0/0"]),  # grace_s = 0: as before
+]
+
+
+@pytest.mark.parametrize(
+    ("steps", "music"),
+    [
+        (GRACE_CHANGE_COMES, {}),
+        (GRACE_RUNS_OUT, {}),
+        (GRACE_CANDIDATE_GONE, {}),
+        (GRACE_AFTER_A_CHANGE, {"on_change": "finish"}),
+        (GRACE_NOT_FOR_SKIPS, {}),
+        (GRACE_OFF, {"grace_s": 0.0}),
+    ],
+    ids=["change-comes", "runs-out", "candidate-gone", "after-change", "skip", "off"],
+)
+def test_grace_period(steps: list[Step], music: dict[str, Any]) -> None:
+    _run(_director(**{"grace_s": 2.0, **music}), steps)
 
 
 @pytest.mark.parametrize(
@@ -281,3 +352,15 @@ def test_a_flat_library_follows_the_mood_on_the_valence_arousal_plane() -> None:
     plays = director.on_mood(MoodChange("angry", 0.9, 9.0), 9.0)
     assert isinstance(plays[0], Play) and plays[0].track.title.startswith("tense")
     assert director.set_policy("uplift")[0].track.title.startswith("calm")  # type: ignore[attr-defined]
+
+
+def test_music_starts_when_the_library_comes_back() -> None:
+    """A disk mounted after the mood came: the mood's music starts then, not at its next change."""
+    library = Library.from_tracks([])
+    director = _director(library)
+    assert director.on_mood(MoodChange("sad", 0.9, 0.0), 0.0) == []  # nothing to play yet
+    library._set_tracks(_library().all_tracks())  # the watcher's rescan found the music
+    back = Recovered("music", "24 tracks to play")
+    assert [_short(a) for a in director.on_player_event(back, 30.0)] == ["play sad 2000/0"]
+    assert director.on_player_event(back, 31.0) == []  # playing already
+    assert director.on_player_event(Recovered("audio", "audio device open"), 32.0) == []

@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from moodpi.events import EventHub
 from moodpi.music.jukebox import Jukebox, NoMusic, music_stage
 from moodpi.state import MusicState
 from moodpi.types import MoodChange, PresenceChange
+from tests.support.pace import seconds
 
 
 def _config(tmp_path: Path, **music: object) -> Config:
@@ -58,6 +60,35 @@ def test_with_a_library_the_stage_is_a_jukebox_built_without_io(tmp_path: Path, 
     assert isinstance(stage, Jukebox)
     assert threading.active_count() == threads  # no scan or player thread before start()
     assert not (tmp_path / "state").exists()  # no cache opened either
+
+
+def test_audio_output_none_opens_no_sound_card(
+    tmp_path: Path, music_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A box without a speaker: the player never opens a device, and says sound is off (null),
+    not missing (false, which raises Home Assistant's problem sensor)."""
+    disk = tmp_path / "audio.raw"
+    monkeypatch.setenv("SDL_AUDIODRIVER", "disk")  # a device that leaves a file when opened
+    monkeypatch.setenv("SDL_DISKAUDIOFILE", str(disk))
+    seen: dict[str, bool | None] = {}
+    for output in ("none", "auto"):
+        config = config_mod.from_dict({
+            "state_dir": str(tmp_path / output), "audio": {"output": output},
+            "music": {"root": str(music_root), "analysis": False},
+        })  # fmt: skip
+        stage = music_stage(config, EventHub(), audio=True, clock=float)
+        stage.start()
+        try:
+            deadline = time.monotonic() + (seconds(10) if output == "auto" else 0.5)
+            while stage.state().audio is not True and time.monotonic() < deadline:
+                time.sleep(0.05)  # the player opens its device on its own thread
+            seen[output] = stage.state().audio
+        finally:
+            stage.stop()
+        if output == "none":
+            assert not disk.exists()
+    assert seen == {"none": None, "auto": True}
+    assert disk.exists()  # the device "auto" opened
 
 
 def test_a_daemon_stopped_before_its_music_step_reports_the_player_off(

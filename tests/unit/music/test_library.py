@@ -111,22 +111,44 @@ def test_unreadable_files_are_skipped_logged_once_and_counted(
 def test_playlists(library_copy: Path, tmp_path: Path) -> None:
     lists = tmp_path / "lists"
     lists.mkdir()
-    (lists / "evening.m3u").write_text(
+    (lists / "calming.m3u").write_text(
         "#EXTM3U\n#EXTINF:10,Sad one\n../music/sad/sad_1.wav\n\n"
         f"{library_copy / 'calming' / 'calming_1.wav'}\n"
         f"file://{library_copy / 'ambient' / 'ambient_1.wav'}\n"
         "../music/sad/not_there.wav\nhttp://radio.example/stream\n",
         encoding="utf-8",
     )
-    (lists / "Party.m3u8").write_text("../music/upbeat/upbeat_2.wav\n", encoding="utf-8")
+    (lists / "Upbeat.m3u8").write_text("../music/upbeat/upbeat_2.wav\n", encoding="utf-8")
+    (lists / "party.m3u").write_text("../music/happy/happy_1.wav\n", encoding="utf-8")
     (lists / "notes.txt").write_text("../music/sad/sad_2.wav\n")
 
     library = Library(library_copy, lists, tmp_path / "cache.sqlite3")  # playlists win
     report = library.scan()
 
-    assert library.categories() == {"evening": 3, "party": 1}
-    assert report.missing == 1
-    assert [t.title for t in library.tracks("evening")] == ["sad_1", "calming_1", "ambient_1"]
+    # A playlist named after a category is that category; "party" is no category: just music.
+    assert library.categories() == {"calming": 3, "upbeat": 1}
+    assert report.missing == 1 and report.tracks == 5
+    assert [t.title for t in library.tracks("calming")] == ["sad_1", "calming_1", "ambient_1"]
+    assert [t.title for t in library.tracks("")] == ["happy_1"]
+
+
+def test_artist_folders_are_music_not_categories(tmp_path: Path) -> None:
+    """`Artist/Album/NN Track` and loose files are uncategorised; only a folder named after a
+    category the policies use (here the config's own "blues") is one."""
+    root = tmp_path / "music"
+    for folder in ("Adele/25", "Bach/Goldberg", "Blues", "sad/more"):
+        (root / folder).mkdir(parents=True)
+        write_clip(root / folder / "01 Track.wav", "calming", seconds=0.2)
+    write_clip(root / "loose.wav", "calming", seconds=0.2)
+    cache = tmp_path / "cache.sqlite3"
+
+    library = Library(root, None, cache)
+    report = library.scan()
+    assert report.categories == {"sad": 1} and report.tracks == 5
+    assert len(library.tracks("")) == 4  # Adele, Bach, Blues (no category by default), loose
+
+    blues = Library(root, None, cache, category_names={"sad", "blues"})
+    assert blues.load() == 5 and blues.categories() == {"blues": 1, "sad": 1}
 
 
 def test_scan_stops_early_on_request(library_copy: Path, tmp_path: Path) -> None:
@@ -189,3 +211,40 @@ def test_a_non_utf8_file_name_does_not_silence_the_library(tmp_path: Path) -> No
     assert again.load() == 2  # the save worked: the cache holds both
     assert Path(bad) in {t.path for t in again.tracks("happy")}
     assert again.scan().read == 0  # and knows them as unchanged
+
+
+def test_a_disk_not_mounted_plays_nothing_and_keeps_the_analysis(tmp_path: Path) -> None:
+    """The folder gone (an unmounted disk) serves nothing and says why; the cache and its
+    analysis are kept, so the disk mounted again is played at once, nothing re-read."""
+    from moodpi.music.analysis import analyser
+    from moodpi.music.library.health import library_problem
+
+    root, cache = tmp_path / "disk" / "music", tmp_path / "cache.sqlite3"
+    for n in range(4):
+        write_clip(root / f"0{n} Song.wav", "calming", seconds=0.5, variant=n)
+    library = Library(root, None, cache)
+    assert library_problem(library, library.scan().tracks) is None
+    assert analyser.run(cache).analysed == 4
+
+    (tmp_path / "disk").rename(tmp_path / "elsewhere")
+    gone = library.scan()
+    assert (gone.tracks, gone.placed, gone.removed) == (0, 0, 0)
+    assert library.all_tracks() == [] and Library(root, None, cache).load() == 0
+    assert library_problem(library, gone.tracks) == (
+        f"music.root {root} does not exist (a disk not mounted?): no music"
+    )
+
+    (tmp_path / "elsewhere").rename(tmp_path / "disk")
+    back = library.scan()
+    assert (back.tracks, back.placed, back.read) == (4, 4, 0)
+
+    for path in root.iterdir():
+        path.unlink()
+    assert library_problem(library, library.scan().tracks) == (
+        f"music.root {root} holds no playable music"
+    )
+    root.rmdir()
+    root.write_bytes(b"")
+    assert library_problem(library, library.scan().tracks) == (
+        f"music.root {root} is not a folder: no music"
+    )

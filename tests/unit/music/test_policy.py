@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from moodpi import config as config_mod
 from moodpi.music.library.library import Library
-from moodpi.music.policy import EMOTION_POINTS, RECENT, Target, TrackPicker, iso_plan, plan, targets
+from moodpi.music.policy import (
+    EMOTION_POINTS,
+    RECENT,
+    Target,
+    TrackPicker,
+    iso_plan,
+    plan,
+    policy_categories,
+    targets,
+)
 from moodpi.music.track import Track
 from moodpi.types import EMOTIONS, as_policy
 
@@ -171,3 +180,27 @@ def test_unanalysed_library_still_plays_by_fallback() -> None:
     library = Library.from_tracks([Track(Path("/m/x.ogg"), "jazz", 60.0, "x")])
     track = TrackPicker(library, random.Random(0)).pick_target(Target("sad", -0.7, -0.4))
     assert track is not None and track.title == "x"
+
+
+def test_unanalysed_uncategorised_music_plays_shuffled_before_another_mood_s_folder(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing placed yet: a happy target with no happy folder plays the user's uncategorised
+    music (an artist tree, a flat folder), not the largest category folder (sad)."""
+    sad = _tracks("sad", 5)
+    loose = [Track(Path(f"/m/Artist/{i}.ogg"), "", 60.0, f"loose {i}") for i in range(3)]
+    picker = TrackPicker(Library.from_tracks(sad + loose), random.Random(0))
+    with caplog.at_level(logging.WARNING, logger="moodpi.music.policy"):
+        picks = [picker.pick_target(Target("happy", 0.8, 0.5)) for _ in range(3)]
+    assert sorted(t.title for t in picks if t is not None) == ["loose 0", "loose 1", "loose 2"]
+    assert "playing the uncategorised music (shuffled) instead" in caplog.text
+    alone = TrackPicker(Library.from_tracks(loose), random.Random(0))
+    assert alone.pick_target(Target("sad", -0.7, -0.4)) is not None  # a flat library plays
+
+
+def test_policy_categories_are_the_maps_and_the_fallbacks() -> None:
+    names = policy_categories(MUSIC)
+    assert set(MUSIC.mirror_map.values()) | set(MUSIC.uplift_map.values()) <= names
+    assert {"ambient", "neutral"} <= names and len(names) == 14
+    custom = config_mod.from_dict({"music": {"mirror_map": {"sad": "Blues"}}}).music
+    assert "blues" in policy_categories(custom)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from moodpi import config as config_mod
-from moodpi.lab.clutter import badge, clutter_frame, lamp, screen
+from moodpi.lab.scene import badge, clutter_frame, lamp, screen
 from moodpi.perception.detect.faces import VerifiedDetector, make_detector
 from moodpi.perception.detect.verify import FaceVerifier, VerdictMemory
 from moodpi.types import Face

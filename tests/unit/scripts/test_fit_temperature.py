@@ -69,3 +69,24 @@ def test_fit_finds_each_domains_temperature_and_a_joint_one_between() -> None:
     assert t_under < ft.fit([under, over]) < t_over
     # calibrated at its own temperature, badly at the other's
     assert ft.ece(*under, t_under) < 0.03 < ft.ece(*under, t_over)
+
+
+def test_a_fit_against_vote_distributions_finds_the_crowds_temperature() -> None:
+    # The crowd splits 70/30 on every face; a model whose logits put 0.7 on the first class at
+    # T = 2 is calibrated against the votes at T = 2, not at the one-hot optimum.
+    rng = np.random.default_rng(0)
+    votes = np.zeros((400, 7))
+    first = rng.integers(0, 7, 400)
+    second = (first + 1) % 7
+    votes[np.arange(400), first] = 0.7
+    votes[np.arange(400), second] = 0.3
+    z = np.full((400, 7), -30.0)
+    z[np.arange(400), first] = 0.0
+    z[np.arange(400), second] = np.log(0.3 / 0.7)
+    z *= 2.0  # at T = 2 the softmax is exactly the vote distribution
+    assert ft.fit([(z, votes)]) == pytest.approx(2.0, rel=0.01)
+    one_hot = ft.fit([(z, first)])
+    assert one_hot < 1.5  # the same logits fitted to the majority label want more confidence
+    assert ft.nll(z, votes, 2.0) < ft.nll(z, votes, 1.0)
+    # ECE against the clear majority (0.7 > half): at T = 2 the confidence is 0.7 ...
+    assert ft.ece(z, votes, 2.0) == pytest.approx(0.3, abs=0.01)  # ... and always right: 1 - 0.7

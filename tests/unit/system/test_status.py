@@ -3,6 +3,7 @@ where it lives, and systemd's one-line STATUS= summary (the same line read back 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import replace
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from moodpi.state import Snapshot, Stop
 from moodpi.system.status import RUN_DIR, StatusFile, status_document, status_line, status_path
 from moodpi.system.status_reader import read_status, summary
 from moodpi.types import EMOTIONS
@@ -93,3 +95,21 @@ def test_presence_without_a_face_in_view_says_so() -> None:
     ):
         assert status_line(make_snapshot(faces=faces)).startswith(line)
         assert summary(written_status(faces=faces)).startswith(line)
+
+
+def test_the_last_document_of_a_run_says_stopped_and_why(tmp_path: Path) -> None:
+    status_file = StatusFile(tmp_path / "status.json")
+    assert status_document(make_snapshot())["stop"] is None  # running: the key is there, empty
+    status_file.write_last(make_snapshot, Stop("received SIGTERM", 0), STARTED_AT)
+    data = json.loads(status_file.path.read_text())
+    assert data["state"] == "stopped"
+    assert data["stop"] == {"reason": "received SIGTERM", "exit_status": 0}
+    assert data["mood"]["emotion"] == "happy"  # the rest is what it last knew
+
+    def broken() -> Snapshot:
+        raise RuntimeError("the state itself is broken")
+
+    status_file.write_last(broken, Stop("crashed: RuntimeError: x", 1), STARTED_AT)
+    data = json.loads(status_file.path.read_text())
+    assert data["state"] == "stopped" and data["stop"]["exit_status"] == 1
+    assert data["started_at"] == round(STARTED_AT, 3) and data["pid"] == os.getpid()

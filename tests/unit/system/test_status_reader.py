@@ -54,3 +54,17 @@ def test_status_line_from_a_document_of_another_version() -> None:
     assert summary({"now_playing": "Artist – Song", "audio": False}).endswith(
         "playing Artist – Song"
     )
+
+
+def test_a_stopped_document_reads_as_stopped_with_its_reason_however_fresh(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "status.json"
+    stop = {"reason": "camera gone for more than 60 s: no frames", "exit_status": 69}
+    StatusFile(path, clock=lambda: 1000.0).write(written_status(state="stopped", stop=stop))
+    reading = read_status(path, now_s=1000.5)  # written half a second ago, by a live pid (ours)
+    assert reading.state == "stopped"
+    assert reading.error == "camera gone for more than 60 s: no frames (exit 69)"
+    for odd in ({"reason": 3}, None, "x"):  # another version's, or a broken one
+        StatusFile(path).write(written_status(state="stopped", stop=odd))
+        assert read_status(path).error == "it did not say why"

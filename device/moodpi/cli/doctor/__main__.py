@@ -9,6 +9,7 @@ import sys
 from moodpi import config as cfg
 from moodpi.cli import doctor
 from moodpi.cli.doctor.report import cli_doctor, report, smoke_checks
+from moodpi.system.quiet import set_quiet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--config", help="TOML config")
     parser.add_argument("--smoke", action="store_true", help="runtime and model checks only")
     parser.add_argument("--require-picamera2", action="store_true", help="fail without picamera2")
+    parser.add_argument("-v", "--verbose", action="store_true", help="the libraries' chatter too")
     args = parser.parse_args(argv)
+    set_quiet(not args.verbose)  # ALSA and LiteRT lines only with -v, as `moodpi doctor`
     try:
         if not args.smoke:
             return cli_doctor(args)

@@ -15,6 +15,7 @@ from typing import Any
 from moodpi import config as cfg
 from moodpi.cli.doctor.check import FAIL, OK, SKIP, WARN, Check
 from moodpi.cli.doctor.runtime import missing_library
+from moodpi.system.quiet import native_quiet
 from moodpi.system.status_reader import StatusReading
 
 CAMERA_FRAMES = 10
@@ -88,6 +89,8 @@ def reach(config: cfg.Config, daemon: StatusReading) -> str:
 
 
 def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
+    if config.audio.output == "none":  # a box without a speaker, on purpose: nothing to open
+        return Check("audio", SKIP, "off (audio.output = none)")
     if daemon.state == "running":
         return _daemon_audio(daemon.data or {})
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -96,7 +99,8 @@ def check_audio(config: cfg.Config, daemon: StatusReading) -> Check:
     try:
         import pygame
 
-        pygame.mixer.init()
+        with native_quiet():
+            pygame.mixer.init()
         rate_hz, _size, channels = pygame.mixer.get_init() or (0, 0, 0)
         pygame.mixer.quit()
     except Exception as exc:

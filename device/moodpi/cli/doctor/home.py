@@ -22,7 +22,8 @@ SCAN_DEADLINE_S = 60.0
 
 
 def check_music(config: cfg.Config) -> Check:
-    from moodpi.music.library.library import Library, empty_mapped_categories, library_from_config
+    from moodpi.music.library.health import library_problem
+    from moodpi.music.library.library import library_from_config
 
     library = library_from_config(config)
     if not library.configured:
@@ -34,7 +35,7 @@ def check_music(config: cfg.Config) -> Check:
         )
     cache = library.cache_path
     if cache is not None and not _writable(cache):
-        library = Library(library.root, library.playlists_dir, None)  # scan in memory, read-only
+        library = library.read_only()  # the daemon's cache and analysis, never written here
     stop = threading.Event()
     timer = threading.Timer(SCAN_DEADLINE_S, stop.set)
     timer.start()
@@ -44,19 +45,22 @@ def check_music(config: cfg.Config) -> Check:
         return Check("music", FAIL, f"cannot scan the library: {exc}", "check music.root")
     finally:
         timer.cancel()
-    counts = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "no tracks"
-    detail = f"{report.tracks} tracks ({counts}); {report.unreadable} unreadable"
-    empty = empty_mapped_categories(config.music, library)
-    if report.tracks == 0:
-        return Check(
-            "music",
-            WARN,
-            detail,
-            f"copy music into {config.music.root or config.music.playlists}/<category>/",
-        )
-    if report.unreadable or empty or not report.complete:
-        extra = f"; no tracks for {', '.join(empty)}" if empty else ""
-        return Check("music", WARN, detail + extra, "moodpi library show lists the categories")
+    problem = library_problem(library, report.tracks)
+    if problem is not None and library.folder_gone():
+        return Check("music", FAIL, problem, "mount the disk, or fix music.root")
+    folders = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "none"
+    detail = (
+        f"{report.tracks} tracks, {report.placed} placed on the valence-arousal plane;"
+        f" category folders: {folders}; {report.unreadable} unreadable"
+    )
+    if problem is not None:
+        folder = config.music.playlists or config.music.root
+        return Check("music", WARN, problem, f"copy music (any layout) into {folder}")
+    if not report.placed and library.tracks(""):  # music in no folder, nothing placed yet
+        hint = "the daemon analyses them in the background, or: moodpi library scan"
+        return Check("music", WARN, f"{detail}; none placed yet (they play shuffled)", hint)
+    if report.unreadable or not report.complete:
+        return Check("music", WARN, detail, "moodpi library show lists the tracks")
     return Check("music", OK, detail)
 
 

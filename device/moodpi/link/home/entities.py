@@ -173,6 +173,17 @@ def entities(info: DeviceInfo) -> list[Entity]:
             value_template=tpl.AUDIO_PROBLEM_TEMPLATE,
         ),
         entity(
+            "binary_sensor",
+            "music_problem",
+            name="Music library",
+            device_class="problem",
+            entity_category="diagnostic",
+            state_topic=t.state,
+            value_template=tpl.MUSIC_PROBLEM_TEMPLATE,
+            json_attributes_topic=t.state,
+            json_attributes_template=tpl.MUSIC_PROBLEM_ATTRIBUTES_TEMPLATE,
+        ),
+        entity(
             "sensor",
             "library_analysed",
             name="Music analysed",

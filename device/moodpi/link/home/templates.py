@@ -33,6 +33,17 @@ AUDIO_PROBLEM_TEMPLATE = (
     "('ON' if value_json.audio is sameas false else 'OFF') }}"
 )
 
+# ON while the music folder is missing or holds nothing playable (`library.problem`, a text);
+# no music library (library null) is a choice, not a problem; an older daemon: unknown.
+MUSIC_PROBLEM_TEMPLATE = (
+    "{{ None if value_json.library is not defined else "
+    "('ON' if value_json.library is mapping and value_json.library.get('problem') is string "
+    "and value_json.library.get('problem') else 'OFF') }}"
+)
+MUSIC_PROBLEM_ATTRIBUTES_TEMPLATE = (
+    "{{ {'problem': value_json.library.get('problem') if value_json.library is mapping "
+    "else None} | tojson }}"
+)
 
 # Mood events become Home Assistant events; presence events on the same topic render empty,
 # which the event platform ignores.

@@ -1,11 +1,12 @@
 """The music library: scan, cache, and the tracks of each category.
 
 Library layout: any folder of music under `music.root` (files .mp3 .ogg .flac .wav, searched
-recursively). A top-level folder is a category (lower-cased): a folder named after a category the
-policies ask for ("sad", "happy", ...) is the user's explicit choice and wins over the analysis;
-any other folder ("Adele", "Jazz") and files at the top are just music, placed by the analysis
-of their audio. When `music.playlists` is set, one `<category>.m3u` / `.m3u8` per category with
-paths relative to the playlist instead.
+recursively): flat, `Artist/Album/NN Track`, anything. Every track is placed on the
+valence-arousal plane by the analysis of its audio. A top-level folder named after a category
+the policies ask for ("sad", "calming", ...: moodpi.music.policy.policy_categories) is the
+user's explicit choice and wins over the analysis; any other folder ("Adele", "Jazz") and the
+files at the top are just music (category UNSORTED). When `music.playlists` is set, its
+`<name>.m3u` / `.m3u8` files (paths relative to the playlist) instead, by the same rule.
 
 Scanning is incremental: a SQLite cache keyed by path remembers each file's mtime and size with
 the duration and tags mutagen read; a rescan only opens new or changed files. Unreadable files
@@ -26,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,16 @@ from moodpi.music.library import db as cache
 from moodpi.music.library.db import Analysis, FileMeta
 from moodpi.music.library.playlists import playlist_entries
 from moodpi.music.library.probe import AUDIO_SUFFIXES, probe
-from moodpi.music.track import Track, TrackSource
+from moodpi.music.policy import policy_categories
+from moodpi.music.track import UNSORTED, Track
 
 log = logging.getLogger(__name__)
-
-UNSORTED = ""  # the category of files at the top of music.root
 
 
 @dataclass(frozen=True)
 class ScanReport:
     tracks: int  # playable tracks, unsorted ones too (a file in two categories counts twice)
-    categories: dict[str, int]
+    categories: dict[str, int]  # category folders or playlists: names the policies use
     read: int  # files opened and parsed in this scan (new or changed)
     cached: int  # unchanged files taken from the cache without opening them
     unreadable: int  # files skipped: not audio, corrupt, empty, unsupported type
@@ -54,6 +54,7 @@ class ScanReport:
     missing: int  # playlist entries pointing at nothing
     elapsed_s: float
     complete: bool = True  # False: stopped early by stop_event; the rest comes from the cache
+    placed: int = 0  # files the analysis has placed on the valence-arousal plane
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,11 +62,22 @@ class ScanReport:
 
 class Library:
     def __init__(
-        self, root: Path | None, playlists_dir: Path | None = None, cache_path: Path | None = None
+        self,
+        root: Path | None,
+        playlists_dir: Path | None = None,
+        cache_path: Path | None = None,
+        *,
+        category_names: Collection[str] | None = None,
+        writes_cache: bool = True,
     ) -> None:
         self.root = Path(root) if root else None
         self.playlists_dir = Path(playlists_dir) if playlists_dir else None
         self.cache_path = Path(cache_path) if cache_path else None
+        # Folders and playlists of other names are just music; None: the default config's names.
+        self.category_names = frozenset(
+            policy_categories(MusicConfig()) if category_names is None else category_names
+        )
+        self._writes_cache = writes_cache
         self._memory: dict[str, FileMeta] = {}  # the cache when there is no cache file
         self._tracks: dict[str, list[Track]] = {}
         self._placed: list[Track] = []  # every analysed track, each file once
@@ -85,6 +97,14 @@ class Library:
             if track.placed:
                 placed.setdefault(track.path, track)
         self._tracks, self._placed = by_category, list(placed.values())
+
+    def read_only(self) -> Library:
+        """The same library, reading the cache (scan and analysis) but never writing it: for a
+        command that must not touch the daemon's state (doctor, classify)."""
+        return Library(
+            self.root, self.playlists_dir, self.cache_path,
+            category_names=self.category_names, writes_cache=False,
+        )  # fmt: skip
 
     @property
     def configured(self) -> bool:
@@ -114,8 +134,11 @@ class Library:
 
         May run in a thread of its own: `tracks()` sees the old library until the new one is
         complete. A set `stop_event` ends the scan between two files; what was read is kept.
+        A library folder that is gone (a disk not mounted yet) leaves nothing to play and the
+        cache as it was, so its analysis is still there when the folder comes back.
         """
         started = time.monotonic()
+        gone = self.folder_gone()
         entries, missing = self._entries()
         known = self._load_cache()
         metas: dict[str, FileMeta] = {}
@@ -136,9 +159,10 @@ class Library:
             if meta.error:
                 unreadable += 1
                 log.warning("skipping unreadable file %s: %s", path, meta.error)
-        removed = len(set(known) - set(metas)) if complete else 0
-        self._save_cache(metas, entries)
-        self._set_tracks(_build_tracks(entries, metas, self._load_analysis()))
+        removed = len(set(known) - set(metas)) if complete and not gone else 0
+        if not gone:
+            self._save_cache(metas, entries)
+        self._set_tracks(self._build(entries, metas, self._load_analysis()))
         report = ScanReport(
             tracks=self._entry_count(),
             categories=self.categories(),
@@ -149,15 +173,20 @@ class Library:
             missing=missing,
             elapsed_s=round(time.monotonic() - started, 3),
             complete=complete,
+            placed=len(self._placed),
         )
         log.info(
-            "library: %d tracks in %d categories (read %d, cached %d, unreadable %d)",
-            report.tracks, len(report.categories), read, report.cached, unreadable,
+            "library: %d tracks, %d placed, %d category folders (read %d, cached %d, bad %d)",
+            report.tracks, report.placed, len(report.categories), read, report.cached, unreadable,
         )  # fmt: skip
         return report
 
     def load(self) -> int:
-        """The last scan's tracks from the cache, without touching the files; returns the count."""
+        """The last scan's tracks from the cache, without touching the files (the library folder
+        aside: gone, nothing is served); returns the count."""
+        if self.folder_gone():
+            self._set_tracks([])
+            return 0
         if self.cache_path is None or not self.cache_path.is_file():
             return 0
         try:
@@ -168,8 +197,17 @@ class Library:
         except sqlite3.Error as exc:
             log.warning("cannot read library cache %s: %s", self.cache_path, exc)
             return 0
-        self._set_tracks(_build_tracks(rows, metas, analysis))
+        self._set_tracks(self._build(rows, metas, analysis))
         return self._entry_count()
+
+    def _build(
+        self, entries: list[tuple[str, str]], metas: Mapping[str, FileMeta],
+        analysis: Mapping[str, Analysis],
+    ) -> list[Track]:  # fmt: skip
+        """The tracks, a folder or playlist not named after a category being just music."""
+        names = self.category_names
+        sorted_entries = dict.fromkeys((c if c in names else UNSORTED, p) for c, p in entries)
+        return _build_tracks(list(sorted_entries), metas, analysis)
 
     def _entry_count(self) -> int:
         return sum(len(tracks) for tracks in self._tracks.values())
@@ -185,6 +223,11 @@ class Library:
             return {}
 
     # -- finding files ------------------------------------------------------------------------
+
+    def folder_gone(self) -> bool:
+        """The configured library folder (playlists, else root) is not a folder right now."""
+        folder = self.playlists_dir or self.root
+        return folder is not None and not folder.is_dir()
 
     def _entries(self) -> tuple[list[tuple[str, str]], int]:
         if self.playlists_dir is not None:
@@ -213,13 +256,14 @@ class Library:
         except sqlite3.Error as exc:
             # Derived data only: start afresh rather than fail, and keep the bad file for a look.
             log.warning("library cache %s unusable (%s); rebuilding it", self.cache_path, exc)
-            with contextlib.suppress(OSError):
-                self.cache_path.replace(self.cache_path.with_suffix(".corrupt"))
+            if self._writes_cache:
+                with contextlib.suppress(OSError):
+                    self.cache_path.replace(self.cache_path.with_suffix(".corrupt"))
             return {}
 
     def _save_cache(self, metas: dict[str, FileMeta], entries: list[tuple[str, str]]) -> None:
         self._memory = dict(metas)
-        if self.cache_path is None:
+        if self.cache_path is None or not self._writes_cache:
             return
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,14 +331,5 @@ def library_from_config(config: Config) -> Library:
         Path(music.root) if music.root else None,
         Path(music.playlists) if music.playlists else None,
         config.state_path / "library.sqlite3",
+        category_names=policy_categories(music),
     )
-
-
-def empty_mapped_categories(music: MusicConfig, library: TrackSource) -> list[str]:
-    """Categories the maps name that have no tracks (they will fall back); none while the
-    analysis has placed tracks, which then stand in for every category."""
-    if library.placed_tracks():
-        return []
-    have = library.categories()
-    named = set(music.mirror_map.values()) | set(music.uplift_map.values())
-    return sorted(c for c in named if c not in have)

@@ -1,5 +1,7 @@
-"""Playlists as a library layout: one `<category>.m3u` / `.m3u8` per category, with paths relative
-to the playlist (or file:// URLs); other URLs and missing files are skipped with one line each."""
+"""Playlists as a library layout: `<name>.m3u` / `.m3u8` files (a name the policies use, such as
+`calming`, makes the playlist that category; moodpi.music.library.library decides), with paths
+relative to the playlist (or file:// URLs); other URLs and missing files are skipped with one
+line each."""
 
 from __future__ import annotations
 

@@ -6,6 +6,11 @@ are opened) and, with `music.analysis` on, starts the analyser for files not yet
 holds its libraries (scipy, soundfile) or its memory. While it works the thread reloads the
 placements from the cache every ANALYSIS_RELOAD_S, so new tracks join the policies as they are
 placed; a stop ends it with SIGTERM (it finishes the track in hand; the next run resumes).
+
+After each scan it judges the library (moodpi.music.library.health): a music folder that is
+missing or holds nothing playable is an `error` event (component "music") and the state's
+`library.problem` (Home Assistant's "Music library" problem sensor); the scan that finds music
+again is a `recovered` event and clears it. The analyser waits while the folder is gone.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 
 from moodpi.config import MusicConfig
+from moodpi.events import ComponentError, Recovered
 from moodpi.music.library.db import coverage
+from moodpi.music.library.health import library_problem
 from moodpi.music.library.library import Library
 from moodpi.state import LibraryState
 
@@ -36,9 +44,15 @@ class LibraryWatcher:
     """Keeps `library` current from its own thread; `state` is what the snapshot shows of it."""
 
     def __init__(
-        self, library: Library, config: MusicConfig, stop_event: threading.Event | None = None
+        self,
+        library: Library,
+        config: MusicConfig,
+        stop_event: threading.Event | None = None,
+        on_event: Callable[[ComponentError | Recovered], None] | None = None,
     ) -> None:
         self.library = library
+        self._on_event = on_event or (lambda _event: None)  # called on the library thread
+        self.problem: str | None = None  # why there is nothing to play; None: fine
         self._rescan_interval_s = config.rescan_interval_s
         self._analysis = config.analysis
         # The daemon's stop event: a SIGTERM during a long first scan ends the scan (and the wait
@@ -88,13 +102,27 @@ class LibraryWatcher:
             if report.read or report.removed:
                 log.info("music library: %d tracks (%d new or changed), %d unreadable",
                          report.tracks, report.read, report.unreadable)  # fmt: skip
+            self._judge(report.tracks)
         except Exception:
             log.exception("music library scan failed")
         self._update_state()
 
+    def _judge(self, tracks: int) -> None:
+        """Say a new problem once, and its end once."""
+        problem = library_problem(self.library, tracks)
+        if problem == self.problem:
+            return
+        if problem is not None:
+            log.error("%s", problem)
+            self._on_event(ComponentError("music", problem))
+        else:
+            log.info("music library back: %d tracks to play", tracks)
+            self._on_event(Recovered("music", f"{tracks} tracks to play"))
+        self.problem = problem
+
     def _start_analyser(self) -> None:
         state, cache = self.state, self.library.cache_path
-        if not self._analysis or cache is None or state is None:
+        if not self._analysis or cache is None or state is None or self.library.folder_gone():
             self._first_ready.set()
             return
         if state.analysed + state.failed >= state.tracks or self._analyser_running():
@@ -138,7 +166,10 @@ class LibraryWatcher:
     def _update_state(self) -> None:
         cache = self.library.cache_path
         found = coverage(cache) if cache is not None else None
-        self.state = LibraryState(**asdict(found)) if found else None
+        if found is not None:
+            self.state = LibraryState(**asdict(found), problem=self.problem)
+        else:  # no cache (yet): a problem still shows
+            self.state = LibraryState(0, 0, 0, False, None, self.problem) if self.problem else None
 
     def _stop_analyser(self) -> None:
         child = self._analyser

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moodpi.perception.tflite import load_interpreter
+from moodpi.system.quiet import native_quiet
 from moodpi.types import Face
 
 INPUT_PX = 128  # the model's own square input
@@ -168,7 +169,8 @@ class BlazeFaceRunner:
             )
         if (h, w) != (INPUT_PX, INPUT_PX):
             interpreter.resize_tensor_input(inp["index"], [1, h, w, 3])
-            interpreter.allocate_tensors()
+            with native_quiet():
+                interpreter.allocate_tensors()
         n = len(anchors_px(h, w))
         outs = {int(d["shape"][-1]): d for d in interpreter.get_output_details()}
         reg, scores = outs.get(16), outs.get(1)

@@ -48,6 +48,16 @@ class FaceDetector(Protocol):
         """Forget what earlier frames showed (a new scene)."""
         ...
 
+    def sweep_frames(self, width: int, height: int) -> int:
+        """Frames it takes to have looked at all of a width x height stream: the longest wait
+        for a face that sits still."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """What runs, for reports."""
+        ...
+
 
 class VerifiedDetector:
     """A detector whose boxes count as faces only when the verifier agrees (detect.verify)."""
@@ -73,6 +83,13 @@ class VerifiedDetector:
     def reset(self) -> None:
         self.inner.reset()
         self.verifier.reset()
+
+    def sweep_frames(self, width: int, height: int) -> int:
+        return self.inner.sweep_frames(width, height)
+
+    @property
+    def name(self) -> str:
+        return f"{self.inner.name} + face landmark verifier"
 
 
 def _blazeface(config: Config) -> FaceDetector:

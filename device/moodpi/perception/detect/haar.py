@@ -96,5 +96,13 @@ class HaarDetector:
     def scan(self, grey: np.ndarray) -> list[Face]:
         return self.detect(grey)
 
+    @property
+    def name(self) -> str:
+        return "HaarDetector"
+
     def reset(self) -> None:
         """Nothing to forget: every frame is looked at afresh."""
+
+    def sweep_frames(self, width: int, height: int) -> int:
+        """One frame sees the whole frame."""
+        return 1

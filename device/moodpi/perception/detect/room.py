@@ -30,13 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodpi.perception.detect.blazeface import (
-    INPUT_PX,
-    NMS_IOU,
-    BlazeFaceRunner,
-    boxes_to_faces,
-    iou,
-)
+from moodpi.perception.detect.blazeface import INPUT_PX, BlazeFaceRunner, boxes_to_faces
+from moodpi.perception.detect.boxes import best_overlap, changed, clear_of, shift_face, thumbnail
 from moodpi.perception.detect.sweep import (
     MOTION_FACTOR,
     TILE_H,
@@ -53,6 +48,9 @@ TRACK_FACE_PX = 48  # a track's window makes its face about this size in the inp
 WINDOW_PX = INPUT_PX  # track windows: the model's own square input
 CANDIDATE_SCORE_MARGIN = 0.15
 RECHECK_FRAMES = 2
+# A confirmed face between its checks is rechecked at once when its box changed this much (mean
+# grey levels of its thumbnail): someone who got up is not reported in the frame after they left.
+CHANGED_GREY_LEVELS = 12.0
 STILL_PAD_MAX_PX = 800  # stills up to this size are retried inside a border (portrait crops)
 
 
@@ -63,6 +61,7 @@ class _Track:
     last_seen: int  # frame number
     confirmed: bool
     last_checked: int = -1
+    look: np.ndarray | None = None  # the box's thumbnail at its last check
 
 
 class RoomDetector:
@@ -132,6 +131,10 @@ class RoomDetector:
         tiles = len(schedule(sweep_tiles(width, height, self._smallest(width))))
         return math.ceil(tiles / self.tiles_per_frame)
 
+    @property
+    def name(self) -> str:
+        return "RoomDetector"
+
     def reset(self) -> None:
         """Forget every face (a new scene): the next frames start the sweep again."""
         self._tracks = []
@@ -173,7 +176,7 @@ class RoomDetector:
         padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=128)
         return [
             f
-            for f in (_shift(face, -pad, -pad, w, h) for face in self._scan_once(padded))
+            for f in (shift_face(face, -pad, -pad, w, h) for face in self._scan_once(padded))
             if f is not None
         ]
 
@@ -271,16 +274,19 @@ class RoomDetector:
         A confirmed face is looked at every RECHECK_FRAMES frames (people on a sofa move little
         in a tenth of a second, and the pass is most of a frame's cost); a candidate at once.
         """
+        full = grey.at(1.0)[0]
         for track in self._tracks:
-            if track.confirmed and now - track.last_checked < RECHECK_FRAMES:
+            look = thumbnail(full, track.box)
+            due = now - track.last_checked >= RECHECK_FRAMES
+            if track.confirmed and not due and not changed(track.look, look, CHANGED_GREY_LEVELS):
                 continue
-            track.last_checked = now
+            track.last_checked, track.look = now, look
             cx, cy = (track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2
             size = max(track.box[2] - track.box[0], track.box[3] - track.box[1], 1.0)
             side = max(size * WINDOW_PX / TRACK_FACE_PX, 32.0)
             hits = self._run_window(grey, cx - side / 2, cy - side / 2, side)
             needed = self._keep_score if track.confirmed else self.min_score
-            best = _best_overlap(track.box, [(b, sc) for b, sc in hits if sc >= needed])
+            best = best_overlap(track.box, [(b, sc) for b, sc in hits if sc >= needed])
             if best is not None:
                 track.box, track.score = best
                 track.last_seen, track.confirmed = now, True
@@ -289,46 +295,26 @@ class RoomDetector:
 
     def _add_candidates(self, found: list[tuple[np.ndarray, float]], now: int) -> None:
         for box, score in found:
-            if _clear_of(box, [t.box for t in self._tracks]):
+            if clear_of(box, [t.box for t in self._tracks]):
                 self._tracks.append(_Track(box, score, now, confirmed=False))
 
     def _merge_tracks(self) -> None:
         kept: list[_Track] = []
         for track in sorted(self._tracks, key=lambda t: (t.confirmed, t.score), reverse=True):
-            if _clear_of(track.box, [k.box for k in kept]):
+            if clear_of(track.box, [k.box for k in kept]):
                 kept.append(track)
         self._tracks = kept
 
     def _faces(self, shape: tuple[int, int]) -> list[Face]:
-        # not reported: a candidate not yet confirmed, or a face missed at its last check
+        # not reported: a candidate not yet confirmed, or a face missed at its last check (which
+        # comes at once when its box changed)
         shown = [
-            t for t in self._tracks if t.confirmed and self._frame_no - t.last_seen < RECHECK_FRAMES
+            t
+            for t in self._tracks
+            if t.confirmed
+            and t.last_seen == t.last_checked
+            and self._frame_no - t.last_seen < RECHECK_FRAMES
         ]
         boxes = np.array([t.box for t in shown], np.float32).reshape(-1, 4)
         faces = boxes_to_faces(boxes, [t.score for t in shown], shape, self.min_size_px)
         return sorted(faces, key=lambda f: f.score, reverse=True)
-
-
-def _shift(face: Face, dx: int, dy: int, w: int, h: int) -> Face | None:
-    """A face found in a padded image, moved back and clipped to the (w, h) original."""
-    x0, y0 = max(0, face.x + dx), max(0, face.y + dy)
-    x1, y1 = min(w, face.x + face.w + dx), min(h, face.y + face.h + dy)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    return Face(x0, y0, x1 - x0, y1 - y0, face.score)
-
-
-def _clear_of(box: np.ndarray, others: list[np.ndarray]) -> bool:
-    """No box of `others` overlaps `box` by more than NMS_IOU (true when there are none)."""
-    return bool(np.all(iou(box, np.array(others, np.float32).reshape(-1, 4)) <= NMS_IOU))
-
-
-def _best_overlap(
-    box: np.ndarray, hits: list[tuple[np.ndarray, float]]
-) -> tuple[np.ndarray, float] | None:
-    """The hit that overlaps the track most (a face moves little between frames), if any."""
-    if not hits:
-        return None
-    overlaps = iou(box, np.array([b for b, _ in hits], np.float32).reshape(-1, 4))
-    best = int(np.argmax(overlaps))
-    return hits[best] if overlaps[best] > 0.1 else None

@@ -5,7 +5,7 @@ are not faces: a channel logo, a "'15" badge, a lamp, a dark sleeve. MediaPipe's
 model (`face_landmark.tflite`, Apache-2.0, from the `mediapipe` wheel) was trained to say whether
 its 192x192 input still holds a face (its tracking flag); on real faces cut the way BlazeFace
 boxes them it scores near 1 down to 36 px faces, on the clutter that fooled the detector near 0
-(docs/architecture.md, `moodpi bench --distance --clutter`).
+(`moodpi bench --distance`, models/README.md).
 
 The rule here: the model is asked once per new box. `FaceVerifier` remembers what it was told
 (accepted and rejected boxes, matched by overlap) for `memory_frames`, so a person who stays is
@@ -76,7 +76,7 @@ class FaceVerifier:
         self,
         model_path: str | Path,
         *,
-        min_score: float = 0.5,
+        min_score: float = 0.2,
         memory_frames: int = 30,
         num_threads: int = 1,
     ) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from moodpi.config import CameraConfig
 from moodpi.perception.sources.base import CameraError, SourceBase, mirror, quietly
+from moodpi.system.quiet import native_quiet
 from moodpi.types import Frame
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class Picamera2Source(SourceBase):
             return
         factory = self._factory or _picamera2_class()
         try:
-            cam = factory()  # Picamera2() opens the camera
+            with native_quiet():  # libcamera's own log lines
+                cam = factory()  # Picamera2() opens the camera
         except Exception as exc:
             raise CameraError(f"picamera2: cannot open the camera: {exc}") from exc
         try:

@@ -24,6 +24,7 @@ from moodpi.perception.sources.base import (
     usable_grey,
 )
 from moodpi.perception.sources.frame_files import MAX_FRAME_PIXELS, FrameRefused, read_frame_file
+from moodpi.system.quiet import native_quiet
 from moodpi.types import Frame
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ class ReplaySource(SourceBase):
         self._started = True
 
     def _open_video(self) -> Any:
-        cap = cv2.VideoCapture(str(self.path))
+        with native_quiet():
+            cap = cv2.VideoCapture(str(self.path))
         pixels = cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
         if pixels > MAX_FRAME_PIXELS:  # refused before the first frame is decoded
             cap.release()

@@ -11,6 +11,7 @@ import cv2
 
 from moodpi.config import CameraConfig
 from moodpi.perception.sources.base import CameraError, SourceBase, mirror, quietly, usable_grey
+from moodpi.system.quiet import native_quiet
 from moodpi.types import Frame
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class V4L2Source(SourceBase):
             return
         # Read once by OpenCV on its first V4L2 capture; an operator's own setting wins.
         os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(V4L2_SELECT_TIMEOUT_S))
-        cap = cv2.VideoCapture(self._device, cv2.CAP_V4L2)
+        with native_quiet():
+            cap = cv2.VideoCapture(self._device, cv2.CAP_V4L2)
         if not cap.isOpened():
             cap.release()
             raise CameraError(

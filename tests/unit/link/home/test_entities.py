@@ -17,7 +17,8 @@ def test_the_expected_entities_exist_with_their_platforms() -> None:
         "faces": "sensor", "camera_in_use": "binary_sensor", "quiet_hours": "switch",
         "mood_change": "event", "detection": "switch", "policy": "select", "volume": "number",
         "skip": "button", "pause": "button", "resume": "button",
-        "audio_problem": "binary_sensor", "library_analysed": "sensor", "fps": "sensor",
+        "audio_problem": "binary_sensor", "music_problem": "binary_sensor",
+        "library_analysed": "sensor", "fps": "sensor",
         "cpu_temperature": "sensor",
     }  # fmt: skip
 

@@ -67,6 +67,27 @@ def test_audio_problem_is_on_only_without_a_sound_device(configs, audio, expecte
     assert render(audio_problem["value_template"], {"presence": True}) == "None"  # older daemon
 
 
+@pytest.mark.parametrize(
+    ("library", "expected"),
+    [
+        ({"tracks": 0, "problem": "music.root /m does not exist (a disk not mounted?)"}, "ON"),
+        ({"tracks": 12, "problem": None}, "OFF"),
+        ({"tracks": 12}, "OFF"),  # a daemon from before the problem key
+        ({"tracks": 1, "problem": 3}, "OFF"),  # garbage is no problem report
+        (None, "OFF"),  # no music library: a choice
+    ],
+)
+def test_music_problem_is_on_while_the_music_folder_is_missing_or_empty(
+    configs, library, expected
+) -> None:
+    music = configs["music_problem"]
+    assert music["device_class"] == "problem" and music["entity_category"] == "diagnostic"
+    assert render(music["value_template"], {"library": library}) == expected
+    assert render(music["value_template"], {"presence": True}) == "None"  # older daemon
+    attributes = json.loads(render(music["json_attributes_template"], {"library": library}))
+    assert attributes == {"problem": (library or {}).get("problem")}
+
+
 def test_policy_and_volume_templates(configs) -> None:
     assert render(configs["policy"]["value_template"], {"policy": "iso"}) == "iso"
     assert render(configs["policy"]["value_template"], {"policy": "jazz"}) == "None"

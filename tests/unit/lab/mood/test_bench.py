@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moodpi.lab.moodbench import cli_mood_bench
+from moodpi.lab.mood.bench import cli_mood_bench
 from tests.support.truth import TRUTH, write_truth
 
 

@@ -4,13 +4,13 @@ What the classifier says about a frame does not depend on the tracker's settings
 replay goes through the pipeline once (the daemon's replay source, detector and classifier, as
 `moodpi run` reads it) and every setting of the grid then replays the recorded observations
 through the tracker alone: mood.py is pure and its clock is the frames' own `t`. Each setting is
-scored as `moodpi bench --mood` scores the daemon (moodscore.score, pooled over the replays).
+scored as `moodpi bench --mood` scores the daemon (mood.score, pooled over the replays).
 
 The settings are chosen on one set of replays and checked on another left out of the choice
 (`--held-out`): the grid has hundreds of settings, and the best of them on one set is partly
 the luck of that set.
 
-Choosing. Only settings that meet all three targets of moodscore.TARGETS on the tuning replays
+Choosing. Only settings that meet all three targets of mood.score.TARGETS on the tuning replays
 are ranked, by
 
     utility = agreement + 0.5 · within_2s − 0.5 · (flicker − 1)
@@ -36,7 +36,7 @@ import numpy as np
 
 from moodpi import config as config_mod
 from moodpi.config import Config, MoodConfig
-from moodpi.lab.moodscore import TARGETS, load_truth, pool, score
+from moodpi.lab.mood.score import TARGETS, load_truth, pool, score
 from moodpi.mood import MoodTracker
 from moodpi.perception.pipeline import build_perception
 from moodpi.perception.sources import SourceEnded, open_source
@@ -120,12 +120,12 @@ def _event(change: MoodChange | PresenceChange, seq: int) -> dict[str, Any]:
 
 
 def per_replay(recordings: Sequence[Recording], mood: MoodConfig) -> list[dict[str, Any]]:
-    """moodscore's score of one setting on each recording."""
+    """score.py's score of one setting on each recording."""
     return [score(track(r, mood), r.truth) for r in recordings]
 
 
 def evaluate(recordings: Sequence[Recording], mood: MoodConfig) -> dict[str, Any]:
-    """moodscore's pooled score of one setting over the recordings."""
+    """score.py's pooled score of one setting over the recordings."""
     return pool(per_replay(recordings, mood))
 
 

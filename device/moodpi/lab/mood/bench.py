@@ -1,5 +1,5 @@
 """`moodpi bench --mood REPLAY_DIR...`: run the real daemon on labelled replays and score its
-moods (lab/moodscore.py: flicker, agreement, delay, pooled over several replays).
+moods (lab/mood/score.py: flicker, agreement, delay, pooled over several replays).
 
 Each replay (scripts/make_replay.py: frames/ and truth.json) is read once, as fast as it goes, by
 the daemon in a subprocess (lab/launch.py) with no audio and no MQTT, its journal and status file
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moodpi.lab.launch import daemon_env, run_command
-from moodpi.lab.moodscore import TARGETS, load_truth, pool, score
+from moodpi.lab.mood.score import TARGETS, load_truth, pool, score
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""lab/moodscore.py: published moods scored on hand-made event lists; truth files checked."""
+"""lab/mood/score.py: published moods scored on hand-made event lists; truth files checked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from moodpi.lab.moodscore import load_truth, longest_in, pool, score
+from moodpi.lab.mood.score import load_truth, longest_in, pool, score
 from tests.support.truth import TRUTH, write_truth
 
 

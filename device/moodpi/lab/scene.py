@@ -1,23 +1,144 @@
-"""Living-room clutter for the benchmarks: things that are not faces but look a little like one.
+"""Scenes for the room benchmarks: real people composed by lens geometry, and living-room clutter.
 
-On real scene photos the detector's false faces were TV-channel logos, a round "'15" badge, a
-chandelier, a leather jacket and a dark sleeve (issue 28). The distance and mood benches composed
-people onto smooth synthetic backdrops, which never showed such things. `clutter_frame` adds
-them: rendered items (round badges and channel logos with text, lamps with bright bulbs, striped
-and checked cloth, dark sleeves, bookshelves) and, where scikit-image is installed, pieces of its
-bundled photographs that hold no human face (a cat, coffee, coins, a clock, a rocket, the moon,
-printed text, its logo; public domain / CC0, listed in skimage/data/README.txt).
+People: real photographs (lfw-expressions, the validation persons of the person-disjoint split)
+are composed into camera frames the way a lens of `camera.hfov_deg` sees a person at distance d:
+the face box (0.15 m) is `W * 0.15 / (2 d tan(hfov / 2))` pixels wide in a frame W pixels wide,
+blended into a room-like backdrop with a feathered edge (no square outline to help a detector).
+
+Clutter: things that are not faces but look a little like one. On real scene photos the
+detector's false faces were TV-channel logos, a round "'15" badge, a chandelier, a leather jacket
+and a dark sleeve (issue 28); smooth synthetic backdrops never showed such things. Rendered
+items (round badges and channel logos with text, lamps with bright bulbs, striped and checked
+cloth, dark sleeves, bookshelves) and, where scikit-image is installed, pieces of its bundled
+photographs that hold no human face (a cat, coffee, coins, a clock, a rocket, the moon, printed
+text, its logo; public domain / CC0, listed in skimage/data/README.txt).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from moodpi.config import Config
+from moodpi.lab import evaluate_photos
+from moodpi.lab.evaluate_photos import LabelledPhoto
 from moodpi.lab.replaygen import make_background
+from moodpi.perception.detect.geometry import face_width_px
+from moodpi.perception.detect.whole_frame import WholeFrameDetector
+from moodpi.types import EMOTIONS, Face
+
+DISTANCES_M = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+Box = tuple[float, float, float, float]  # x, y, w, h
+
+
+@dataclasses.dataclass(frozen=True)
+class Photo:
+    image: np.ndarray  # (H, W) uint8
+    box: Face  # the face in the photo (short-range BlazeFace on the photo itself)
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    photo: Photo
+    distance_m: float
+    box: Box  # the face in the frame
+
+
+def load_photos(folder: Path, count: int, config: Config) -> list[Photo]:
+    """News photos (350x350) of validation persons with a face the detector finds up close, in
+    an order that mixes persons and classes (by the hash of the file's name in labels.csv)."""
+    reference = WholeFrameDetector(config.model_path(config.faces.model))
+
+    def shuffled(photo: LabelledPhoto) -> bytes:
+        return hashlib.sha256(photo.path.relative_to(folder).as_posix().encode()).digest()
+
+    photos: list[Photo] = []
+    for labelled in sorted(evaluate_photos.load_photos(folder, "val"), key=shuffled):
+        if len(photos) >= count:
+            break
+        path = labelled.path
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+        if image is None or image.shape != (350, 350):
+            continue  # film-frame crops fill the whole image: no room around the face
+        found = reference.detect(image)
+        if found:
+            photos.append(Photo(image, max(found, key=lambda b: b.area), EMOTIONS[labelled.label]))
+    return photos
+
+
+def compose_scene(
+    people: Sequence[tuple[Photo, float]],
+    size: tuple[int, int],
+    hfov_deg: float,
+    rng: np.random.Generator,
+    clutter: int = 0,
+) -> tuple[np.ndarray, list[Person]]:
+    """A (H, W) frame with each photo scaled so its face is as wide as at its distance, and
+    `clutter` items of clutter around them (never over a person's photo)."""
+    w, h = size
+    canvas = make_background(size, rng).astype(np.float32)
+    placed: list[Person] = []
+    around: list[Box] = []
+    slots = np.linspace(0.15, 0.85, len(people) + 2)[1:-1] if len(people) > 1 else [None]
+    for (photo, distance), slot in zip(people, slots, strict=True):
+        scale = face_width_px(distance, w, hfov_deg) / photo.box.w
+        side = max(4, round(photo.image.shape[1] * scale))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        patch = cv2.resize(photo.image, (side, side), interpolation=interp).astype(np.float32)
+        centre_x = rng.uniform(0.1, 0.9) if slot is None else float(slot)
+        x0 = int(np.clip(centre_x * w - side / 2, 0, max(0, w - side)))
+        y0 = int(np.clip(rng.uniform(0.25, 0.6) * h - side / 2, 0, max(0, h - side)))
+        _blend(canvas, patch, x0, y0)
+        around.append((x0, y0, side, side))
+        b = photo.box
+        placed.append(
+            Person(photo, distance, (x0 + b.x * scale, y0 + b.y * scale, b.w * scale, b.h * scale))
+        )
+    add_clutter(canvas, rng, clutter, keep_out=around)
+    canvas += rng.normal(0.0, 2.0, canvas.shape).astype(np.float32)  # sensor noise
+    return np.clip(canvas, 0, 255).astype(np.uint8), placed
+
+
+def _blend(canvas: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
+    side = patch.shape[0]
+    mask = np.zeros((side, side), np.float32)
+    r = side / 2
+    cv2.ellipse(
+        mask, (round(r), round(r)), (round(0.48 * side), round(0.5 * side)), 0, 0, 360, 1.0, -1
+    )
+    alpha = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * side))  # feathered: no hard edge
+    h, w = canvas.shape
+    ph, pw = min(side, h - y0), min(side, w - x0)
+    region = canvas[y0 : y0 + ph, x0 : x0 + pw]
+    region += alpha[:ph, :pw] * (patch[:ph, :pw] - region)
+
+
+def matches(face: Face, box: Box) -> bool:
+    """The detection is this person's face: centres within half a face, sizes within 2x."""
+    x, y, w, h = box
+    dx = abs(face.x + face.w / 2 - (x + w / 2))
+    dy = abs(face.y + face.h / 2 - (y + h / 2))
+    return dx < w / 2 and dy < h / 2 and 0.5 < face.w / w < 2.0
+
+
+def scenes(photos: Sequence[Photo], seed: int) -> Iterator[list[tuple[Photo, float]]]:
+    """For each distance and photo one scene; every third one with a second person."""
+    rng = np.random.default_rng(seed)
+    for distance in DISTANCES_M:
+        for i, photo in enumerate(photos):
+            people = [(photo, distance)]
+            if i % 3 == 2:
+                other = photos[(i * 7 + 3) % len(photos)]
+                people.append((other, float(rng.choice(DISTANCES_M))))
+            yield people
+
 
 # scikit-image's bundled images without a person in them (astronaut and camera show faces)
 SKIMAGE_NAMES = (
@@ -26,7 +147,6 @@ SKIMAGE_NAMES = (
 )  # fmt: skip
 BADGE_TEXT = ("'15", "HD", "24", "TV", "ON", "1", "LIVE")
 CHANNEL_TEXT = ("BBC", "CNN", "ZDF", "3sat", "ARD", "RTL", "N24")
-Box = tuple[float, float, float, float]  # x, y, w, h
 
 
 @cache

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from moodpi.config import MoodConfig
-from moodpi.lab import moodgrid
-from moodpi.lab.moodbench import bench_replay
-from moodpi.lab.moodscore import score
+from moodpi.lab.mood import grid as moodgrid
+from moodpi.lab.mood.bench import bench_replay
+from moodpi.lab.mood.score import score
 from moodpi.types import Face, Observation, Prediction
 from tests.support.probs import onehot
 
