@@ -49,11 +49,15 @@ bench: $(STAMP)
 	$(PY) scripts/bench.py
 
 # Mood tracking scored on fresh labelled replays of FER-2013 PublicTest faces (issue 3's targets),
-# pooled over the seeds: bench/mood.json. Replays are built once into build/ (not in git).
+# pooled over the seeds: bench/mood.json. The faces are those with a clear FER+ majority, labelled
+# by it, where ../shared/data/ferplus is there (issue 28; truth.json's "faces" says which). Replays
+# are built into build/ (not in git), again when their generator or the votes change.
 MOOD_SEEDS ?= $(shell seq 40 55)
 MOOD_REPLAYS := $(addprefix build/replay-mood-,$(MOOD_SEEDS))
+REPLAY_INPUTS := scripts/make_replay.py device/moodpi/lab/replaygen.py \
+	$(wildcard ../shared/data/ferplus/public_test.npz)
 
-build/replay-mood-%/truth.json: | $(STAMP)
+build/replay-mood-%/truth.json: $(REPLAY_INPUTS) | $(STAMP)
 	$(PY) scripts/make_replay.py --segments 20 --fps 10 --seed $* --out build/replay-mood-$* --force
 
 # The mood tracker's settings: a grid chosen on other seeds' replays and checked on the

@@ -5,6 +5,11 @@ Segments of 5-15 s each show a sequence of different faces of one emotion (or, a
 an empty room); consecutive segments never share an emotion, so every face segment is a true
 mood change. Writes OUT/frames/000000.jpg... and OUT/truth.json (see moodpi.replaygen).
 
+The faces are those ten people clearly agree on: where FER+'s votes lie beside the faces
+(../shared/data/ferplus/<the npz's name>, or --votes), only faces whose clear FER+ majority
+names an emotion, labelled by it; truth.json's `faces` says which labels a replay uses. FER-2013's
+own labels (every face, one tagger's quick pass) only with --original-labels or without votes.
+
     .venv/bin/python scripts/make_replay.py --segments 20 --fps 10 --out build/replay-mood
     .venv/bin/python -m moodpi bench --mood build/replay-mood
 """
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodpi.lab.fer import VotesError
 from moodpi.lab.replaygen import load_faces_npz, make_labelled_replay
 from moodpi.types import EMOTIONS
 
@@ -66,6 +72,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="output folder (frames/ and truth.json)")
     p.add_argument("--npz", type=Path, default=DEFAULT_NPZ, help=f"faces (default: {DEFAULT_NPZ})")
     p.add_argument(
+        "--votes",
+        type=Path,
+        help="FER+'s votes for --npz's faces, row by row (default: ferplus/<npz name> beside "
+        "the npz's folder, when there)",
+    )
+    p.add_argument(
+        "--original-labels",
+        action="store_true",
+        help="every face under FER-2013's own label, not FER+'s clear majority",
+    )
+    p.add_argument(
         "--emotions",
         default=",".join(DEFAULT_EMOTIONS),
         help="comma-separated emotions to use (default: %(default)s)",
@@ -97,18 +114,35 @@ def clear_old_replay(out: Path, force: bool) -> bool:
     return True
 
 
+def votes_for(npz: Path, votes: Path | None, original: bool) -> Path | None:
+    """The votes to label by: --votes, else FER+'s file of the same name beside the faces'."""
+    if original:
+        return None
+    beside = npz.parent.parent / "ferplus" / npz.name
+    return votes or (beside if beside.is_file() else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
-    if not args.npz.is_file():
-        log.error("faces not found: %s (FER-2013 public_test.npz; see --npz)", args.npz)
-        return 66
+    votes = votes_for(args.npz, args.votes, args.original_labels)
+    for path, what in ((args.npz, "FER-2013 public_test.npz; see --npz"), (votes, "--votes")):
+        if path is not None and not path.is_file():
+            log.error("not found: %s (%s)", path, what)
+            return 66
     if not clear_old_replay(args.out, args.force):
         return 73  # EX_CANTCREAT
-    faces = load_faces_npz(args.npz)
+    try:
+        faces = load_faces_npz(args.npz, votes=votes)
+    except VotesError as exc:
+        log.error("%s", exc)
+        return 66
+    labels = "ferplus_majority" if votes else "original"
+    log.info("faces: %s, labelled by %s%s", args.npz, labels, f" ({votes})" if votes else "")
     rng = np.random.default_rng(args.seed)
     plan = plan_segments(args.emotions, args.segments, rng, min_s=args.min_s, max_s=args.max_s)
-    make_labelled_replay(faces, args.out, fps=args.fps, segments=plan, seed=args.seed)
+    source = {"npz": str(args.npz), "labels": labels, "votes": str(votes) if votes else None}
+    make_labelled_replay(faces, args.out, fps=args.fps, segments=plan, seed=args.seed, faces=source)
     total_s = sum(d for _, d in plan)
     counts = {e: sum(1 for p, _ in plan if p == e) for e in args.emotions}
     log.info(

@@ -9,6 +9,10 @@ temperature), several models side by side on the same degraded faces (issue 20's
 - detector-like crop jitter: shifts up to 10 % and scales 0.85-1.2 (seeded);
 - rotation by +15 and -15 degrees (mean of the two); brightness x0.4 and x1.6.
 
+Each condition is scored twice: against FER-2013's own label (every face) and against FER+'s
+clear majority (the faces ten people clearly agree on, labelled by that majority; issue 28), from
+the votes in ../shared/data/ferplus beside the faces (`--votes`; `--votes none` leaves them out).
+
 `--equalize` also measures the pipeline's lighting normalisations (`faces.equalize`), each
 applied to every degraded face as the pipeline applies it to a face crop.
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,11 +34,14 @@ import numpy as np
 
 from moodpi.lab import metrics
 from moodpi.lab.evaluate import model_file
+from moodpi.lab.fer.votes import npz_majority
 from moodpi.perception.classify.emotion import EmotionClassifier
 from moodpi.perception.crop import equalize
+from moodpi.types import EMOTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "fer2013" / "public_test.npz"
+VOTES = ROOT.parent / "shared" / "data" / "ferplus" / "public_test.npz"
 Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -104,10 +112,19 @@ def degraded_sets(images: np.ndarray, seed: int = 20) -> dict[str, list[np.ndarr
     return out
 
 
-def accuracy(classifier: EmotionClassifier, faces: list[np.ndarray], labels: np.ndarray) -> float:
-    return metrics.accuracy(
-        labels, np.array([int(np.argmax(classifier.classify(f))) for f in faces])
-    )
+def readings(classifier: EmotionClassifier, faces: list[np.ndarray]) -> np.ndarray:
+    """The class index each face is read as, in EMOTIONS order."""
+    to_fer = [EMOTIONS.index(label) for label in classifier.labels]
+    return np.array([to_fer[int(np.argmax(classifier.classify(f)))] for f in faces])
+
+
+def scores(read: np.ndarray, labels: np.ndarray, majority: np.ndarray | None) -> dict[str, float]:
+    """Accuracy against the original labels and, with votes, against the clear FER+ majority."""
+    out = {"original": metrics.accuracy(labels, read)}
+    if majority is not None:
+        clear = majority >= 0
+        out["majority"] = metrics.accuracy(majority[clear], read[clear])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", nargs="+", help="model files, or names in the models dir")
     p.add_argument("--limit", type=int, default=0, help="first N faces only (0: all 3,589)")
     p.add_argument("--out", type=Path, help="also write the table as JSON")
+    p.add_argument(
+        "--votes",
+        help=f"FER+'s votes for the faces, row by row (default: {VOTES} when there; none: "
+        "no majority scores)",
+    )
     p.add_argument(
         "--equalize",
         nargs="+",
@@ -126,29 +148,56 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     data = np.load(DATA)
     images, labels = data["images"], data["labels"]
+    majority = None
+    if a.votes != "none" and (a.votes or VOTES.is_file()):
+        votes = Path(a.votes or VOTES)
+        names = data["names"].astype(str).tolist() if "names" in data.files else None
+        majority = npz_majority(votes, names, len(images), DATA.name)
     if a.limit:
         images, labels = images[: a.limit], labels[: a.limit]
+        majority = None if majority is None else majority[: a.limit]
     sets = degraded_sets(images)
-    table: dict[str, dict[str, float]] = {}
+    tables: dict[str, dict[str, dict[str, float]]] = {"original": {}, "majority": {}}
     for name in a.models:
         path = model_file(name)
         classifier = EmotionClassifier.from_file(path, flip_average=False)
         for mode in a.equalize:
             column = path.name if mode == "none" else f"{path.name}+{mode}"
-            table[column] = {
-                c: round(accuracy(classifier, [equalize(x, mode) for x in f], labels), 4)
-                for c, f in sets.items()
+            for cond, faces in sets.items():
+                read = readings(classifier, [equalize(x, mode) for x in faces])
+                for kind, value in scores(read, labels, majority).items():
+                    tables[kind].setdefault(column, {})[cond] = round(value, 4)
+            for table in tables.values():
+                if column in table:
+                    turned = (table[column]["rotate_+15"] + table[column]["rotate_-15"]) / 2
+                    table[column]["rotate_15_mean"] = round(turned, 4)
+    for kind, table in tables.items():
+        if table:
+            print(TITLES[kind])
+            print_table(table)
+    if a.out:
+        out: dict[str, object] = {"faces": len(labels), "accuracy": tables["original"]}
+        if majority is not None:
+            out |= {
+                "votes": os.path.relpath(a.votes or VOTES, ROOT),
+                "majority_faces": int((majority >= 0).sum()),
+                "majority_accuracy": tables["majority"],
             }
-            table[column]["rotate_15_mean"] = round(
-                (table[column]["rotate_+15"] + table[column]["rotate_-15"]) / 2, 4
-            )
+        a.out.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+TITLES = {
+    "original": "accuracy against FER-2013's own labels (every face)",
+    "majority": "accuracy against FER+'s clear majority (the faces ten people agree on)",
+}
+
+
+def print_table(table: dict[str, dict[str, float]]) -> None:
     names = list(table)
     print(f"{'condition':<18}" + "".join(f"{n[:24]:>26}" for n in names))
     for cond in [*CONDITIONS, "rotate_15_mean"]:
         print(f"{cond:<18}" + "".join(f"{table[n][cond]:>26.3f}" for n in names))
-    if a.out:
-        a.out.write_text(json.dumps({"faces": len(labels), "accuracy": table}, indent=1) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -116,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = command(
         "evaluate", "lab.evaluate:cli_evaluate", "accuracy of the emotion model on FER-2013 data"
     )
-    evaluate.add_argument("--dataset", help="fer2013.csv, an image folder, or a .npz")
+    evaluate.add_argument(
+        "--dataset", help="fer2013.csv, an image folder, a .npz, or FER+'s folder (label.csv)"
+    )
+    evaluate.add_argument(
+        "--votes",
+        help="FER+'s votes for --dataset's faces, row by row: fer2013new.csv, or a .npz with votes",
+    )
     evaluate.add_argument(
         "--photos", help="real photographs: a folder with labels.csv (file,emotion), end to end"
     )

@@ -1,188 +1,31 @@
-"""`moodpi evaluate`: the emotion model on labelled FER-2013 faces, in the formats users have.
+"""`moodpi evaluate`: the emotion model on labelled FER-2013 faces, in the formats users have,
+and against FER+'s ten votes per face where they are given (`--votes`, or FER+'s own folders).
 
-Readers: Kaggle's `fer2013.csv` (emotion,pixels,Usage), an image folder (`<root>/<label>/*.png`
-or `<root>/<split>/<label>/...`), and the `.npz` arrays of ../shared/data/fer2013. Bad rows and
-unreadable images are skipped and counted, never fatal. The metrics: lab/metrics.py.
+The readers and the votes: lab/fer/ (faces.py, votes.py); the figures: lab/fer/scores.py and
+lab/metrics.py; what each figure means: docs/evaluate.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
-import math
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from moodpi.config import Config
-from moodpi.lab.metrics import (
-    accuracy,
-    confusion_matrix,
-    expected_calibration_error,
-    macro_f1,
-    per_class_metrics,
-)
+from moodpi.lab.fer import DatasetError
+from moodpi.lab.fer.faces import FERPLUS_MAJORITY, Dataset, load_dataset
+from moodpi.lab.fer.scores import label_scores, vote_scores
 from moodpi.types import EMOTIONS
 
 log = logging.getLogger(__name__)
 
 EX_USAGE, EX_DATAERR, EX_NOINPUT = 64, 65, 66
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
-# Split folder names of the common image-folder distribution (train/, test/) per Kaggle Usage.
-SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
-    "training": ("train",),
-    "publictest": ("test", "public_test", "val", "validation"),
-    "privatetest": ("private_test",),
-}
-
-
-class DatasetError(Exception):
-    """The dataset is missing, unreadable or empty."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    images: list[np.ndarray]  # grey uint8 faces, any size
-    labels: np.ndarray  # (N,) int64 indices into EMOTIONS
-    skipped: int  # rows or files that could not be used
-    source: str
-
-
-# ---------------------------------------------------------------------------------------------
-# Readers
-
-
-def load_dataset(path: str | Path, usage: str = "PublicTest", limit: int | None = None) -> Dataset:
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"dataset not found: {path}")
-    if path.is_dir():
-        images, labels, skipped = _take(_read_folder(path, usage), limit)
-    elif path.suffix.lower() == ".csv":
-        images, labels, skipped = _take(_read_csv(path, usage), limit)
-    elif path.suffix.lower() == ".npz":
-        images, labels, skipped = _read_npz(path, limit)
-    else:
-        raise DatasetError(f"{path}: expected fer2013.csv, an image folder or a .npz file")
-    if not images:
-        raise DatasetError(f"{path}: no usable faces (usage {usage!r}, {skipped} skipped)")
-    return Dataset(images, np.asarray(labels, dtype=np.int64), skipped, str(path))
-
-
-# Each reader yields (face, label) or None for a skipped row.
-Row = tuple[np.ndarray, int] | None
-
-
-def _take(rows: Iterator[Row], limit: int | None) -> tuple[list[np.ndarray], list[int], int]:
-    images: list[np.ndarray] = []
-    labels: list[int] = []
-    skipped = 0
-    for row in rows:
-        if row is None:
-            skipped += 1
-            continue
-        images.append(row[0])
-        labels.append(row[1])
-        if limit is not None and len(images) >= limit:
-            break
-    return images, labels, skipped
-
-
-def parse_pixels(text: str) -> np.ndarray:
-    """Kaggle's space-separated grey values → a square (S, S) uint8 face. ValueError if not."""
-    values = np.array(text.split(), dtype=np.int64)
-    side = math.isqrt(values.size)
-    if values.size == 0 or side * side != values.size:
-        raise ValueError(f"{values.size} pixels is not a square image")
-    if values.min() < 0 or values.max() > 255:
-        raise ValueError("pixel values outside 0..255")
-    return values.astype(np.uint8).reshape(side, side)
-
-
-def _read_csv(path: Path, usage: str) -> Iterator[Row]:
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            fields = {name.strip().lower() for name in reader.fieldnames or ()}
-            if not {"emotion", "pixels"} <= fields:
-                raise DatasetError(
-                    f"{path}: expected columns emotion,pixels[,Usage], got {reader.fieldnames}"
-                )
-            for record in reader:
-                row = {(k or "").strip().lower(): (v or "") for k, v in record.items()}
-                if "usage" in fields and row["usage"].strip().lower() != usage.lower():
-                    continue
-                try:
-                    label = int(row["emotion"])
-                    if not 0 <= label < len(EMOTIONS):
-                        raise ValueError(f"emotion {label} out of range")
-                    yield parse_pixels(row["pixels"]), label
-                except ValueError as exc:
-                    log.debug("%s line %d skipped: %s", path, reader.line_num, exc)
-                    yield None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-
-
-def _label_dirs(root: Path) -> dict[int, Path]:
-    found = {}
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and child.name.lower() in EMOTIONS:
-            found[EMOTIONS.index(child.name.lower())] = child
-    return found
-
-
-def folder_root(root: Path, usage: str) -> Path:
-    """The folder holding the label folders: `root` itself, or its split folder for `usage`."""
-    if _label_dirs(root):
-        return root
-    names = {usage.lower(), *SPLIT_ALIASES.get(usage.lower(), ())}
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and child.name.lower() in names and _label_dirs(child):
-            return child
-    raise DatasetError(
-        f"{root}: no label folders ({', '.join(EMOTIONS)}) in it or in a split folder "
-        f"matching usage {usage!r}"
-    )
-
-
-def _read_folder(root: Path, usage: str) -> Iterator[Row]:
-    import cv2
-
-    try:
-        labelled = _label_dirs(folder_root(root, usage))
-        for label, folder in sorted(labelled.items()):
-            for file in sorted(folder.iterdir()):
-                if file.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                face = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
-                if face is None or face.size == 0:
-                    log.debug("unreadable image skipped: %s", file)
-                    yield None
-                else:
-                    yield face, label
-    except OSError as exc:
-        raise DatasetError(f"cannot read {root}: {exc}") from exc
-
-
-def _read_npz(path: Path, limit: int | None) -> tuple[list[np.ndarray], list[int], int]:
-    try:
-        with np.load(path) as data:
-            images, labels = data["images"], data["labels"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatasetError(f"cannot read {path} (needs arrays images, labels): {exc}") from exc
-    if images.ndim != 3 or images.dtype != np.uint8 or len(images) != len(labels):
-        raise DatasetError(f"{path}: expected images (N, H, W) uint8 and N labels")
-    valid = (labels >= 0) & (labels < len(EMOTIONS))
-    keep = np.flatnonzero(valid)[:limit]
-    return [images[i] for i in keep], [int(labels[i]) for i in keep], int((~valid).sum())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +36,7 @@ def evaluate(classifier: Any, dataset: Dataset) -> tuple[dict[str, Any], int]:
     """Classify every face; returns (report, faces the classifier refused)."""
     to_fer = np.array([EMOTIONS.index(label) for label in classifier.labels])
     predictions, kept, refused, times_ns = [], [], 0, []
-    for face, label in zip(dataset.images, dataset.labels, strict=True):
+    for index, face in enumerate(dataset.images):
         started = time.perf_counter_ns()
         try:
             predictions.append(classifier.classify(face))
@@ -202,27 +45,25 @@ def evaluate(classifier: Any, dataset: Dataset) -> tuple[dict[str, Any], int]:
             refused += 1
             continue
         times_ns.append(time.perf_counter_ns() - started)
-        kept.append(label)
+        kept.append(index)
     if not predictions:
         raise DatasetError(f"{dataset.source}: the classifier refused all {refused} faces")
-    probs, labels = np.stack(predictions), np.asarray(kept)
+    probs = np.stack(predictions)
     probs_fer = np.zeros((len(probs), len(EMOTIONS)), dtype=np.float64)
     probs_fer[:, to_fer] = probs
-    predicted = probs_fer.argmax(axis=1)
-    confusion = confusion_matrix(labels, predicted, len(EMOTIONS))
+    labels = dataset.labels[kept]
+    labelled = labels >= 0
+    if not labelled.any():
+        raise DatasetError(f"{dataset.source}: no face read has a {dataset.label_kind} label")
     report = {
-        "accuracy": round(accuracy(labels, predicted), 4),
-        "macro_f1": round(macro_f1(confusion), 4),
-        "per_class": {
-            name: {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}
-            for name, m in zip(EMOTIONS, per_class_metrics(confusion), strict=True)
-        },
-        "confusion": confusion.tolist(),
-        "n": len(labels),
-        "ece15": round(expected_calibration_error(probs_fer, labels), 4),
+        **label_scores(probs_fer[labelled], labels[labelled]),
+        "labels": dataset.label_kind,
         # the whole per-face step as the daemon runs it (flip averaging: two invokes)
         "ms_per_face": round(float(np.median(times_ns)) / 1e6, 3),
     }
+    if dataset.votes is not None:
+        votes = vote_scores(probs_fer, dataset.votes[kept], labels, dataset.label_kind)
+        report["votes"] = {"file": dataset.votes_source, **votes}
     return report, refused
 
 
@@ -233,6 +74,9 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         log.error("--limit must be at least 1")
         return EX_USAGE
+    if getattr(args, "votes", None) and not args.dataset:
+        log.error("evaluate: --votes goes with --dataset (the faces they were cast for)")
+        return EX_USAGE
     if getattr(args, "photos", None):
         from moodpi.lab.evaluate_photos import cli_evaluate_photos
 
@@ -242,7 +86,7 @@ def cli_evaluate(args: argparse.Namespace) -> int:
         return EX_USAGE
     flip = config.emotion.flip_average if args.flip is None else bool(args.flip)
     try:
-        dataset = load_dataset(args.dataset, args.usage, args.limit)
+        dataset = load_dataset(args.dataset, args.usage, args.limit, getattr(args, "votes", None))
     except DatasetError as exc:
         log.error("%s", exc)
         return EX_NOINPUT
@@ -251,7 +95,7 @@ def cli_evaluate(args: argparse.Namespace) -> int:
         report = evaluate_model(config, name, flip, dataset)
         if isinstance(report, int):
             return report
-        reports.append({**report, "usage": args.usage})
+        reports.append({**report, "usage": dataset.usage or args.usage})
     if args.json:
         out: Any = reports[0] if len(reports) == 1 else {"models": reports}
         json.dump(out, sys.stdout, indent=2)
@@ -308,33 +152,67 @@ def format_comparison(reports: list[dict[str, Any]]) -> str:
     def row(label: str, values: list[str]) -> str:
         return f"{label:<18}" + "".join(f"{v:>{width}}" for v in values)
 
+    def figures(label: str, key: str, scores: list[dict[str, Any]], digits: int = 4) -> str:
+        return row(label, ["-" if s[key] is None else f"{s[key]:.{digits}f}" for s in scores])
+
+    def recalls(scores: list[dict[str, Any]]) -> list[str]:
+        return [
+            row(f"  {name}", [f"{s['per_class'][name]['recall']:.3f}" for s in scores])
+            for name in EMOTIONS
+        ]
+
     lines = [
         f"dataset  {first['dataset']} usage={first['usage']}: {first['n']} faces, "
         f"flip={first['flip']}, {first['runtime']}",
         row("", names),
-        row("accuracy", [f"{r['accuracy']:.4f}" for r in reports]),
-        row("macro-F1", [f"{r['macro_f1']:.4f}" for r in reports]),
-        row("ECE(15)", [f"{r['ece15']:.4f}" for r in reports]),
-        row("ms per face", [f"{r['ms_per_face']:.3f}" for r in reports]),
+        figures("accuracy", "accuracy", reports),
+        figures("macro-F1", "macro_f1", reports),
+        figures("ECE(15)", "ece15", reports),
+        figures("ms per face", "ms_per_face", reports, 3),
         row("faces skipped", [str(r["skipped"]) for r in reports]),
-        "recall per class",
+        f"recall per class ({_labels(first)})",
+        *recalls(reports),
     ]
-    for name in EMOTIONS:
-        lines.append(row(f"  {name}", [f"{r['per_class'][name]['recall']:.3f}" for r in reports]))
+    if "votes" in first:
+        votes = [r["votes"] for r in reports]
+        majority = [v["majority"] for v in votes]
+        lines += [
+            f"FER+ votes  {votes[0]['file']}: {votes[0]['faces']} faces with votes, "
+            f"{majority[0]['n']} with a clear majority",
+            figures("majority accuracy", "accuracy", majority),
+            figures("majority macro-F1", "macro_f1", majority),
+            figures("majority ECE(15)", "ece15", majority),
+            figures("crowd agreement", "crowd_agreement", votes),
+            figures("cross-entropy", "cross_entropy", votes),
+            "recall per class (FER+ clear majority)",
+            *recalls(majority),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _labels(report: dict[str, Any]) -> str:
+    if report.get("labels") == FERPLUS_MAJORITY:
+        return "labels: FER+ clear majority"
+    return "labels: FER-2013's own"
 
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"model    {report['model']} ({report['runtime']}, flip={report['flip']})",
         f"dataset  {report['dataset']} usage={report['usage']}: {report['n']} faces, "
-        f"{report['skipped']} skipped",
+        f"{report['skipped']} skipped ({_labels(report)})",
         f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   "
         f"ECE(15) {report['ece15']:.4f}   {report['ms_per_face']:.3f} ms per face (median)",
-        "",
-        f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+        *_class_table(report),
     ]
-    for name, m in report["per_class"].items():
+    if "votes" in report:
+        lines += _votes_text(report["votes"])
+    return "\n".join(lines) + "\n"
+
+
+def _class_table(scores: dict[str, Any]) -> list[str]:
+    lines = ["", f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for name, m in scores["per_class"].items():
         lines.append(
             f"{name:<10}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>10}"
         )
@@ -343,6 +221,27 @@ def format_report(report: dict[str, Any]) -> str:
         "confusion (rows: true, columns: predicted)",
         " " * 10 + "".join(f"{n[:7]:>8}" for n in EMOTIONS),
     ]
-    for name, row in zip(EMOTIONS, report["confusion"], strict=True):
+    for name, row in zip(EMOTIONS, scores["confusion"], strict=True):
         lines.append(f"{name:<10}" + "".join(f"{v:>8}" for v in row))
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _votes_text(votes: dict[str, Any]) -> list[str]:
+    majority = votes["majority"]
+
+    def figure(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    return [
+        "",
+        f"FER+ votes  {votes['file']}: {votes['faces']} faces with votes "
+        f"({votes['no_votes']} without)",
+        f"crowd agreement {figure(votes['crowd_agreement'])} (mean share of the votes on the "
+        f"predicted class)   cross-entropy {figure(votes['cross_entropy'])} nats (the votes' own "
+        f"entropy {figure(votes['vote_entropy'])})",
+        f"clear majority: {majority['n']} faces   accuracy {majority['accuracy']:.4f}   "
+        f"macro-F1 {majority['macro_f1']:.4f}   ECE(15) {majority['ece15']:.4f}",
+        f"on them, FER-2013's own label: accuracy {figure(majority['original_accuracy'])}, "
+        f"agrees with the majority {figure(majority['original_agreement'])}",
+        *_class_table(majority),
+    ]

@@ -153,3 +153,30 @@ def interval95(values: np.ndarray) -> np.ndarray:
     """The 2.5 and 97.5 percentiles of resampled values, per column: shape (2, columns)."""
     bounds: np.ndarray = np.percentile(np.asarray(values), [2.5, 97.5], axis=0)
     return bounds
+
+
+def crowd_agreement(
+    votes: np.ndarray, predicted: np.ndarray, totals: np.ndarray | None = None
+) -> float:
+    """The mean share of each item's votes that went to its predicted class.
+
+    `votes` (N, K) counts on the K classes predicted; `totals` (N,) all the votes each item got,
+    also those on answers outside the K (FER+'s contempt, unknown, not-a-face); default: the
+    row sums. Items without a vote are the caller's to leave out.
+    """
+    votes = np.asarray(votes, dtype=np.float64)
+    totals = votes.sum(axis=1) if totals is None else np.asarray(totals, dtype=np.float64)
+    if not len(votes):
+        return 0.0
+    picked = votes[np.arange(len(votes)), np.asarray(predicted)]
+    return float((picked / totals).mean())
+
+
+def soft_cross_entropy(probs: np.ndarray, targets: np.ndarray, floor: float = 1e-7) -> float:
+    """Mean over items of -sum_k q_k log p_k, q each row of `targets` (counts) renormalised.
+
+    With probs = targets it is the targets' own mean entropy: the least any model can score."""
+    q = np.asarray(targets, dtype=np.float64)
+    q = q / q.sum(axis=1, keepdims=True)
+    log_p = np.log(np.maximum(np.asarray(probs, dtype=np.float64), floor))
+    return float(-(q * log_p).sum(axis=1).mean()) if len(q) else 0.0

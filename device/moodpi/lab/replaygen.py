@@ -149,6 +149,7 @@ def make_labelled_replay(
     seed: int,
     size: tuple[int, int] = (640, 480),
     distance_m: tuple[float, float] | None = None,
+    faces: Mapping[str, object] | None = None,
 ) -> Path:
     """Write out_dir/frames/000000.jpg... and out_dir/truth.json; returns out_dir.
 
@@ -159,7 +160,7 @@ def make_labelled_replay(
     `distance_m` (nearest, farthest): a person across the room instead of at arm's length; each
     segment's person sits at one distance in that range (face width from the 66 degree lens
     geometry of detect.geometry) and in one place, as people on a sofa do, while the faces
-    (expressions) change.
+    (expressions) change. `faces`: where the faces and their labels come from, for truth.json.
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -193,6 +194,7 @@ def make_labelled_replay(
                 "size": list(size),
                 "distance_m": list(distance_m) if distance_m else None,
                 "segments": truth,
+                **({"faces": dict(faces)} if faces else {}),
             },
             indent=1,
         )
@@ -294,13 +296,22 @@ def fixture_faces_dir() -> Path:
 
 
 def load_faces_npz(
-    path: str | Path, *, per_emotion: int | None = None
+    path: str | Path, *, per_emotion: int | None = None, votes: str | Path | None = None
 ) -> dict[str, list[np.ndarray]]:
-    """FER-2013 faces from an .npz with `images` (N, 48, 48) uint8 and `labels` 0..6."""
+    """FER-2013 faces from an .npz with `images` (N, 48, 48) uint8 and `labels` 0..6.
+
+    `votes`: an .npz of FER+'s votes for the same rows (../shared/data/ferplus): only the faces
+    ten people clearly agree on, each under the emotion of that clear majority (lab/fer/votes.py).
+    """
+    from moodpi.lab.fer.votes import npz_majority
+
     with np.load(Path(path)) as data:
         images, labels = data["images"], data["labels"]
+        names = data["names"].astype(str).tolist() if "names" in data.files else None
     if images.ndim != 3 or images.dtype != np.uint8 or len(images) != len(labels):
         raise ValueError(f"{path}: expected images (N, H, W) uint8 and N labels")
+    if votes is not None:
+        labels = npz_majority(Path(votes), names, len(images), Path(path).name)
     out: dict[str, list[np.ndarray]] = {}
     for i, emotion in enumerate(EMOTIONS):
         picked = images[labels == i][:per_emotion]

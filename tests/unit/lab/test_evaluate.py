@@ -10,7 +10,9 @@ import pytest
 
 from moodpi.cli.main import main
 from moodpi.config import from_dict
-from moodpi.lab.evaluate import EX_NOINPUT, DatasetError, evaluate, load_dataset, parse_pixels
+from moodpi.lab.evaluate import EX_NOINPUT, evaluate
+from moodpi.lab.fer import DatasetError
+from moodpi.lab.fer.faces import load_dataset, parse_pixels
 from moodpi.perception.classify.emotion import EmotionClassifier
 from tests.support.daemon import REPO
 

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from moodpi.lab.fer import VotesError
 from moodpi.lab.replaygen import (
     _segment_shots,
     compose_frame,
@@ -51,6 +52,28 @@ def test_npz_loader_groups_by_label(tmp_path: Path) -> None:
     grouped = load_faces_npz(path, per_emotion=2)
     assert [len(grouped[e]) for e in EMOTIONS] == [1, 0, 0, 2, 0, 0, 1]
     np.testing.assert_array_equal(grouped["happy"][1], images[2])
+
+
+def test_npz_loader_with_votes_keeps_the_faces_ten_people_agree_on(tmp_path: Path) -> None:
+    images = np.arange(5 * 48 * 48, dtype=np.uint32).reshape(5, 48, 48).astype(np.uint8)
+    names = np.array([f"PublicTest_{i}.jpg" for i in range(5)])
+    path, votes = tmp_path / "faces.npz", tmp_path / "votes.npz"
+    np.savez(path, images=images, labels=np.array([3, 0, 3, 6, 4]), names=names)
+    # FER+ columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, ...
+    ballots = [
+        [0, 9, 1, 0, 0, 0, 0, 0, 0, 0],  # happy, as FER-2013 says
+        [7, 0, 0, 0, 3, 0, 0, 0, 0, 0],  # FER-2013 said angry; the crowd: neutral
+        [5, 5, 0, 0, 0, 0, 0, 0, 0, 0],  # no clear majority: left out
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # not a face: left out
+        [0, 0, 0, 8, 0, 0, 0, 0, 2, 0],  # sad
+    ]
+    np.savez(votes, votes=np.array(ballots, dtype=np.int16), names=names)
+    grouped = load_faces_npz(path, votes=votes)
+    assert {e: len(f) for e, f in grouped.items() if f} == {"happy": 1, "sad": 1, "neutral": 1}
+    np.testing.assert_array_equal(grouped["neutral"][0], images[1])
+    np.savez(votes, votes=np.array(ballots, dtype=np.int16), names=names[::-1])
+    with pytest.raises(VotesError, match=r"votes\.npz row 0: .* the names differ"):
+        load_faces_npz(path, votes=votes)
 
 
 def test_compose_is_deterministic_and_puts_the_face_where_asked(

@@ -1,21 +1,31 @@
-"""scripts/make_replay.py: the plan of a labelled replay's segments."""
+"""scripts/make_replay.py: the plan of a labelled replay's segments; the faces it labels by FER+'s
+clear majority where the votes lie beside them."""
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
+import pytest
 
 from tests.support.daemon import REPO
 
 
-def test_make_replay_plans_calm_but_varied_segments() -> None:
+@pytest.fixture(scope="module")
+def make_replay() -> ModuleType:
     script = REPO / "scripts" / "make_replay.py"
     spec = importlib.util.spec_from_file_location("make_replay", script)
     assert spec is not None and spec.loader is not None
-    make_replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_replay)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_replay_plans_calm_but_varied_segments(make_replay: ModuleType) -> None:
     emotions = ["happy", "surprise", "neutral", "sad", "angry"]
     for seed in range(20):
         rng = np.random.default_rng(seed)
@@ -27,3 +37,47 @@ def test_make_replay_plans_calm_but_varied_segments() -> None:
         assert all(a != b for a, b in itertools.pairwise(faces))  # every one a change
         assert all(a[0] is not None or b[0] is not None for a, b in itertools.pairwise(plan))
         assert set(faces) == set(emotions) and max(map(faces.count, emotions)) <= 5
+
+
+def write_faces_and_votes(data: Path) -> Path:
+    """data/fer2013/public_test.npz and data/ferplus/public_test.npz, as ../shared/data has them:
+    FER-2013 says angry for the first 10 faces, the crowd happy; both say sad for the others."""
+    (data / "fer2013").mkdir(parents=True)
+    (data / "ferplus").mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 48, 48), dtype=np.uint8)
+    names = np.array([f"PublicTest_{i}.jpg" for i in range(20)])
+    np.savez(
+        data / "fer2013" / "public_test.npz",
+        images=images,
+        labels=np.repeat([0, 4], 10),
+        names=names,
+    )
+    votes = np.zeros((20, 10), dtype=np.int16)
+    votes[:10, 1] = 10  # happiness
+    votes[10:, 3] = 10  # sadness
+    np.savez(data / "ferplus" / "public_test.npz", votes=votes, names=names)
+    return data / "fer2013" / "public_test.npz"
+
+
+def test_make_replay_labels_faces_by_the_votes_beside_them(
+    make_replay: ModuleType, tmp_path: Path
+) -> None:
+    npz = write_faces_and_votes(tmp_path / "data")
+    args = ["--npz", str(npz), "--segments", "3", "--fps", "2", "--min-s", "1", "--max-s", "1"]
+    out = tmp_path / "replay"
+    assert make_replay.main([*args, "--emotions", "happy,sad", "--out", str(out)]) == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["faces"] == {
+        "npz": str(npz),
+        "labels": "ferplus_majority",
+        "votes": str(tmp_path / "data" / "ferplus" / "public_test.npz"),
+    }
+    assert {s["emotion"] for s in truth["segments"]} <= {"happy", "sad", None}
+    # FER-2013's own labels: no face is happy
+    with pytest.raises(ValueError, match="no faces given for emotion 'happy'"):
+        make_replay.main([*args, "--emotions", "happy,sad", "--out", str(out), "--force",
+                          "--original-labels"])  # fmt: skip
+    assert make_replay.main([*args, "--emotions", "angry,sad", "--out", str(out), "--force",
+                             "--original-labels"]) == 0  # fmt: skip
+    assert json.loads((out / "truth.json").read_text())["faces"]["labels"] == "original"

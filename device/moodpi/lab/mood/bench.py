@@ -72,6 +72,8 @@ def cli_mood_bench(args: Any) -> int:
         out = {"replays": [_summary(r) for r in results], "fps": results[0]["fps"], **pool(results)}
         out["replay"] = f"{len(results)} replays, pooled"
         out["run_s"] = round(sum(r["run_s"] for r in results), 1)
+        kinds = {r["labels"] for r in results}
+        out["labels"] = kinds.pop() if len(kinds) == 1 else "mixed"
     json_out = getattr(args, "json", False)
     print(json.dumps(out, indent=2, ensure_ascii=False) if json_out else report(out))
     return 0
@@ -117,8 +119,18 @@ def bench_replay(replay: Path, config: str | None) -> dict[str, Any] | int:
         "fps": truth["fps"],
         "frames": n_frames,
         "run_s": round(run_s, 1),
+        # whose labels the faces carry (scripts/make_replay.py): FER+'s clear majority, or
+        # FER-2013's own (replays made before issue 28 say nothing: theirs)
+        "labels": truth.get("faces", {}).get("labels", "original"),
         **score(events, truth),
     }
+
+
+LABELS = {
+    "ferplus_majority": "FER+'s clear majority",
+    "original": "FER-2013's own labels",
+    "mixed": "FER+ in some replays, FER-2013 in others",
+}
 
 
 def _summary(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,7 +154,7 @@ def report(r: Mapping[str, Any]) -> str:
         [
             f"mood bench: {r['replay']}: {r['segments']} segments ({r['face_segments']} with a "
             f"face, {r['empty_segments']} empty), {r['frames']} frames at {r['fps']:g} fps; "
-            f"the daemon ran {r['run_s']} s",
+            f"the daemon ran {r['run_s']} s; faces labelled by {LABELS.get(r['labels'], '?')}",
             line(
                 "flicker",
                 "flicker",

@@ -32,6 +32,7 @@ def test_bench_runs_the_real_daemon(
     result = json.loads(capsys.readouterr().out)
     assert (result["segments"], result["face_segments"], result["true_changes"]) == (3, 2, 2)
     assert result["frames"] == 160 and result["fps"] == 10.0
+    assert result["labels"] == "original"  # the fixture faces: FER-2013's own labels
     assert result["published_changes"] >= 1
     assert set(result["pass"]) == {"flicker", "agreement", "median_delay_s"}
 
@@ -42,4 +43,4 @@ def test_bench_runs_the_real_daemon(
     assert len(pooled["replays"]) == 2 and pooled["frames"] == 320
     assert pooled["true_changes"] == 4
     assert pooled["published_changes"] == 2 * result["published_changes"]
-    assert pooled["flicker"] == result["flicker"]
+    assert pooled["flicker"] == result["flicker"] and pooled["labels"] == "original"
