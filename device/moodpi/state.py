@@ -31,13 +31,16 @@ class NowPlaying:
 @dataclass(frozen=True)
 class LibraryState:
     """The music library and its analysis: `analysed` of `tracks` placed on the valence-arousal
-    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA."""
+    plane (`failed` could not be decoded); `running` while an analyser works, with its ETA;
+    `unreadable`: files that cannot be played or analysed, per format, a few named by path."""
 
     tracks: int
     analysed: int
     failed: int
     running: bool
     eta_s: float | None
+    unreadable: dict[str, int] = field(default_factory=dict)
+    unreadable_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,10 @@ def library_summary(value: Mapping[str, Any]) -> str:
     text = f"analysed {int(analysed):,} of {int(tracks):,}"
     failed = field_number(value.get("failed"))
     notes = [f"{int(failed):,} undecodable"] if failed else []
+    unreadable = value.get("unreadable")
+    if isinstance(unreadable, dict) and unreadable:
+        counts = ", ".join(f"{fmt} {n}" for fmt, n in unreadable.items())
+        notes.append(f"unreadable: {counts}")
     if value.get("running"):
         eta = field_number(value.get("eta_s"))
         notes.append("running" + (f", ETA {duration(eta)}" if eta is not None else ""))

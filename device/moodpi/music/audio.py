@@ -14,8 +14,10 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import IO, Protocol, cast
 
+from moodpi.music.decoded import WavStream
+from moodpi.music.library.formats import plays_natively
 from moodpi.music.track import Track
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,12 @@ class MixerBackend:
         self._music = pygame.mixer.music
 
     def load(self, track: Track) -> None:
-        # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
-        self._music.load(os.fsencode(track.path))
+        if plays_natively(track.path):
+            # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
+            self._music.load(os.fsencode(track.path))
+        else:  # AAC and the rest: PyAV decodes as the mixer reads, which closes it when done
+            stream = cast(IO[bytes], WavStream(track.path, track.duration_s))
+            self._music.load(stream, "wav")
 
     def play(self, fade_in_ms: int) -> None:
         self._music.play(loops=0, fade_ms=max(0, fade_in_ms))

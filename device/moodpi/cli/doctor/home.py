@@ -46,6 +46,11 @@ def check_music(config: cfg.Config) -> Check:
         timer.cancel()
     counts = ", ".join(f"{c} {n}" for c, n in report.categories.items()) or "no tracks"
     detail = f"{report.tracks} tracks ({counts}); {report.unreadable} unreadable"
+    if report.unreadable_files:
+        named = ", ".join(Path(p).name for p in list(report.unreadable_files)[:3])
+        more = f" and {report.unreadable - 3} more" if report.unreadable > 3 else ""
+        formats = ", ".join(f"{f} {n}" for f, n in report.unreadable_formats.items())
+        detail += f" ({formats}: {named}{more})"
     empty = empty_mapped_categories(config.music, library)
     if report.tracks == 0:
         return Check(
@@ -56,7 +61,9 @@ def check_music(config: cfg.Config) -> Check:
         )
     if report.unreadable or empty or not report.complete:
         extra = f"; no tracks for {', '.join(empty)}" if empty else ""
-        return Check("music", WARN, detail + extra, "moodpi library show lists the categories")
+        hint = "moodpi library scan names every unreadable file and why"
+        hint = hint if report.unreadable else "moodpi library show lists the categories"
+        return Check("music", WARN, detail + extra, hint)
     return Check("music", OK, detail)
 
 
