@@ -1,5 +1,6 @@
 """What PyAV costs: import time and memory, and decoding time per minute of audio, for the player
-(moodpi.music.decoded.WavStream, as pygame's mixer reads it) and the analysis (a 30 s excerpt).
+(moodpi.music.decoded.DecodedFile) and the analysis (a 30 s excerpt); and whether the mixer
+plays a decoded file as steadily as a native one while other Python threads run.
 
 Each measurement runs in a fresh process on the same 3-minute stereo track, synthesised
 (moodpi.lab.musicgen) and encoded as AAC (256 kbit/s, the iTunes Store's rate) and ALAC in .m4a,
@@ -36,26 +37,55 @@ if what == "import":
     import av
     print(json.dumps({"import_s": time.perf_counter() - t0, "rss_mb": mb("VmRSS") - base}))
     sys.exit()
-from moodpi.music.decoded import WavStream
+if what.startswith("mixer"):  # the mixer plays the file while other Python threads run
+    import threading
+    load = what.split(":")[1]
+    def python_work(stop):
+        x = 0
+        while not stop.is_set():
+            if load == "spin":
+                for i in range(10000): x += i * i
+            else:  # a 10 fps main loop with 20 ms of pure Python a frame
+                t = time.perf_counter()
+                while time.perf_counter() - t < 0.02: x += 1
+                time.sleep(0.08)
+    stop = threading.Event()
+    workers = {"idle": 0, "loop": 1, "spin": 3}[load]
+    for _ in range(workers):
+        threading.Thread(target=python_work, args=(stop,), daemon=True).start()
+    os.environ.update(SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=os.devnull)
+    from moodpi.music.decoded import DecodedFile
+    pygame.mixer.init(44100, -16, 2, 2048, allowedchanges=0)
+    decoded = None if path.endswith(".flac") else DecodedFile(path)
+    pygame.mixer.music.load(decoded.path if decoded else path)
+    t0 = time.perf_counter()
+    pygame.mixer.music.play()
+    while pygame.mixer.music.get_busy() and time.perf_counter() - t0 < 60:
+        if decoded:
+            decoded.played(pygame.mixer.music.get_pos() / 1000)
+        time.sleep(0.02)
+    print(json.dumps({"render_s": time.perf_counter() - t0}))
+    stop.set()
+    sys.exit()
+from moodpi.music.decoded import DecodedFile
 from moodpi.music.analysis.decode import read_excerpt
 base = mb("VmRSS")
 cpu0 = time.process_time()
-if what == "player":
-    stream = WavStream(path)
-    while stream.read(8192):  # what SDL_mixer asks for, one 46 ms buffer at a time
-        pass
-    stream.close()
+if what == "player":  # all of it, as fast as it goes (a playing track is paced)
+    decoded = DecodedFile(path)
+    decoded.wait(60.0)
+    decoded.close()
 else:
     read_excerpt(path)
 print(json.dumps({"cpu_s": time.process_time() - cpu0, "peak_mb": mb("VmHWM") - base}))
 """
 
 
-def _track(folder: Path) -> dict[str, Path]:
+def _track(folder: Path, seconds: float = SECONDS) -> dict[str, Path]:
     from moodpi.lab.musicgen import FLAT_STYLES, SAMPLE_RATE_HZ, render
 
     rng = np.random.default_rng(0)
-    mono = render(FLAT_STYLES[0], SECONDS, rng).astype(np.float32)
+    mono = render(FLAT_STYLES[0], seconds, rng).astype(np.float32)
     stereo = np.stack([mono, np.roll(mono, 300)])  # a little width
     out = {}
     for name, fmt, codec, bit_rate in (("aac.m4a", "ipod", "aac", 256_000),
@@ -104,6 +134,18 @@ def main() -> int:
                       if player else f"{'(mixer itself)':>17} {'':>8}")  # fmt: skip
             print(f"{name:<10} {size:>7}  {played}  {excerpt['cpu_s']:23.3f}"
                   f" {excerpt['peak_mb']:9.1f}")  # fmt: skip
+        # SDL's disk driver renders in real time; a mixer thread kept waiting (for Python's GIL)
+        # renders slower, which a sound card hears as dropouts.
+        short = Path(tmp) / "short"
+        short.mkdir()
+        clips = _track(short, seconds=20.0)
+        print(f"\n20 s of audio rendered by SDL's disk driver in (s), best of {args.repeats}:")
+        print(f"{'':<10} {'idle':>6} {'loop':>6} {'spin':>6}   loop: one thread, 20 ms of"
+              " Python per 100 ms; spin: three threads of Python")  # fmt: skip
+        for name in ("flac.flac", "aac.m4a"):
+            times = [_run(f"mixer:{load}", clips[name], args.repeats)["render_s"]
+                     for load in ("idle", "loop", "spin")]  # fmt: skip
+            print(f"{name:<10} " + " ".join(f"{t:6.2f}" for t in times))
     return 0
 
 

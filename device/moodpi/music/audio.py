@@ -14,9 +14,9 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import IO, Protocol, cast
+from typing import Protocol
 
-from moodpi.music.decoded import WavStream
+from moodpi.music.decoded import DecodedFile
 from moodpi.music.library.formats import plays_natively
 from moodpi.music.track import Track
 
@@ -54,14 +54,21 @@ class MixerBackend:
         # disk driver's output in tests has a known layout.
         pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
         self._music = pygame.mixer.music
+        self._decoded: DecodedFile | None = None  # the track PyAV decodes for the mixer
 
     def load(self, track: Track) -> None:
+        self._forget_decoded()
         if plays_natively(track.path):
             # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
             self._music.load(os.fsencode(track.path))
-        else:  # AAC and the rest: PyAV decodes as the mixer reads, which closes it when done
-            stream = cast(IO[bytes], WavStream(track.path, track.duration_s))
-            self._music.load(stream, "wav")
+            return
+        self._decoded = DecodedFile(track.path, track.duration_s)  # AAC and the rest: PyAV
+        self._music.load(self._decoded.path)
+
+    def _forget_decoded(self) -> None:
+        if self._decoded is not None:
+            self._decoded.close()
+            self._decoded = None
 
     def play(self, fade_in_ms: int) -> None:
         self._music.play(loops=0, fade_ms=max(0, fade_in_ms))
@@ -85,12 +92,16 @@ class MixerBackend:
         return bool(self._music.get_busy())  # False while paused (pygame >= 2.0.1)
 
     def position_s(self) -> float:
-        return max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
+        played_s = max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
+        if self._decoded is not None:
+            self._decoded.played(played_s)  # paces its decoder, which gives back what was heard
+        return played_s
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._music.stop()
             self._music.unload()
+        self._forget_decoded()
         self._pg.mixer.quit()
 
 
