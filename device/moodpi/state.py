@@ -33,7 +33,8 @@ class NowPlaying:
 class LibraryState:
     """The music library and its analysis: `analysed` of `tracks` placed on the valence-arousal
     plane (`failed` could not be decoded); `running` while an analyser works, with its ETA;
-    `problem`: why there is nothing to play (music.root missing or empty), None when fine."""
+    `problem`: why there is nothing to play (music.root missing or empty), None when fine.
+    `unreadable`: files that cannot be played or analysed, per format, a few named by path."""
 
     tracks: int
     analysed: int
@@ -41,6 +42,8 @@ class LibraryState:
     running: bool
     eta_s: float | None
     problem: str | None = None
+    unreadable: dict[str, int] = field(default_factory=dict)
+    unreadable_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ def test_music_counts_categories_and_unreadable_files(tmp_path: Path, music_root
     check = check_music(_config(tmp_path, root))
     assert check.level == "warn"
     assert f"happy {len(list((root / 'happy').iterdir()))}" in check.detail
-    assert "1 unreadable" in check.detail
+    assert "1 unreadable (mp3 1: broken.mp3)" in check.detail
+    assert "library scan names every unreadable file" in check.hint
 
 
 def test_broker_with_tls_and_credentials(tmp_path: Path, mqtt_broker_tls: Any) -> None:

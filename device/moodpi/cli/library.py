@@ -64,7 +64,10 @@ def _scan(library: Library, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report.as_dict(), "analysis": asdict(done) if done else None},
                          indent=2))  # fmt: skip
-    elif done is not None and done.skipped_running:
+        return 0
+    if done is not None and done.failed:
+        _print_unreadable(library)  # the scan's and the analysis's, by format
+    if done is not None and done.skipped_running:
         print("another analyser is working on this library; `moodpi status` shows its progress")
     elif done is not None and (done.analysed or done.failed):
         print(f"analysed {done.analysed} tracks ({done.failed} could not be decoded),"
@@ -86,6 +89,10 @@ def _print_scan(report: ScanReport) -> None:
         f" removed {report.removed}, missing {report.missing}) in {report.elapsed_s:.2f} s"
     )
     print(category_folders(report.categories))
+    if report.unreadable_files:
+        print(f"unreadable: {formats_line(report.unreadable_formats)}")
+        for path, why in report.unreadable_files.items():
+            print(f"  {path}: {why}")
 
 
 def category_folders(categories: dict[str, int]) -> str:
@@ -95,6 +102,22 @@ def category_folders(categories: dict[str, int]) -> str:
     return "category folders and playlists (played ahead of the analysis): " + ", ".join(
         f"{c} {n}" for c, n in categories.items()
     )
+
+
+def formats_line(counts: dict[str, int]) -> str:
+    """'m4p 2, wma 1' from {format: count}."""
+    return ", ".join(f"{fmt} {count}" for fmt, count in counts.items())
+
+
+def _print_unreadable(library: Library) -> None:
+    if library.cache_path is None:
+        return
+    with library_db.connect(library.cache_path) as db:
+        found = library_db.unreadable(db)
+    print(f"cannot be played or analysed: {formats_line({f: len(p) for f, p in found.items()})}")
+    for paths in found.values():
+        for path, why in paths:
+            print(f"  {path}: {why}")
 
 
 def _analysis(library: Library) -> dict[str, Analysis]:
@@ -126,6 +149,7 @@ def track_rows(library: Library) -> list[dict[str, Any]]:
             "confidence": a.confidence if fresh and a else 0.0,
             "evidence": (a.evidence or None) if fresh and a else None,
             "error": (a.error or None) if a is not None and a.error else None,
+            "loudness_lufs": track.loudness_lufs, "loudness_from": track.loudness_from or None,
         })  # fmt: skip
     return rows
 

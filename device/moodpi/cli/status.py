@@ -116,10 +116,27 @@ def library_summary(value: Mapping[str, Any]) -> str:
     text = f"{int(analysed):,} of {int(tracks):,} tracks placed on the valence-arousal plane"
     failed = field_number(value.get("failed"))
     notes = [f"{int(failed):,} undecodable"] if failed else []
+    unreadable = value.get("unreadable")
+    if isinstance(unreadable, dict) and unreadable:
+        notes.append(unreadable_note(unreadable, value.get("unreadable_files")))
     if value.get("running"):
         eta = field_number(value.get("eta_s"))
         notes.append("running" + (f", ETA {duration(eta)}" if eta is not None else ""))
     return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def unreadable_note(counts: Mapping[str, Any], named: Any) -> str:
+    """'unreadable: m4p 2 (a.m4p, b.m4p), wma 1' from the library's per-format fields."""
+    parts = []
+    for fmt, count in counts.items():
+        names = named.get(fmt) if isinstance(named, dict) else None
+        shown = (
+            ", ".join(str(p).rsplit("/", 1)[-1] for p in names or [])
+            if isinstance(names, list)
+            else ""
+        )
+        parts.append(f"{fmt} {count}" + (f" ({shown})" if shown else ""))
+    return "unreadable: " + ", ".join(parts)
 
 
 def frames_summary(status: Mapping[str, Any]) -> str:

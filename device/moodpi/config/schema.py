@@ -216,6 +216,12 @@ class MusicConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
         ),
     ] = 2.0
     volume: Annotated[float, doc("initial volume", 0.0, 1.0)] = 0.8
+    level_loudness: Annotated[
+        bool, doc("level tracks' loudness (ReplayGain tags, else measured) by attenuation")
+    ] = True
+    loudness_target_lufs: Annotated[
+        float, doc("levelling: louder tracks play down to this loudness", -40.0, -6.0)
+    ] = -20.0
     pause_after_absent_s: Annotated[
         float, doc("fade out and pause when nobody was seen this long", 0.0, 86400.0)
     ] = 30.0

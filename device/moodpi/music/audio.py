@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from moodpi.music.decoded import DecodedFile
+from moodpi.music.library.formats import plays_natively
 from moodpi.music.track import Track
 from moodpi.system.quiet import native_quiet
 
@@ -54,10 +56,21 @@ class MixerBackend:
         with native_quiet():  # ALSA's own lines on a box without a card
             pygame.mixer.init(rate_hz, size_bits, channels, buffer_frames, allowedchanges=0)
         self._music = pygame.mixer.music
+        self._decoded: DecodedFile | None = None  # the track PyAV decodes for the mixer
 
     def load(self, track: Track) -> None:
-        # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
-        self._music.load(os.fsencode(track.path))
+        self._forget_decoded()
+        if plays_natively(track.path):
+            # The file system's bytes: pygame cannot find a str name that is not UTF-8 (issue 18).
+            self._music.load(os.fsencode(track.path))
+            return
+        self._decoded = DecodedFile(track.path, track.duration_s)  # AAC and the rest: PyAV
+        self._music.load(self._decoded.path)
+
+    def _forget_decoded(self) -> None:
+        if self._decoded is not None:
+            self._decoded.close()
+            self._decoded = None
 
     def play(self, fade_in_ms: int) -> None:
         self._music.play(loops=0, fade_ms=max(0, fade_in_ms))
@@ -81,12 +94,16 @@ class MixerBackend:
         return bool(self._music.get_busy())  # False while paused (pygame >= 2.0.1)
 
     def position_s(self) -> float:
-        return max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
+        played_s = max(0, self._music.get_pos()) / 1000.0  # audio time played, not wall time
+        if self._decoded is not None:
+            self._decoded.played(played_s)  # paces its decoder, which gives back what was heard
+        return played_s
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._music.stop()
             self._music.unload()
+        self._forget_decoded()
         self._pg.mixer.quit()
 
 

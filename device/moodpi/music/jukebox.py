@@ -23,6 +23,7 @@ from moodpi.music.director import MusicDirector
 from moodpi.music.library.library import library_from_config
 from moodpi.music.library.watcher import LibraryWatcher
 from moodpi.music.player import make_player
+from moodpi.music.track import Levelling
 from moodpi.state import MusicState, NowPlaying
 from moodpi.types import POLICIES, Emotion, MoodChange, PresenceChange
 
@@ -113,7 +114,10 @@ class Jukebox:
         self.library = library_from_config(config)
         self.watcher = LibraryWatcher(self.library, config.music, stop_event, self._on_player_event)
         self.director = MusicDirector(config.music, self.library, rng=random.Random())
-        self.player = make_player(config.music.volume, self._on_player_event, no_audio=not audio)
+        levelling = Levelling(config.music.loudness_target_lufs, config.music.level_loudness)
+        self.player = make_player(
+            config.music.volume, self._on_player_event, no_audio=not audio, levelling=levelling
+        )
 
     def start(self) -> None:
         self.watcher.start()  # the cached library at once; on a first run, the first scan

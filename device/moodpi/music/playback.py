@@ -24,7 +24,7 @@ from moodpi.events import (
     TrackStarted,
 )
 from moodpi.music.audio import AudioOutput, Backend
-from moodpi.music.track import Track
+from moodpi.music.track import OFF, Levelling, Track
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ class Playback:
         volume: float,
         poll_s: float,
         stall_s: float,
+        levelling: Levelling = OFF,
     ) -> None:
         self._output = output
+        self._levelling = levelling
+        self._level = 1.0  # the current track's loudness levelling, on top of the others
         self._on_event = on_event
         self._volume = min(1.0, max(0.0, volume))
         self._poll_s = poll_s
@@ -197,6 +200,7 @@ class Playback:
         try:
             backend.load(track)
             self._gain, self._ramp = 1.0, None
+            self._level = self._levelling.gain(track)
             self._apply_volume()
             backend.play(fade_in_ms)
         except Exception as exc:  # pygame.error for corrupt or unsupported files
@@ -234,7 +238,7 @@ class Playback:
         self._emit(TrackSkipped(self._info(track), reason=reason))
 
     def _apply_volume(self) -> None:
-        self._backend_().set_volume(self._volume * self._gain)
+        self._backend_().set_volume(self._volume * self._gain * self._level)
 
     def _backend_(self) -> Backend:
         return self._output.backend

@@ -24,7 +24,9 @@ that starts after us at boot, is picked up at the next track boundary without a 
 that stops taking sound while a track plays (its position frozen for `stall_s`, e.g. unplugged) is
 given up the same way: the track goes on silently and the device is retried.
 
-One music stream means no true crossfade: `play(crossfade_ms=...)` fades the current track out,
+Each track plays at `volume` times its loudness levelling (moodpi.music.track: attenuation
+towards `music.loudness_target_lufs`), times the fade ramps. One music stream means no true
+crossfade: `play(crossfade_ms=...)` fades the current track out,
 then fades the new one in. Pause and resume with a fade ramp the volume, so the track keeps its
 position.
 
@@ -44,7 +46,7 @@ from typing import NamedTuple
 
 from moodpi.music.audio import AudioOutput
 from moodpi.music.playback import EventCallback, Playback
-from moodpi.music.track import Track
+from moodpi.music.track import OFF, Levelling, Track
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +80,15 @@ class PygamePlayer:
         queue_size: int = 64,
         reopen_s: tuple[float, float] = (2.0, 60.0),
         stall_s: float = 5.0,
+        levelling: Levelling = OFF,
     ) -> None:
         mixer_args = (frequency_hz, size_bits, channels, buffer_frames)
         self._output = AudioOutput(mixer_args, want_audio=audio, reopen_s=reopen_s)
+        # Owned by the player thread from start() on; read elsewhere only as plain attributes.
         self._engine = Playback(
-            self._output, on_event, volume=volume, poll_s=poll_s, stall_s=stall_s
-        )  # owned by the player thread from start() on; read elsewhere only as plain attributes
+            self._output, on_event, volume=volume, poll_s=poll_s, stall_s=stall_s,
+            levelling=levelling,
+        )  # fmt: skip
         self._poll_s = poll_s
         self._commands: queue.Queue[_Command] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -192,7 +197,12 @@ class PygamePlayer:
 
 
 def make_player(
-    volume: float, on_event: EventCallback | None = None, *, no_audio: bool = False
+    volume: float,
+    on_event: EventCallback | None = None,
+    *,
+    no_audio: bool = False,
+    levelling: Levelling = OFF,
 ) -> PygamePlayer:
-    """The daemon's player: make_player(config.music.volume, callback, no_audio=args.no_audio)."""
-    return PygamePlayer(on_event, volume=volume, audio=not no_audio)
+    """The daemon's player: make_player(config.music.volume, callback, no_audio=args.no_audio,
+    levelling=Levelling(config.music.loudness_target_lufs, config.music.level_loudness))."""
+    return PygamePlayer(on_event, volume=volume, audio=not no_audio, levelling=levelling)

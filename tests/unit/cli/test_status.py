@@ -110,6 +110,11 @@ def test_status_shows_analysis_progress() -> None:
     assert library_summary({"tracks": "x"}) == "-"
     gone = {"tracks": 10, "analysed": 10, "problem": "music.root /m does not exist"}
     assert library_summary(gone) == "PROBLEM: music.root /m does not exist"
+    bad = {"tracks": 10, "analysed": 9, "failed": 1, "running": False,
+           "unreadable": {"m4p": 2, "wma": 1}, "unreadable_files": {"m4p": ["/a.m4p"]}}  # fmt: skip
+    assert library_summary(bad) == (
+        "analysed 9 of 10 (1 undecodable; unreadable: m4p 2 (a.m4p), wma 1)"
+    )
 
 
 def test_status_after_the_daemon_exited_says_stopped_and_why(tmp_path: Path) -> None:

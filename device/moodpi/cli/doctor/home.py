@@ -53,6 +53,11 @@ def check_music(config: cfg.Config) -> Check:
         f"{report.tracks} tracks, {report.placed} placed on the valence-arousal plane;"
         f" category folders: {folders}; {report.unreadable} unreadable"
     )
+    if report.unreadable_files:
+        named = ", ".join(Path(p).name for p in list(report.unreadable_files)[:3])
+        more = f" and {report.unreadable - 3} more" if report.unreadable > 3 else ""
+        formats = ", ".join(f"{f} {n}" for f, n in report.unreadable_formats.items())
+        detail += f" ({formats}: {named}{more})"
     if problem is not None:
         folder = config.music.playlists or config.music.root
         return Check("music", WARN, problem, f"copy music (any layout) into {folder}")
@@ -60,7 +65,9 @@ def check_music(config: cfg.Config) -> Check:
         hint = "the daemon analyses them in the background, or: moodpi library scan"
         return Check("music", WARN, f"{detail}; none placed yet (they play shuffled)", hint)
     if report.unreadable or not report.complete:
-        return Check("music", WARN, detail, "moodpi library show lists the tracks")
+        hint = "moodpi library scan names every unreadable file and why"
+        hint = hint if report.unreadable else "moodpi library show lists the tracks"
+        return Check("music", WARN, detail, hint)
     return Check("music", OK, detail)
 
 

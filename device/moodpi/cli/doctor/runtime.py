@@ -1,5 +1,6 @@
 """The doctor's check of the native stack: Python, NumPy, OpenCV, the TFLite runtime, pygame's
-mixer and, on a Pi, picamera2 import, and no NumPy shadows the system's.
+mixer, PyAV (the decoder of what the mixer cannot play) and, on a Pi, picamera2 import, and no
+NumPy shadows the system's.
 
 Heavy imports happen inside the check, so a broken native stack is reported here instead of
 breaking the doctor.
@@ -43,6 +44,16 @@ def check_runtime(require_picamera2: bool = False) -> Check:
     mixer = _mixer_import()
     if mixer is not None:
         return mixer
+    try:
+        parts.append(f"PyAV {importlib.import_module('av').__version__}")
+    except ImportError as exc:  # only the formats the mixer cannot open are lost
+        missing = missing_library("runtime", exc, "m4a, aac, wma and wv files do not play")
+        return missing or Check(
+            "runtime",
+            WARN,
+            f"PyAV does not import ({exc}): m4a, aac, wma and wv files do not play",
+            "reinstall: sudo deploy/install.sh",
+        )
     if require_picamera2 or on_pi():
         try:
             importlib.import_module("picamera2")

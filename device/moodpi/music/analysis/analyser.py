@@ -6,8 +6,8 @@ It analyses what the library cache lists as readable and not yet analysed for it
 and mtime, so a run killed at any moment (kill -9 included) resumes where it stopped, and a file
 added later is analysed by the next run: the daemon starts one, niced, after each rescan that
 finds new files (moodpi.music.library.watcher). One analyser at a time per cache (an flock
-beside it, let go by the kernel even on kill -9). A file soundfile cannot decode (m4a, damaged)
-is skipped with one line and remembered, until it changes.
+beside it, let go by the kernel even on kill -9). A file neither libsndfile nor FFmpeg (PyAV)
+decodes (damaged, protected) is skipped with one line and remembered, until it changes.
 
 Progress goes to the cache (`progress` row: `moodpi status` and the daemon's snapshot read it)
 and, on a terminal, to a bar with the rate and ETA on stderr.
@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from moodpi.music.analysis.features import DecodeError, describe_file
+from moodpi.music.analysis.decode import DecodeError, read_excerpt, to_mono
+from moodpi.music.analysis.features import describe
+from moodpi.music.analysis.loudness import (
+    ABSOLUTE_GATE_LUFS,
+    integrated_loudness,
+    playback_channels,
+)
 from moodpi.music.analysis.placement import PlacementModel
 from moodpi.music.analysis.tag_evidence import read_tags
 from moodpi.music.library import db as cache
@@ -55,7 +61,11 @@ def analyse_file(path: Path, model: PlacementModel, mtime_ns: int, size: int) ->
     """One file's analysis, or an Analysis with `error` set when it cannot be decoded."""
     now = time.time()
     try:
-        described = describe_file(path)
+        excerpt = read_excerpt(path)
+        described = describe(to_mono(excerpt), excerpt.seconds)
+        # Silence reads as the gate's -70 LUFS: measured (not analysed again), never attenuated.
+        loudness = integrated_loudness(playback_channels(excerpt.samples), excerpt.rate_hz)
+        loudness = ABSOLUTE_GATE_LUFS if loudness is None else loudness
     except (DecodeError, OSError, MemoryError) as exc:
         return Analysis(mtime_ns, size, None, None, None, None, "", "", 0.0, "", model.name,
                         f"cannot decode: {exc}", now)  # fmt: skip
@@ -66,7 +76,7 @@ def analyse_file(path: Path, model: PlacementModel, mtime_ns: int, size: int) ->
     evidence = place.evidence + ("+bpm" if tags.bpm else "") + ("+key" if tags.key else "")
     return Analysis(mtime_ns, size, place.valence, place.arousal, round(tempo, 2),
                     described.loudness_db, key, mode, place.confidence, evidence, model.name, "",
-                    now)  # fmt: skip
+                    now, loudness)  # fmt: skip
 
 
 def run(

@@ -1,5 +1,5 @@
 """Audio descriptors of one excerpt, with numpy and scipy only (the analyser's process, never the
-daemon's: importing this module costs scipy and soundfile).
+daemon's: importing this module costs scipy and soundfile); decode.py reads the excerpt.
 
 Why not librosa: on the same clips this path gives the descriptors the calibration needs in a
 fraction of librosa's time and memory, with no numba JIT to compile on a Pi's first run
@@ -17,15 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from numpy.typing import NDArray
 from scipy.fft import dct
-from scipy.signal import resample_poly
 
-RATE_HZ = 22050
+from moodpi.music.analysis.decode import EXCERPT_S, RATE_HZ, decode_excerpt
+from moodpi.music.analysis.decode import DecodeError as DecodeError  # the analyser's and tests'
+
 N_FFT = 2048
 HOP = 512
-EXCERPT_S = 30.0
 N_MELS = 40
 N_MFCC = 13
 TEMPO_MIN_BPM = 50.0
@@ -44,10 +43,6 @@ _LEADING_TONE_WEIGHT = 4.0  # minor's raised 7th (G# in A minor) is foreign to t
 Floats = NDArray[np.float64]
 
 
-class DecodeError(Exception):
-    """The file cannot be decoded here (format, codec or damage); the message says which."""
-
-
 @dataclass(frozen=True)
 class Descriptors:
     """What the valence-arousal model and the library keep of one excerpt."""
@@ -60,32 +55,6 @@ class Descriptors:
     key_clarity: float  # correlation of the chroma with the best key profile, -1..1
     excerpt_s: float
     vector: dict[str, float] = field(default_factory=dict)  # every named feature, for the model
-
-
-def decode_excerpt(path: Path, excerpt_s: float = EXCERPT_S) -> tuple[Floats, float]:
-    """Mono float samples at RATE_HZ of up to `excerpt_s` from the middle of the file."""
-    try:
-        # An open file, not a name: libsndfile cannot open a name that is not UTF-8.
-        with open(path, "rb") as raw, sf.SoundFile(raw) as f:
-            rate, frames = f.samplerate, f.frames
-            want = int(excerpt_s * rate)
-            if frames > want:
-                f.seek((frames - want) // 2)
-            count = min(want, frames) if frames > 0 else want
-            data = f.read(count, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise DecodeError(str(exc).strip() or type(exc).__name__) from exc
-    if data.size == 0:
-        raise DecodeError("no audio samples")
-    mono = data.mean(axis=1, dtype=np.float64)
-    return _resample(mono, rate), len(mono) / rate
-
-
-def _resample(samples: Floats, rate: int) -> Floats:
-    if rate == RATE_HZ:
-        return samples
-    g = np.gcd(rate, RATE_HZ)
-    return np.asarray(resample_poly(samples, RATE_HZ // g, rate // g), dtype=np.float64)
 
 
 def describe(samples: Floats, excerpt_s: float | None = None) -> Descriptors:
@@ -218,7 +187,9 @@ def _parabolic(values: Floats, i: int) -> float:
         return 0.0
     a, b, c = values[i - 1], values[i], values[i + 1]
     denominator = a - 2 * b + c
-    return float(0.5 * (a - c) / denominator) if denominator else 0.0
+    # The vertex of a true peak lies within half a lag of it; beyond, the curve is flat (a steady
+    # tone's onsets), and the offset would make the tempo negative or thousands of BPM.
+    return float(np.clip(0.5 * (a - c) / denominator, -0.5, 0.5)) if denominator else 0.0
 
 
 def key_of(chroma_sum: Floats) -> tuple[int, str, float, float]:

@@ -18,10 +18,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class FileMeta:
     title: str
     artist: str
     error: str  # empty: readable
+    tag_lufs: float | None = None  # loudness by its ReplayGain (or R128) tag; None: untagged
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Analysis:
     model: str  # which calibration placed it
     error: str  # empty: analysed
     analysed_at: float  # wall clock
+    loudness_lufs: float | None = None  # integrated loudness (ITU-R BS.1770) of the excerpt
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,20 @@ _SCHEMA = """
 DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS entries;
 DROP TABLE IF EXISTS analysis; DROP TABLE IF EXISTS progress;
 CREATE TABLE files (path BLOB PRIMARY KEY, mtime_ns INTEGER, size INTEGER, duration_s REAL,
-  title TEXT, artist TEXT, error TEXT);
+  title TEXT, artist TEXT, error TEXT, tag_lufs REAL);
 CREATE TABLE entries (category TEXT, path BLOB);
 CREATE TABLE analysis (path BLOB PRIMARY KEY, mtime_ns INTEGER, size INTEGER, valence REAL,
   arousal REAL, tempo_bpm REAL, loudness_db REAL, key TEXT, mode TEXT, confidence REAL,
-  evidence TEXT, model TEXT, error TEXT, analysed_at REAL);
+  evidence TEXT, model TEXT, error TEXT, analysed_at REAL, loudness_lufs REAL);
 CREATE TABLE progress (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, started_at REAL,
   updated_at REAL, total INTEGER, done INTEGER, failed INTEGER, finished INTEGER);
 """
+# Version 2 → 3 keeps every row: the new columns start empty, every file is read again at the
+# next scan (mtime_ns -1: changed; for its ReplayGain tags) and analysed again for its loudness.
+_MIGRATIONS = {
+    2: "ALTER TABLE files ADD COLUMN tag_lufs REAL; UPDATE files SET mtime_ns = -1;"
+    " ALTER TABLE analysis ADD COLUMN loudness_lufs REAL;",
+}
 
 
 def key(path: str | Path) -> bytes:
@@ -103,11 +111,28 @@ def connect(path: Path, *, timeout_s: float = 10.0) -> Iterator[sqlite3.Connecti
     try:
         db.execute("PRAGMA journal_mode=WAL")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            _upgrade(db)
         with db:
             yield db
     finally:
         db.close()
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Migrate (or create) the schema in one transaction; a second process waits, then finds
+    the work done."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            for statement in (_MIGRATIONS.get(version) or _SCHEMA).split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
 
 
 def read_files(db: sqlite3.Connection) -> dict[str, FileMeta]:
@@ -125,7 +150,7 @@ def write_scan(
     db.execute("DELETE FROM files")
     db.execute("DELETE FROM entries")
     db.executemany(
-        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(key(p), *map(text, astuple(m))) for p, m in metas.items()],
     )
     db.executemany("INSERT INTO entries VALUES (?, ?)", [(text(c), key(p)) for c, p in entries])
@@ -145,11 +170,12 @@ def write_analysis(db: sqlite3.Connection, path: str, analysis: Analysis) -> Non
 
 
 def pending(db: sqlite3.Connection, model: str) -> list[tuple[str, FileMeta]]:
-    """Readable files with no analysis for their current size and mtime (or by an older model)."""
+    """Readable files with no analysis for their current size and mtime (or by an older model,
+    or from before loudness was measured)."""
     rows = db.execute(
-        "SELECT f.path, f.mtime_ns, f.size, f.duration_s, f.title, f.artist, f.error FROM files f"
-        " LEFT JOIN analysis a ON a.path = f.path AND a.mtime_ns = f.mtime_ns AND a.size = f.size"
-        " AND (a.model = ? OR a.error != '')"
+        "SELECT f.path, f.mtime_ns, f.size, f.duration_s, f.title, f.artist, f.error, f.tag_lufs"
+        " FROM files f LEFT JOIN analysis a ON a.path = f.path AND a.mtime_ns = f.mtime_ns"
+        " AND a.size = f.size AND ((a.model = ? AND a.loudness_lufs IS NOT NULL) OR a.error != '')"
         " WHERE f.error = '' AND a.path IS NULL ORDER BY f.path",
         (model,),
     )
@@ -178,6 +204,9 @@ class Coverage:
     failed: int  # could not be decoded or analysed
     running: bool  # an analyser reported within the last minute and has not finished
     eta_s: float | None
+    # Files that cannot be played or analysed, per format ("m4p": 2), and a few of them by path.
+    unreadable: dict[str, int] = field(default_factory=dict)
+    unreadable_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 def coverage(cache_path: Path, now_s: float | None = None) -> Coverage | None:
@@ -194,11 +223,31 @@ def coverage(cache_path: Path, now_s: float | None = None) -> Coverage | None:
                 " AND a.mtime_ns = f.mtime_ns AND a.size = f.size"
             ).fetchone()
             progress = read_progress(db)
+            bad = unreadable(db)
     except sqlite3.Error:
         return None
     running = progress is not None and not progress.finished and now_s - progress.updated_at < 60.0
     eta = _eta(progress) if running and progress is not None else None
-    return Coverage(int(tracks), int(done), int(failed), running, eta)
+    counts = {fmt: len(paths) for fmt, paths in bad.items()}
+    named = {fmt: [path for path, _ in paths[:NAMED_PER_FORMAT]] for fmt, paths in bad.items()}
+    return Coverage(int(tracks), int(done), int(failed), running, eta, counts, named)
+
+
+NAMED_PER_FORMAT = 3
+
+
+def unreadable(db: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
+    """Files the scan or the analyser could not read, by format: {"m4p": [(path, why), ...]}."""
+    rows = db.execute(
+        "SELECT path, error FROM files WHERE error != ''"
+        " UNION SELECT a.path, a.error FROM analysis a JOIN files f ON a.path = f.path"
+        " AND a.mtime_ns = f.mtime_ns AND a.size = f.size WHERE a.error != '' ORDER BY 1"
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for blob, error in rows:
+        path = unkey(blob)
+        found.setdefault(Path(path).suffix.lower().lstrip(".") or "?", []).append((path, error))
+    return dict(sorted(found.items()))
 
 
 def _eta(progress: Progress) -> float | None:

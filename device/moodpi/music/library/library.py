@@ -1,17 +1,19 @@
 """The music library: scan, cache, and the tracks of each category.
 
-Library layout: any folder of music under `music.root` (files .mp3 .ogg .flac .wav, searched
-recursively): flat, `Artist/Album/NN Track`, anything. Every track is placed on the
-valence-arousal plane by the analysis of its audio. A top-level folder named after a category
-the policies ask for ("sad", "calming", ...: moodpi.music.policy.policy_categories) is the
-user's explicit choice and wins over the analysis; any other folder ("Adele", "Jazz") and the
-files at the top are just music (category UNSORTED). When `music.playlists` is set, its
-`<name>.m3u` / `.m3u8` files (paths relative to the playlist) instead, by the same rule.
+Library layout: any folder of music under `music.root` (searched recursively; mp3, ogg, opus,
+flac, wav, aiff, m4a and the other formats of moodpi.music.library.formats): flat,
+`Artist/Album/NN Track`, anything. Every track is placed on the valence-arousal plane by the
+analysis of its audio. A top-level folder named after a category the policies ask for ("sad",
+"calming", ...: moodpi.music.policy.policy_categories) is the user's explicit choice and wins
+over the analysis; any other folder ("Adele", "Jazz") and the files at the top are just music
+(category UNSORTED). When `music.playlists` is set, its `<name>.m3u` / `.m3u8` files (paths
+relative to the playlist) instead, by the same rule.
 
 Scanning is incremental: a SQLite cache keyed by path remembers each file's mtime and size with
 the duration and tags mutagen read; a rescan only opens new or changed files. Unreadable files
 are skipped with one log line each and counted; they stay in the cache (as bad) so an unchanged
-bad file is not re-read either (moodpi.music.library.probe reads them). The analyser
+bad file is not re-read either (moodpi.music.library.probe reads them); files of a format that
+does not play (.m4p, .mid, ...) are listed the same way, so that a scan names them. The analyser
 (moodpi.music.analysis, its own process) writes each file's place on the valence-arousal plane
 into the same cache; `load` and `scan` attach it to the tracks. The daemon never imports it.
 
@@ -27,16 +29,18 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from moodpi.config import Config, MusicConfig
 from moodpi.music.library import db as cache
 from moodpi.music.library.db import Analysis, FileMeta
+from moodpi.music.library.formats import LISTED_SUFFIXES, suffix
 from moodpi.music.library.playlists import playlist_entries
-from moodpi.music.library.probe import AUDIO_SUFFIXES, probe
+from moodpi.music.library.probe import probe
 from moodpi.music.policy import policy_categories
 from moodpi.music.track import UNSORTED, Track
 
@@ -55,6 +59,8 @@ class ScanReport:
     elapsed_s: float
     complete: bool = True  # False: stopped early by stop_event; the rest comes from the cache
     placed: int = 0  # files the analysis has placed on the valence-arousal plane
+    unreadable_formats: dict[str, int] = field(default_factory=dict)  # {"m4p": 2}
+    unreadable_files: dict[str, str] = field(default_factory=dict)  # path: why
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,7 +148,8 @@ class Library:
         entries, missing = self._entries()
         known = self._load_cache()
         metas: dict[str, FileMeta] = {}
-        read = unreadable = 0
+        read = 0
+        bad: dict[str, str] = {}
         complete = True
         for path in sorted({p for _, p in entries}):
             if stop_event is not None and stop_event.is_set():
@@ -157,7 +164,7 @@ class Library:
             read += meta is not known.get(path)
             metas[path] = meta
             if meta.error:
-                unreadable += 1
+                bad[path] = meta.error
                 log.warning("skipping unreadable file %s: %s", path, meta.error)
         removed = len(set(known) - set(metas)) if complete and not gone else 0
         if not gone:
@@ -168,16 +175,18 @@ class Library:
             categories=self.categories(),
             read=read,
             cached=len(metas) - read,
-            unreadable=unreadable,
+            unreadable=len(bad),
             removed=removed,
             missing=missing,
             elapsed_s=round(time.monotonic() - started, 3),
             complete=complete,
             placed=len(self._placed),
+            unreadable_formats=dict(sorted(Counter(suffix(p).lstrip(".") for p in bad).items())),
+            unreadable_files=bad,
         )
         log.info(
             "library: %d tracks, %d placed, %d category folders (read %d, cached %d, bad %d)",
-            report.tracks, report.placed, len(report.categories), read, report.cached, unreadable,
+            report.tracks, report.placed, len(report.categories), read, report.cached, len(bad),
         )  # fmt: skip
         return report
 
@@ -283,7 +292,7 @@ def _folder_entries(root: Path) -> list[tuple[str, str]]:
             continue
         if child.is_dir():
             entries.extend((child.name.lower(), str(path)) for path in _audio_files(child))
-        elif child.suffix.lower() in AUDIO_SUFFIXES:
+        elif child.suffix.lower() in LISTED_SUFFIXES:
             entries.append((UNSORTED, str(child)))
     return entries
 
@@ -293,7 +302,7 @@ def _audio_files(folder: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES:
+            if not name.startswith(".") and Path(name).suffix.lower() in LISTED_SUFFIXES:
                 yield Path(dirpath) / name
 
 
@@ -308,13 +317,23 @@ def _build_tracks(
         meta = metas.get(path)
         if meta is None or meta.error:
             continue
-        track = Track(Path(path), category, meta.duration_s, meta.title, meta.artist)
+        track = Track(
+            Path(path),
+            category,
+            meta.duration_s,
+            meta.title,
+            meta.artist,
+            loudness_lufs=meta.tag_lufs,
+            loudness_from="" if meta.tag_lufs is None else "tag",
+        )
         placed = analysis.get(path)
         if placed is not None and _fits(placed, meta):
             track = replace(
                 track, valence=placed.valence, arousal=placed.arousal,
                 confidence=placed.confidence,
             )  # fmt: skip
+        if track.loudness_lufs is None and placed is not None and _measured(placed, meta):
+            track = replace(track, loudness_lufs=placed.loudness_lufs, loudness_from="measured")
         tracks.append(track)
     return tracks
 
@@ -323,6 +342,11 @@ def _fits(analysis: Analysis, meta: FileMeta) -> bool:
     """The analysis is of this file as it is now, and placed it."""
     same = (analysis.mtime_ns, analysis.size) == (meta.mtime_ns, meta.size)
     return same and analysis.valence is not None and analysis.arousal is not None
+
+
+def _measured(analysis: Analysis, meta: FileMeta) -> bool:
+    same = (analysis.mtime_ns, analysis.size) == (meta.mtime_ns, meta.size)
+    return same and analysis.loudness_lufs is not None
 
 
 def library_from_config(config: Config) -> Library:
