@@ -146,6 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            "scripts/model/fit_temperature.py fits the temperature on")
     p.add_argument("--ferplus", type=Path, nargs="?", const=FERPLUS_DIR,
                    help="train on FER+ vote distributions (folder of row-aligned votes .npz)")
+    p.add_argument("--original-weight", type=float, default=0.0,
+                   help="with --ferplus: weight of the original label (one-hot) against the votes")
     p.add_argument("--vote-min", type=int, default=2,
                    help="with --ferplus: votes below this count are dropped as outliers")
     p.add_argument("--distill", type=Path,
@@ -611,7 +613,10 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     majority_va = None
     if a.ferplus:
         targets, keep, _ = load_votes(a, "train")
-        x_tr, y_tr, targets = x_tr[keep], targets[keep].argmax(1), targets[keep]
+        original = np.eye(NUM_CLASSES, dtype=np.float32)[y_tr[keep]]
+        votes = targets[keep]
+        x_tr, y_tr = x_tr[keep], votes.argmax(1)
+        targets = (1.0 - a.original_weight) * votes + a.original_weight * original
         majority_va = load_votes(a, "public_test")[2]
         LOG.info("FER+ votes: %d of %d training faces kept; top vote per class %s", len(x_tr),
                  len(keep), np.bincount(y_tr, minlength=NUM_CLASSES).tolist())
