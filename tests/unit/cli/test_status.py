@@ -113,7 +113,8 @@ def test_status_shows_analysis_progress() -> None:
     bad = {"tracks": 10, "analysed": 9, "failed": 1, "running": False,
            "unreadable": {"m4p": 2, "wma": 1}, "unreadable_files": {"m4p": ["/a.m4p"]}}  # fmt: skip
     assert library_summary(bad) == (
-        "9 of 10 tracks placed on the valence-arousal plane (1 undecodable; unreadable: m4p 2 (a.m4p), wma 1)"
+        "9 of 10 tracks placed on the valence-arousal plane"
+        " (1 undecodable; unreadable: m4p 2 (a.m4p), wma 1)"
     )
 
 
