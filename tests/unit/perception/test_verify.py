@@ -102,3 +102,18 @@ def test_a_stream_asks_the_model_once_per_box_not_once_per_frame() -> None:
     assert all(faces == [] for faces in _stream(verified, grey, 60))
     # each false box is looked at once per memory (30 frames), not on each of the 60 frames
     assert 0 < verified.verifier.looks - before <= 3 * len(boxes)
+
+
+def test_a_still_cut_around_a_face_is_taken_as_it_is() -> None:
+    # A verifier that refuses everything (no presence reaches 1.01) shows the rule: the face a
+    # still was cut around is kept, the same face in a larger picture needs the second look.
+    inner = make_detector(config_mod.from_dict({"faces": {"verify_model": ""}}))
+    strict = VerifiedDetector(inner, FaceVerifier(LANDMARKS, min_score=1.01))
+    grey = cv2.imread(str(sorted(PHOTOS.glob("*.jpg"))[0]), cv2.IMREAD_GRAYSCALE)
+    face = inner.scan(grey)[0]
+    crop = grey[face.y : face.y + face.h, face.x : face.x + face.w]
+    crop = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)  # a film frame's size
+    assert strict.scan(crop), "the portrait's face is kept"
+    framed = np.full((720, 1280), 128, np.uint8)
+    framed[300:650, 500:850] = grey
+    assert inner.scan(framed) and strict.scan(framed) == []

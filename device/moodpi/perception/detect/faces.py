@@ -59,6 +59,9 @@ class FaceDetector(Protocol):
         ...
 
 
+PORTRAIT_SHARE = 0.4  # a face covering this much of a still is what the still was cut around
+
+
 class VerifiedDetector:
     """A detector whose boxes count as faces only when the verifier agrees (detect.verify)."""
 
@@ -78,7 +81,13 @@ class VerifiedDetector:
         return self.verifier.verify(grey, self.inner.detect(grey, lores))
 
     def scan(self, grey: np.ndarray) -> list[Face]:
-        return self.verifier.verify(grey, self.inner.scan(grey), still=True)
+        found = self.inner.scan(grey)
+        # A still cut around one face (a portrait crop, a film frame) was framed by a person:
+        # clutter is a small part of a larger picture. Such a face is taken as it is; the
+        # landmark model reads small, blurred crops that fill the picture badly (issue 28).
+        portrait = [f for f in found if f.area >= PORTRAIT_SHARE * grey.shape[0] * grey.shape[1]]
+        others = [f for f in found if f not in portrait]
+        return portrait + self.verifier.verify(grey, others, still=True)
 
     def reset(self) -> None:
         self.inner.reset()
