@@ -325,8 +325,8 @@ def test_a_plain_pip_install_finds_its_own_models(tmp_path: Path) -> None:
     assert Path(where).is_relative_to(venv), where
     # the default model and the previous one, each with its sidecar and card, and BlazeFace;
     # models/retired/ stays out of the wheel
-    shipped = {f"emotion_{v}_int8.{x}" for v in ("v13", "v11") for x in ("tflite", "json")}
-    shipped |= {"MODEL_CARD_v13.md", "MODEL_CARD_v11.md", "README.md"}
+    shipped = {f"emotion_{v}_int8.{x}" for v in ("v14", "v13") for x in ("tflite", "json")}
+    shipped |= {"MODEL_CARD_v14.md", "MODEL_CARD_v13.md", "README.md"}
     shipped |= {"face_detection_short_range.tflite", "face_landmark.tflite"}
     assert {p.name for p in Path(where).iterdir()} == shipped
     evaluate = subprocess.run(

@@ -139,7 +139,7 @@ class EmotionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     # flip_average must match the mode the model's temperature was fitted in: its .json sidecar
     # says which, and the classifier and `moodpi doctor` warn on a mismatch (models/MODEL_CARD_*).
     model: Annotated[Text, doc("emotion classifier (relative: in the models dir)")] = (
-        "emotion_v13_int8.tflite"
+        "emotion_v14_int8.tflite"
     )
     flip_average: Annotated[
         bool, doc("average predictions of the face and its mirror image (twice the cost)")

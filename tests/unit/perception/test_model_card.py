@@ -1,6 +1,6 @@
 """Golden tests of our retrained emotion models (models/retired/: emotion_v2_int8.tflite,
 emotion_v3_int8, emotion_v6_int8, emotion_v7_int8, emotion_v8_int8, emotion_v10_int8,
-emotion_v12_int8; models/: emotion_v11_int8, emotion_v13_int8: the default) and of the pure
+emotion_v11_int8, emotion_v12_int8; models/: emotion_v13_int8, emotion_v14_int8: the default) and of the pure
 metrics in scripts/model/eval_emotion_model.py behind their model cards."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from moodpi.perception.tflite import load_interpreter
 from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[3]
-VERSIONS = ("v2", "v3", "v6", "v7", "v8", "v10", "v11", "v12", "v13")  # the default last
-SHIPPED = ("v11", "v13")  # in the wheel; the others in models/retired/
+VERSIONS = ("v2", "v3", "v6", "v7", "v8", "v10", "v11", "v12", "v13", "v14")  # the default last
+SHIPPED = ("v13", "v14")  # in the wheel; the others in models/retired/
 RETRAINED = [
     REPO / "models" / ("" if v in SHIPPED else "retired") / f"emotion_{v}_int8.tflite"
     for v in VERSIONS
@@ -80,7 +80,7 @@ def test_model_is_full_integer_with_a_matching_sidecar(model: Path) -> None:
     assert sidecar.labels == EMOTIONS and sidecar.output == "logits"
     assert sidecar.size == inp["shape"][1] == inp["shape"][2]
     data = json.loads(model.with_suffix(".json").read_text())
-    assert data["metrics"]["size_bytes"] == model.stat().st_size <= 500_000
+    assert data["metrics"]["size_bytes"] == model.stat().st_size <= 1_000_000  # issue 28: 1 MB
     assert 0.3 < sidecar.temperature < 3.0
 
 
