@@ -85,7 +85,7 @@ def _from_daemon(config: config_mod.Config, kind: str) -> tuple[dict[str, Any], 
 
 
 def _read_frame(config: config_mod.Config, frame: Frame, kind: str) -> tuple[dict[str, Any], bytes]:
-    from moodpi.cli.classify import StillCamera  # a detector that sweeps over frames gets a sweep
+    from moodpi.cli.classify import StillCamera  # the whole picture at once, as a still
     from moodpi.perception.annotate import drawn
     from moodpi.perception.pipeline import build_perception
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import stat
@@ -105,32 +104,14 @@ def read_frame(path: str, index: int = 0) -> Frame:
 
 
 class StillCamera:
-    """Each image as the frames of a camera held still on it, through the daemon's pipeline.
-
-    A pipeline with a still-image pass (`observe_still`) uses it. Otherwise the daemon's own
-    `observe` runs on the image once, or, for a detector that spreads its search over frames
-    (one with a `sweep_length`: detect.room), for as many frames as one whole sweep takes,
-    on a pipeline of its own so that nothing seen in one image carries over to the next.
-    """
+    """Each image through the daemon's pipeline as a still: the detector looks at the whole
+    picture at once (a room detector runs its whole sweep, a verifier looks at every box)."""
 
     def __init__(self, build: Callable[[], Perception]) -> None:
-        self._build = build
-        self._spare: Perception | None = build()  # a missing model fails now, not on image 1
+        self._perception = build()  # a missing model fails now, not on image 1
 
     def observe(self, frame: Frame) -> Observation:
-        perception = self._spare or self._build()
-        still = getattr(perception, "observe_still", None)
-        sweep = getattr(perception.detector, "sweep_length", None)
-        self._spare = perception if callable(still) or sweep is None else None
-        if callable(still):
-            seen = still(frame)
-            assert isinstance(seen, Observation)
-            return seen
-        seen = perception.observe(frame)
-        per_frame = max(1, int(getattr(perception.detector, "tiles_per_frame", 1)))
-        for _ in range(math.ceil(int(sweep or 0) / per_frame) + 1 if sweep is not None else 0):
-            seen = perception.observe(frame)
-        return seen
+        return self._perception.observe_still(frame)
 
 
 # ---------------------------------------------------------------------------------------------
