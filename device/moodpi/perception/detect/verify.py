@@ -76,7 +76,7 @@ class FaceVerifier:
         self,
         model_path: str | Path,
         *,
-        min_score: float = 0.2,
+        min_score: float = 0.4,
         memory_frames: int = 30,
         num_threads: int = 1,
     ) -> None:
