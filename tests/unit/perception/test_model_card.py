@@ -1,7 +1,7 @@
 """Golden tests of our retrained emotion models (models/retired/: emotion_v2_int8.tflite,
 emotion_v3_int8, emotion_v6_int8, emotion_v7_int8, emotion_v8_int8, emotion_v10_int8,
-emotion_v11_int8, emotion_v12_int8; models/: emotion_v13_int8, emotion_v14_int8: the default) and of the pure
-metrics in scripts/model/eval_emotion_model.py behind their model cards."""
+emotion_v11_int8, emotion_v12_int8; models/: emotion_v13_int8, emotion_v14_int8: the default)
+and of the pure metrics in scripts/model/eval_emotion_model.py behind their model cards."""
 
 from __future__ import annotations
 
