@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# After scripts/model/train_v14.sh: v14's sidecar, its temperature fitted against the votes, and
+# After scripts/model/train_ferplus.sh: v14's sidecar, its temperature fitted against the votes, and
 # every figure of MODEL_CARD_v14.md beside v13 and v10, into train-runs/bench/ (git-ignored).
 # Each step is skipped when its output exists, so running it again goes on where it stopped.
 #   nohup nice -n 5 scripts/model/finish_v14.sh > train-runs/bench/finish.log 2>&1 &

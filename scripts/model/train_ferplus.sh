@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Model v14 (issue 28): FER+ vote distributions as targets, v13's camera-domain augmentations and
-# real photographs, no distillation, width 3.0. Every step is skipped when its output exists and
+# Models taught by FER+'s votes (issue 28): each face's vote distribution as the target (with
+# ORIGINAL_WEIGHT of it the original FER-2013 label), v13's camera-domain augmentations and real
+# photographs, no distillation, width 3.0. Every step is skipped when its output exists and
 # training resumes from its newest epoch, so running this again after a lost session continues.
-#   nohup nice -n 19 scripts/model/train_v14.sh > train-runs/v14.log 2>&1 &
+#   nohup nice -n 19 scripts/model/train_ferplus.sh > train-runs/v14.log 2>&1 &       # v14
+#   RUN=v15 ORIGINAL_WEIGHT=0.3 nohup nice -n 19 scripts/model/train_ferplus.sh > train-runs/v15.log 2>&1 &
 set -eu
 cd "$(dirname "$0")/../.."
-run=v14
+run=${RUN:-v14}
+original_weight=${ORIGINAL_WEIGHT:-0}
 real=train-runs/lfw_faces48.npz
 epochs=40
 average_from=30
@@ -18,7 +21,8 @@ if ! grep -q '"done"' "train-runs/$run/done.json" 2>/dev/null; then
     scripts/model/train_resume_loop.sh 20 .venv-tf/bin/python scripts/model/train_model.py \
         --run "$run" --size 64 --width 3.0 --stem 16 --stem-stride 2 --batch 128 --lr 3e-3 \
         --epochs "$epochs" --erase-prob 0.15 --dropout 0.1 --class-weight-power 0.3 \
-        --ferplus ../shared/data/ferplus --vote-min 2 --label-smoothing 0 \
+        --ferplus ../shared/data/ferplus --vote-min 2 --original-weight "$original_weight" \
+        --label-smoothing 0 \
         --mixup 0 --keep-checkpoints 0 --threads 2 --shift-px 4.8 --scale 0.17 \
         --light-prob 0.3 --blur-prob 0.25 --downscale-prob 0.3 --noise-prob 0.3 --jpeg-prob 0.3 \
         --real-faces "$real" --real-share 0.25 --real-smoothing 0.1 \
