@@ -5,6 +5,8 @@
 # training resumes from its newest epoch, so running this again after a lost session continues.
 #   nohup nice -n 19 scripts/model/train_ferplus.sh > train-runs/v14.log 2>&1 &       # v14
 #   RUN=v15 ORIGINAL_WEIGHT=0.3 nohup nice -n 19 scripts/model/train_ferplus.sh > train-runs/v15.log 2>&1 &
+# EXTRA holds further train_model.py options, appended so they win over the recipe's (keep it the
+# same when resuming), e.g. EXTRA="--blur-sigma 3.0 --downscale-px 12 40".
 set -eu
 cd "$(dirname "$0")/../.."
 run=${RUN:-v14}
@@ -26,7 +28,7 @@ if ! grep -q '"done"' "train-runs/$run/done.json" 2>/dev/null; then
         --mixup 0 --keep-checkpoints 0 --threads 2 --shift-px 4.8 --scale 0.17 \
         --light-prob 0.3 --blur-prob 0.25 --downscale-prob 0.3 --noise-prob 0.3 --jpeg-prob 0.3 \
         --real-faces "$real" --real-share 0.25 --real-smoothing 0.1 \
-        --real-balance 0.5 --real-calib-percent 10
+        --real-balance 0.5 --real-calib-percent 10 ${EXTRA:-}
     echo '{"done": true}' > "train-runs/$run/done.json"
 fi
 [ -f "train-runs/$run/averaged.weights.h5" ] || .venv-tf/bin/python scripts/model/train_model.py \
