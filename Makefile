@@ -54,7 +54,7 @@ bench: $(STAMP)
 # are built into build/ (not in git), again when their generator or the votes change.
 MOOD_SEEDS ?= $(shell seq 40 55)
 MOOD_REPLAYS := $(addprefix build/replay-mood-,$(MOOD_SEEDS))
-REPLAY_INPUTS := scripts/make_replay.py device/moodpi/lab/replaygen.py \
+REPLAY_INPUTS := scripts/make_replay.py device/moodpi/lab/replaygen.py device/moodpi/lab/scene.py \
 	$(wildcard ../shared/data/ferplus/public_test.npz)
 
 build/replay-mood-%/truth.json: $(REPLAY_INPUTS) | $(STAMP)

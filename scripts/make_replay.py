@@ -10,6 +10,10 @@ The faces are those ten people clearly agree on: where FER+'s votes lie beside t
 names an emotion, labelled by it; truth.json's `faces` says which labels a replay uses. FER-2013's
 own labels (every face, one tagger's quick pass) only with --original-labels or without votes.
 
+The room holds --clutter items that are not faces but look a little like one (badges, channel
+logos, lamps, cloth, shelves, face-free photographs: moodpi.lab.scene), still on the walls around
+where the person sits, as a logo on a wall is still as a seated person (issue 28).
+
     .venv/bin/python scripts/make_replay.py --segments 20 --fps 10 --out build/replay-mood
     .venv/bin/python -m moodpi bench --mood build/replay-mood
 """
@@ -24,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from moodpi.lab.fer import VotesError
-from moodpi.lab.replaygen import load_faces_npz, make_labelled_replay
+from moodpi.lab.replaygen import face_zone, load_faces_npz, make_background, make_labelled_replay
+from moodpi.lab.scene import add_clutter
 from moodpi.types import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +39,8 @@ DEFAULT_NPZ = REPO.parent / "shared" / "data" / "fer2013" / "public_test.npz"
 # The five emotions the classifier separates well (disgust and fear are mostly confused).
 DEFAULT_EMOTIONS = ("happy", "surprise", "neutral", "sad", "angry")
 EMPTY_FRACTION = 0.15  # share of segments that show an empty room
+SIZE = (640, 480)
+CLUTTER_LARGEST_PX = 90  # items fit the margins a person at arm's length leaves free
 
 log = logging.getLogger("make_replay")
 
@@ -92,12 +99,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--min-s", type=float, default=5.0, help="shortest segment (default: 5 s)")
     p.add_argument("--max-s", type=float, default=15.0, help="longest segment (default: 15 s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--clutter",
+        type=int,
+        default=12,
+        help="items of clutter in the room, 0 for a bare one (default: %(default)s)",
+    )
     p.add_argument("--force", action="store_true", help="replace a replay already in --out")
     args = p.parse_args(argv)
     args.emotions = [e.strip() for e in args.emotions.split(",") if e.strip()]
     unknown = [e for e in args.emotions if e not in EMOTIONS]
     if unknown or len(args.emotions) < 2:
         p.error(f"--emotions needs at least two of {', '.join(EMOTIONS)}; got {args.emotions}")
+    if args.clutter < 0:
+        p.error("--clutter must be 0 or more")
     if args.segments < 1 or not 0 < args.fps <= 60 or not 0 < args.min_s <= args.max_s:
         p.error("need --segments >= 1, 0 < --fps <= 60 and 0 < --min-s <= --max-s")
     return args
@@ -122,6 +137,15 @@ def votes_for(npz: Path, votes: Path | None, original: bool) -> Path | None:
     return votes or (beside if beside.is_file() else None)
 
 
+def cluttered_room(seed: int, items: int) -> np.ndarray:
+    """make_labelled_replay's own room for `seed`, with `items` of clutter around the faces."""
+    room = make_background(SIZE, np.random.default_rng(seed))
+    add_clutter(
+        room, np.random.default_rng([seed, 1]), items, [face_zone(SIZE)], CLUTTER_LARGEST_PX
+    )
+    return room
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
@@ -142,7 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     plan = plan_segments(args.emotions, args.segments, rng, min_s=args.min_s, max_s=args.max_s)
     source = {"npz": str(args.npz), "labels": labels, "votes": str(votes) if votes else None}
-    make_labelled_replay(faces, args.out, fps=args.fps, segments=plan, seed=args.seed, faces=source)
+    make_labelled_replay(
+        faces,
+        args.out,
+        fps=args.fps,
+        segments=plan,
+        seed=args.seed,
+        size=SIZE,
+        faces=source,
+        room=cluttered_room(args.seed, args.clutter),
+        scene={"clutter_items": args.clutter},
+    )
     total_s = sum(d for _, d in plan)
     counts = {e: sum(1 for p, _ in plan if p == e) for e in args.emotions}
     log.info(

@@ -150,6 +150,8 @@ def make_labelled_replay(
     size: tuple[int, int] = (640, 480),
     distance_m: tuple[float, float] | None = None,
     faces: Mapping[str, object] | None = None,
+    room: np.ndarray | None = None,
+    scene: Mapping[str, object] | None = None,
 ) -> Path:
     """Write out_dir/frames/000000.jpg... and out_dir/truth.json; returns out_dir.
 
@@ -161,6 +163,8 @@ def make_labelled_replay(
     segment's person sits at one distance in that range (face width from the 66 degree lens
     geometry of detect.geometry) and in one place, as people on a sofa do, while the faces
     (expressions) change. `faces`: where the faces and their labels come from, for truth.json.
+    `room`: the (H, W) backdrop of every frame (e.g. with clutter on it), else make_background's;
+    `scene`: what is in it, for truth.json.
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -173,7 +177,10 @@ def make_labelled_replay(
     frames_dir = out_dir / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    room = make_background(size, rng)
+    backdrop = make_background(size, rng)  # drawn either way: a seed gives the same faces
+    if room is not None and room.shape != (size[1], size[0]):
+        raise ValueError(f"room shape {room.shape} does not match size {size}")
+    room = backdrop if room is None else room
     truth: list[dict[str, object]] = []
     index, start_s = 0, 0.0
     for emotion, duration_s in segments:
@@ -195,6 +202,7 @@ def make_labelled_replay(
                 "distance_m": list(distance_m) if distance_m else None,
                 "segments": truth,
                 **({"faces": dict(faces)} if faces else {}),
+                **({"scene": dict(scene)} if scene else {}),
             },
             indent=1,
         )
@@ -244,6 +252,14 @@ def _shot_pose(size: tuple[int, int], rng: np.random.Generator) -> tuple[int, tu
     cx = int(w / 2 + rng.uniform(-0.2, 0.2) * w)
     cy = int(h * rng.uniform(0.4, 0.5))
     return px, (cx, cy)
+
+
+def face_zone(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x, y, w, h) holding every face box _shot_pose and its jitter can give in a `size` frame."""
+    w, h = size
+    half = int(min(w, h) * 0.45 * 1.03) // 2 + 5
+    x0, y0 = int(w * 0.3) - half, int(h * 0.4) - half
+    return x0, y0, int(w * 0.7) + half - x0, int(h * 0.5) + half - y0
 
 
 def _room_pose(

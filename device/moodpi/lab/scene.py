@@ -256,13 +256,17 @@ def clutter_item(rng: np.random.Generator, side: int) -> np.ndarray:
 
 
 def add_clutter(
-    canvas: np.ndarray, rng: np.random.Generator, count: int, keep_out: list[Box] | None = None
+    canvas: np.ndarray,
+    rng: np.random.Generator,
+    count: int,
+    keep_out: list[Box] | None = None,
+    largest: int = 260,
 ) -> None:
-    """Paste `count` items (30-260 px) onto a grey float or uint8 canvas, in place, away from
-    the (x, y, w, h) boxes in `keep_out` (the people's faces)."""
+    """Paste `count` items (30 to `largest` px) onto a grey float or uint8 canvas, in place,
+    away from the (x, y, w, h) boxes in `keep_out` (the people's faces)."""
     h, w = canvas.shape[:2]
     for _ in range(count):
-        side = int(rng.integers(30, min(260, h, w)))
+        side = int(rng.integers(30, min(largest, h, w)))
         for _try in range(20):
             x0, y0 = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
             if not any(_overlaps((x0, y0, side, side), box) for box in keep_out or []):

@@ -13,8 +13,10 @@ import pytest
 from moodpi.lab.fer import VotesError
 from moodpi.lab.replaygen import (
     _segment_shots,
+    _shot_pose,
     compose_frame,
     face_box,
+    face_zone,
     load_faces_npz,
     load_fixture_faces,
     make_background,
@@ -177,3 +179,38 @@ def test_room_frames_are_one_room_with_a_face_each_and_repeat_with_the_seed() ->
     again = room_frames(3, seed=1, size=(320, 240))
     assert all(np.array_equal(a, b) for a, b in zip(frames, again, strict=True))
     assert not np.array_equal(frames[0], room_frames(1, seed=2, size=(320, 240))[0])
+
+
+def test_every_shot_pose_falls_inside_the_face_zone() -> None:
+    size = (640, 480)
+    x0, y0, w, h = face_zone(size)
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        px, (cx, cy) = _shot_pose(size, rng)
+        px = int(px * 1.03)  # the per-frame size jitter
+        for dx, dy in ((-4, -4), (4, 4)):  # and the per-frame place jitter
+            left, top = cx + dx - px // 2, cy + dy - px // 2
+            assert x0 <= left and left + px <= x0 + w
+            assert y0 <= top and top + px <= y0 + h
+
+
+def test_a_given_room_is_the_backdrop_and_the_faces_stay_the_same(
+    tmp_path: Path, faces: dict[str, list[np.ndarray]]
+) -> None:
+    size = (320, 240)
+    segments = [("happy", 1.0), (None, 1.0)]
+    bare = make_labelled_replay(faces, tmp_path / "bare", fps=2.0, segments=segments, seed=4,
+                                size=size)  # fmt: skip
+    room = make_background(size, np.random.default_rng(4))
+    room[:20, :20] = 255.0  # a bright poster in the corner, away from every face
+    lit = make_labelled_replay(faces, tmp_path / "lit", fps=2.0, segments=segments, seed=4,
+                               size=size, room=room, scene={"clutter_items": 1})  # fmt: skip
+    for name in ("000000.jpg", "000003.jpg"):
+        a = cv2.imread(str(bare / "frames" / name), cv2.IMREAD_GRAYSCALE).astype(int)
+        b = cv2.imread(str(lit / "frames" / name), cv2.IMREAD_GRAYSCALE).astype(int)
+        assert b[2:16, 2:16].mean() > 240 > a[2:16, 2:16].mean() + 40  # the poster is there
+        assert np.abs(a[60:, 60:] - b[60:, 60:]).mean() < 1.0  # the rest, faces too, unchanged
+    assert json.loads((lit / "truth.json").read_text())["scene"] == {"clutter_items": 1}
+    with pytest.raises(ValueError, match="room shape"):
+        make_labelled_replay(faces, tmp_path / "x", fps=2.0, segments=segments, seed=4,
+                             size=size, room=room[:100])  # fmt: skip

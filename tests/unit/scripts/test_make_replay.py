@@ -81,3 +81,27 @@ def test_make_replay_labels_faces_by_the_votes_beside_them(
     assert make_replay.main([*args, "--emotions", "angry,sad", "--out", str(out), "--force",
                              "--original-labels"]) == 0  # fmt: skip
     assert json.loads((out / "truth.json").read_text())["faces"]["labels"] == "original"
+
+
+def test_the_room_holds_clutter_around_where_people_sit(make_replay: ModuleType) -> None:
+    bare = make_replay.make_background(make_replay.SIZE, np.random.default_rng(7))
+    room = make_replay.cluttered_room(7, 12)
+    changed = np.abs(room - bare) > 1.0
+    x, y, w, h = make_replay.face_zone(make_replay.SIZE)
+    assert not changed[y : y + h, x : x + w].any()  # never behind a face
+    assert changed.mean() > 0.02  # but there: a dozen items of up to 90 px
+    assert np.array_equal(make_replay.cluttered_room(7, 0), bare)
+    assert np.array_equal(make_replay.cluttered_room(7, 12), room)  # the seed's room, always
+
+
+def test_make_replay_says_what_is_in_the_room(make_replay: ModuleType, tmp_path: Path) -> None:
+    npz = write_faces_and_votes(tmp_path / "data")
+    args = ["--npz", str(npz), "--segments", "2", "--fps", "1", "--min-s", "1", "--max-s", "1",
+            "--emotions", "happy,sad"]  # fmt: skip
+    for clutter in ("0", "5"):
+        out = tmp_path / f"replay-{clutter}"
+        assert make_replay.main([*args, "--clutter", clutter, "--out", str(out)]) == 0
+        truth = json.loads((out / "truth.json").read_text())
+        assert truth["scene"] == {"clutter_items": int(clutter)}
+    with pytest.raises(SystemExit):
+        make_replay.main([*args, "--clutter", "-1", "--out", str(tmp_path / "bad")])
