@@ -121,3 +121,15 @@ def test_a_missing_folder_or_nothing_labelled_exits_66(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("file,emotion\n")
     proc = moodpi("evaluate", "--photos", str(tmp_path))
     assert proc.returncode == 66 and "no labelled photos" in proc.stderr
+
+
+def test_recall_per_person_weighs_each_person_alike() -> None:
+    # sad: one person with eight photos read neutral, two others with one photo each read sad
+    y = np.array([4] * 10 + [6, 6])
+    persons = np.array(["dw"] * 8 + ["a", "b", "c", "c"])
+    said = np.array([6] * 8 + [4, 4, 6, 6])
+    found = np.array([True] * 11 + [False])  # c's second photo: no face, wrong
+    r = _report(np.eye(7, dtype=np.float32)[said], y, found, persons)
+    assert r["recall"]["sad"] == 0.2  # two of ten photos
+    assert r["recall_per_person"]["sad"] == 0.667  # two of three persons
+    assert r["recall_per_person"]["neutral"] == 0.5 and r["recall_per_person"]["fear"] == 0.0
