@@ -15,6 +15,7 @@ real=train-runs/lfw_faces48.npz
 epochs=40
 average_from=30
 export TF_ENABLE_ONEDNN_OPTS=1
+read -r -a extra <<< "${EXTRA:-}"
 
 [ -f "$real" ] || .venv/bin/python scripts/model/prep_real_faces.py \
     --real-photos ../shared/data/lfw-expressions --out "$real"             # about 7 min
@@ -28,7 +29,7 @@ if ! grep -q '"done"' "train-runs/$run/done.json" 2>/dev/null; then
         --mixup 0 --keep-checkpoints 0 --threads 2 --shift-px 4.8 --scale 0.17 \
         --light-prob 0.3 --blur-prob 0.25 --downscale-prob 0.3 --noise-prob 0.3 --jpeg-prob 0.3 \
         --real-faces "$real" --real-share 0.25 --real-smoothing 0.1 \
-        --real-balance 0.5 --real-calib-percent 10 ${EXTRA:-}
+        --real-balance 0.5 --real-calib-percent 10 "${extra[@]}"
     echo '{"done": true}' > "train-runs/$run/done.json"
 fi
 [ -f "train-runs/$run/averaged.weights.h5" ] || .venv-tf/bin/python scripts/model/train_model.py \
