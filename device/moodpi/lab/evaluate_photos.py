@@ -243,7 +243,8 @@ def _recall_per_person(y: np.ndarray, pred: np.ndarray, persons: np.ndarray) -> 
     out: dict[str, float] = {}
     for k, emotion in enumerate(EMOTIONS):
         mine = y == k
-        scores = [float((pred[mine & (persons == p)] == k).mean()) for p in np.unique(persons[mine])]
+        who = np.unique(persons[mine])
+        scores = [float((pred[mine & (persons == p)] == k).mean()) for p in who]
         out[emotion] = round(float(np.mean(scores)), 3) if scores else 0.0
     return out
 
