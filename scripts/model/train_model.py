@@ -160,6 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (throughput test)")
     p.add_argument("--keep-checkpoints", type=int, default=2,
                    help="epoch checkpoints kept in ckpt/ (0: all, for --average)")
+    p.add_argument("--init-weights", type=Path, metavar="H5",
+                   help="start from these weights (e.g. train-runs/v14/averaged.weights.h5, the "
+                        "same network) instead of random ones: a fine-tuning run")
     p.add_argument("--average", type=int, metavar="FIRST_EPOCH",
                    help="average the weights of epochs FIRST_EPOCH..last into averaged.weights.h5")
     p.add_argument("--export", action="store_true", help="export the best epoch to models/")
@@ -646,6 +649,10 @@ def train(a: argparse.Namespace, run_dir: Path) -> None:
     if manager.latest_checkpoint and a.max_steps == 0:
         ckpt.restore(manager.latest_checkpoint).expect_partial()
         LOG.info("restored %s at epoch %d", manager.latest_checkpoint, int(epoch_var.numpy()))
+    elif a.init_weights:
+        model.load_weights(a.init_weights)
+        LOG.info("fine-tuning from %s: %s", a.init_weights,
+                 json.dumps(evaluate(model, x_va, y_va, a, majority_va)))
     state_path = run_dir / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"best": -1.0}
 
