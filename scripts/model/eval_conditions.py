@@ -145,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         help="faces.equalize modes, each applied to every degraded face as the pipeline applies "
         "it to a crop (a column per model and mode; 'none' is the plain model name)",
     )
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="read each face and its mirror and average them, as emotion.flip_average = true does",
+    )
     a = p.parse_args(argv)
     data = np.load(DATA)
     images, labels = data["images"], data["labels"]
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     tables: dict[str, dict[str, dict[str, float]]] = {"original": {}, "majority": {}}
     for name in a.models:
         path = model_file(name)
-        classifier = EmotionClassifier.from_file(path, flip_average=False)
+        classifier = EmotionClassifier.from_file(path, flip_average=a.flip)
         for mode in a.equalize:
             column = path.name if mode == "none" else f"{path.name}+{mode}"
             for cond, faces in sets.items():
@@ -176,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             print(TITLES[kind])
             print_table(table)
     if a.out:
-        out: dict[str, object] = {"faces": len(labels), "accuracy": tables["original"]}
+        out: dict[str, object] = {
+            "faces": len(labels),
+            "flip_average": a.flip,
+            "accuracy": tables["original"],
+        }
         if majority is not None:
             out |= {
                 "votes": os.path.relpath(a.votes or VOTES, ROOT),
