@@ -19,7 +19,8 @@ with the whole fit under `metrics.temperature_fit`). With `--votes DIR` (FER+, i
 models taught by the votes) PublicTest's NLL is the cross-entropy against each face's vote
 distribution over the seven classes (faces whose votes are mostly unknown, not-a-face or
 contempt left out, as in training) and its ECE is scored against the clear majority: the
-temperature is fitted against what ten people saw. Runs in the runtime venv:
+temperature is fitted against what ten people saw. Every face is read in the mode the sidecar
+names (`flip_average`: each face and its mirror averaged, or single). Runs in the runtime venv:
 
     .venv/bin/python scripts/model/fit_temperature.py emotion_v13_int8.tflite --calib-percent 10
 """
@@ -78,7 +79,9 @@ def split_photos(a: argparse.Namespace) -> dict[str, list[tuple[Path, int]]]:
     return sides
 
 
-def pipeline_logits(model: str, photos: list[tuple[Path, int]]) -> tuple[np.ndarray, np.ndarray]:
+def pipeline_logits(
+    model: str, photos: list[tuple[Path, int]], flip: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits (T = 1) of the largest face of each photo in which the pipeline finds one."""
     import cv2
     import msgspec
@@ -90,7 +93,7 @@ def pipeline_logits(model: str, photos: list[tuple[Path, int]]) -> tuple[np.ndar
 
     config = Config()
     config = msgspec.structs.replace(
-        config, emotion=msgspec.structs.replace(config.emotion, model=model)
+        config, emotion=msgspec.structs.replace(config.emotion, model=model, flip_average=flip)
     )
     perception = build_perception(config)
     perception.classifier = EmotionClassifier.from_file(
@@ -106,12 +109,14 @@ def pipeline_logits(model: str, photos: list[tuple[Path, int]]) -> tuple[np.ndar
     return np.asarray(logits, np.float64), np.asarray(labels, np.int64)
 
 
-def public_test_logits(model: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def public_test_logits(model: str, path: Path, flip: bool) -> tuple[np.ndarray, np.ndarray]:
     from moodpi.config import Config
     from moodpi.perception.classify.emotion import EmotionClassifier
 
     config = Config()
-    classifier = EmotionClassifier.from_file(config.model_path(model), temperature=1.0)
+    classifier = EmotionClassifier.from_file(
+        config.model_path(model), flip_average=flip, temperature=1.0
+    )
     with np.load(path) as z:
         faces, labels = z["images"], z["labels"].astype(np.int64)
     probs = np.stack([classifier.classify(face) for face in faces])
@@ -172,19 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     sidecar_path = (ROOT / "models" / a.model).with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text())
     sides = split_photos(a)
-    data = {name: pipeline_logits(a.model, photos) for name, photos in sides.items()}
-    data["public_test"] = public_test_logits(a.model, a.public_test)
+    flip = bool(sidecar.get("flip_average", False))  # fitted in the mode the model runs in
+    data = {name: pipeline_logits(a.model, photos, flip) for name, photos in sides.items()}
+    data["public_test"] = public_test_logits(a.model, a.public_test, flip)
     if a.votes:
         z, labels = data["public_test"]
         keep, targets = vote_targets(a.votes, labels)
         data["public_test"] = (z[keep], targets[keep])
     temps = {
-        "public_test": float(sidecar["metrics"].get("temperature_single", sidecar["temperature"])),
+        "public_test": float(
+            sidecar["metrics"].get("temperature_flip" if flip else "temperature_single")
+            or sidecar["temperature"]
+        ),
         "calib": fit([data["calib"]]),
         "joint": fit([data["calib"], data["public_test"]]),
     }
     report: dict = {
         "model": a.model,
+        "flip_average": flip,
         "faces": {k: len(v[1]) for k, v in data.items()},
         "calib_persons_percent": [a.val_percent, a.val_percent + a.calib_percent],
     }
